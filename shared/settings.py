@@ -1,0 +1,100 @@
+"""One settings object, read from the environment and passed explicitly to every factory."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULT_ROWS = 500_000
+DEFAULT_BATCH = 1_000
+MAX_BATCH = 100_000
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "streambench"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything a factory needs. Build it with `Settings.from_env()`, override with `.replace()`."""
+
+    database_url: str | None = None
+    pool_size: int = 10
+    pool_timeout: float = 5.0
+    default_rows: int = DEFAULT_ROWS
+    default_batch: int = DEFAULT_BATCH
+    max_rows: int = 10_000_000
+    jwt_secret: str | None = None
+    cache_dir: Path = dataclasses.field(default_factory=_default_cache_dir)
+    access_log: bool = False
+    metrics: bool = False
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            raw = env.get(_ENV_NAMES[field.name])
+            if raw is None or raw == "":
+                continue
+            values[field.name] = _parse(field.name, raw)
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.jwt_secret)
+
+    def as_public_dict(self) -> dict[str, Any]:
+        """The settings as they go into results and reports: secrets and credentials hidden."""
+        public = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        public["jwt_secret"] = "<set>" if self.jwt_secret else None
+        public["database_url"] = redact_url(self.database_url) if self.database_url else None
+        public["cache_dir"] = str(self.cache_dir)
+        return public
+
+
+_ENV_NAMES = {
+    "database_url": "DATABASE_URL",
+    "pool_size": "STREAMBENCH_POOL_SIZE",
+    "pool_timeout": "STREAMBENCH_POOL_TIMEOUT",
+    "default_rows": "STREAMBENCH_ROWS",
+    "default_batch": "STREAMBENCH_BATCH",
+    "max_rows": "STREAMBENCH_MAX_ROWS",
+    "jwt_secret": "STREAMBENCH_JWT_SECRET",
+    "cache_dir": "STREAMBENCH_CACHE_DIR",
+    "access_log": "STREAMBENCH_ACCESS_LOG",
+    "metrics": "STREAMBENCH_METRICS",
+    "log_level": "STREAMBENCH_LOG_LEVEL",
+}
+
+ENV_NAMES: Mapping[str, str] = _ENV_NAMES
+
+
+def _parse(name: str, raw: str) -> Any:
+    if name in ("pool_size", "default_rows", "default_batch", "max_rows"):
+        return int(raw.replace("_", ""))
+    if name == "pool_timeout":
+        return float(raw)
+    if name in ("access_log", "metrics"):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if name == "cache_dir":
+        return Path(raw)
+    return raw
+
+
+def redact_url(url: str) -> str:
+    """Hide a password in a connection URL."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}{':***' if ':' in credentials else ''}@{host}"
