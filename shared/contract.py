@@ -1,0 +1,148 @@
+"""The HTTP contract's request side, framework-free: every port parses and rejects alike.
+
+`parse_data_request` turns a query string and an `Accept` header into a `DataRequest`, or raises
+`ContractError` carrying the status, JSON body and headers every port must answer with.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from .encoders import ENCODERS, FORMATS, Encoder
+from .settings import MAX_BATCH, Settings
+
+JSON_CONTENT_TYPE = "application/json"
+RETRY_AFTER_SECONDS = 1
+
+_MEDIA_TO_FORMAT = {encoder.media_type: name for name, encoder in ENCODERS.items()}
+_PARAMETERS = ("rows", "batch", "format")
+
+
+@dataclass(frozen=True)
+class DataRequest:
+    rows: int
+    batch: int
+    encoder: Encoder
+
+
+@dataclass
+class ContractError(Exception):
+    """An answer other than the data: status, JSON body, extra headers."""
+
+    status: int
+    error: str
+    parameter: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def body(self) -> bytes:
+        payload: dict[str, Any] = {"error": self.error}
+        if self.parameter is not None:
+            payload["parameter"] = self.parameter
+        return orjson.dumps(payload)
+
+
+def error_body(error: str, **extra: Any) -> bytes:
+    return orjson.dumps({"error": error, **extra})
+
+
+def not_found() -> ContractError:
+    return ContractError(404, "not found")
+
+
+def method_not_allowed() -> ContractError:
+    return ContractError(405, "method not allowed", headers={"Allow": "GET, HEAD"})
+
+
+def unavailable(reason: str) -> ContractError:
+    """The database could not be reached before the response started: 503, never 500."""
+    return ContractError(
+        503,
+        f"database unavailable: {reason}",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def parse_data_request(
+    query: Iterable[tuple[str, str]], accept: str | None, settings: Settings
+) -> DataRequest:
+    """Validate `rows`, `batch` and `format` (each at most once) and negotiate the format."""
+    values: dict[str, str] = {}
+    for key, value in query:
+        if key not in _PARAMETERS:
+            continue
+        if key in values:
+            raise ContractError(400, f"'{key}' given more than once", key)
+        values[key] = value
+    rows = _integer(values, "rows", settings.default_rows, 0, settings.max_rows)
+    batch = _integer(values, "batch", settings.default_batch, 1, MAX_BATCH)
+    if "format" in values:
+        name = values["format"]
+        if name not in ENCODERS:
+            raise ContractError(
+                400, f"unknown format; expected one of {', '.join(FORMATS)}", "format"
+            )
+        return DataRequest(rows, batch, ENCODERS[name])
+    return DataRequest(rows, batch, ENCODERS[negotiate(accept)])
+
+
+def _integer(values: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = values.get(name)
+    if raw is None:
+        return default
+    # Plain decimal digits only: no sign, spaces, underscores, exponents or non-ASCII digits.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 20:
+        raise ContractError(400, f"'{name}' must be an integer from {low} to {high}", name)
+    number = int(raw)
+    if not low <= number <= high:
+        raise ContractError(400, f"'{name}' must be an integer from {low} to {high}", name)
+    return number
+
+
+def negotiate(accept: str | None) -> str:
+    """The format for an `Accept` header: the best-quality range we can serve, `text` for `*/*`."""
+    if accept is None or not accept.strip():
+        return "text"
+    candidates: list[tuple[float, int, str]] = []
+    for position, part in enumerate(accept.split(",")):
+        media, _, params = part.strip().partition(";")
+        media = media.strip().lower()
+        quality = _quality(params)
+        if quality <= 0 or not media:
+            continue
+        if media in _MEDIA_TO_FORMAT:
+            candidates.append((quality, -position, _MEDIA_TO_FORMAT[media]))
+        elif media in ("*/*", "text/*"):
+            candidates.append((quality, -position, "text"))
+        elif media == "application/*":
+            candidates.append((quality, -position, "json"))
+    if not candidates:
+        raise ContractError(
+            406,
+            "cannot produce any media type in Accept; offered: "
+            + ", ".join(encoder.media_type for encoder in ENCODERS.values()),
+        )
+    return max(candidates)[2]
+
+
+def _quality(params: str) -> float:
+    for param in params.split(";"):
+        key, _, value = param.strip().partition("=")
+        if key.strip().lower() == "q":
+            try:
+                quality = float(value)
+            except ValueError:
+                return 0.0
+            return quality if 0.0 <= quality <= 1.0 else 0.0
+    return 1.0
+
+
+def request_id(header: str | None) -> str:
+    """The client's `X-Request-ID` when it is a short token, else a fresh one."""
+    if header and len(header) <= 64 and header.isascii() and header.replace("-", "").isalnum():
+        return header
+    return uuid.uuid4().hex[:16]
