@@ -55,7 +55,7 @@ def not_found() -> ContractError:
 
 
 def method_not_allowed() -> ContractError:
-    return ContractError(405, "method not allowed", headers={"Allow": "GET, HEAD"})
+    return ContractError(405, "method not allowed", headers={"Allow": "GET"})
 
 
 def unavailable(reason: str) -> ContractError:

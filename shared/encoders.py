@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -132,7 +132,7 @@ def encode_all(encoder: Encoder, rows: Sequence[Row]) -> bytes:
 
 async def encode_chunks(
     encoder: Encoder, batches: AsyncIterable[Sequence[Row]]
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The streamed body: one chunk per batch, the moment it is encoded.
 
     The head travels with the first batch and the tail as its own last chunk, so the chunks

@@ -1,0 +1,178 @@
+"""The reference port: the contract on aiohttp's own server.
+
+`/standard` is a `web.Response` built from one `fetch_all`; `/chunked` is a `web.StreamResponse`
+that writes one chunk per batch and awaits `write()`, which drains the transport, so a slow client
+holds the server back instead of making it buffer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
+
+import orjson
+from aiohttp import web
+
+from shared import metrics
+from shared.auth import check_authorization
+from shared.contract import (
+    JSON_CONTENT_TYPE,
+    ContractError,
+    DataRequest,
+    method_not_allowed,
+    not_found,
+    parse_data_request,
+    request_id,
+    unavailable,
+)
+from shared.database import Database, DatabaseUnavailable, StreamFailed, create_database
+from shared.encoders import encode_all, encode_chunks
+from shared.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+DATABASE = web.AppKey("database", Database)
+REQUEST_ID = web.RequestKey("request_id", str)
+
+logger = logging.getLogger("streambench.aiohttp")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[_contract_errors])
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_database)
+    app.on_response_prepare.append(_tag_response)
+    # allow_head=False: HEAD is not part of the contract and gets the same 405 as POST.
+    app.router.add_get("/standard", standard, allow_head=False)
+    app.router.add_get("/chunked", chunked, allow_head=False)
+    app.router.add_get("/healthz", healthz, allow_head=False)
+    if settings.metrics:
+        app.router.add_get("/metrics", show_metrics, allow_head=False)
+        app.router.add_post("/metrics/reset-peak", reset_peak)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if not settings.database_url:
+        raise RuntimeError("settings.database_url is unset: resolve it before creating the app")
+    database = await create_database(settings, settings.database_url)
+    app[DATABASE] = database
+    yield
+    await database.dispose()
+
+
+@web.middleware
+async def _contract_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every refusal, ours or the router's, as the contract's JSON error."""
+    request[REQUEST_ID] = request_id(request.headers.get("X-Request-ID"))
+    try:
+        return await handler(request)
+    except ContractError as error:
+        return _error_response(error)
+    except web.HTTPNotFound:
+        return _error_response(not_found())
+    except web.HTTPMethodNotAllowed:
+        return _error_response(method_not_allowed())
+    except web.HTTPException as error:
+        return _error_response(ContractError(error.status, error.reason))
+
+
+async def _tag_response(request: web.Request, response: web.StreamResponse) -> None:
+    # A signal, not the middleware: a streamed response's headers leave inside the handler.
+    response.headers["X-Request-ID"] = request.get(REQUEST_ID) or request_id(None)
+
+
+def _error_response(error: ContractError) -> web.Response:
+    return web.Response(
+        status=error.status,
+        body=error.body(),
+        headers={"Content-Type": JSON_CONTENT_TYPE, **error.headers},
+    )
+
+
+def _data_request(request: web.Request) -> DataRequest:
+    settings = request.app[SETTINGS]
+    check_authorization(request.headers.get("Authorization"), settings.jwt_secret)
+    return parse_data_request(request.query.items(), request.headers.get("Accept"), settings)
+
+
+async def standard(request: web.Request) -> web.Response:
+    data = _data_request(request)
+    encoder = data.encoder
+    try:
+        rows = await request.app[DATABASE].fetch_all(encoder.columns, data.rows)
+    except DatabaseUnavailable as error:
+        raise unavailable(str(error)) from None
+    return web.Response(
+        body=encode_all(encoder, rows),
+        headers={"Content-Type": encoder.content_type, "Cache-Control": "no-store"},
+    )
+
+
+async def chunked(request: web.Request) -> web.StreamResponse:
+    data = _data_request(request)
+    encoder = data.encoder
+    try:
+        # Connection, transaction and cursor before the headers: a failure is still a 503.
+        stream = await request.app[DATABASE].open_stream(encoder.columns, data.rows, data.batch)
+    except DatabaseUnavailable as error:
+        raise unavailable(str(error)) from None
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": encoder.content_type,
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    response.enable_chunked_encoding()
+    sent = 0
+    async with stream:
+        try:
+            await response.prepare(request)
+            async with aclosing(encode_chunks(encoder, stream)) as chunks:
+                async for chunk in chunks:
+                    await response.write(chunk)  # drains: waits for a slow reader
+                    sent += len(chunk)
+        except StreamFailed as error:
+            logger.error(
+                "request %s: stream failed after %d bytes: %s", request[REQUEST_ID], sent, error
+            )
+            # Without the terminating chunk the client sees an incomplete body, not an end.
+            if request.transport is not None:
+                request.transport.abort()
+            return response
+        except ConnectionError:
+            # aiohttp does not cancel the handler when a client goes away: the next write
+            # raises, as ClientConnectionResetError or, when it was waiting on flow control,
+            # as a plain ConnectionError. Database errors arrive as StreamFailed, never here.
+            logger.info("request %s: client disconnected after %d bytes", request[REQUEST_ID], sent)
+            return response
+    await response.write_eof()
+    return response
+
+
+async def healthz(request: web.Request) -> web.Response:
+    try:
+        await request.app[DATABASE].ping()
+    except DatabaseUnavailable as error:
+        refusal = unavailable(str(error))
+        return web.Response(
+            status=503,
+            body=orjson.dumps({"status": "unavailable", "error": str(error)}),
+            headers={"Content-Type": JSON_CONTENT_TYPE, **refusal.headers},
+        )
+    return web.Response(
+        body=orjson.dumps({"status": "ok"}), headers={"Content-Type": JSON_CONTENT_TYPE}
+    )
+
+
+async def show_metrics(request: web.Request) -> web.Response:
+    return web.Response(body=metrics.render(), headers={"Content-Type": metrics.CONTENT_TYPE})
+
+
+async def reset_peak(request: web.Request) -> web.Response:
+    metrics.reset_peak()
+    return web.Response(status=204)
