@@ -1,0 +1,441 @@
+"""The comparator's results: plain frozen dataclasses, written as results.json and read back.
+
+Reports are rendered from these objects only. Every figure is either measured or `None` (null in
+JSON): nothing is estimated or filled in. Times are seconds, sizes bytes, unless a name says otherwise.
+Bump `SCHEMA_VERSION` whenever a field changes meaning or disappears.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+SCHEMA_VERSION = 1
+
+CheckStatus = Literal["pass", "warn", "fail"]
+ServerSource = Literal["proc", "metrics", "none"]
+Endpoint = Literal["standard", "chunked"]
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Summary of one figure over several measurements (p95 linearly interpolated)."""
+
+    median: float
+    p95: float
+    min: float
+    max: float
+    count: int
+
+    @classmethod
+    def of(cls, values: Iterable[float]) -> Stats:
+        ordered = sorted(float(v) for v in values)
+        if not ordered:
+            raise ValueError("Stats.of needs at least one value")
+        return cls(
+            median=statistics.median(ordered),
+            p95=percentile(ordered, 95.0),
+            min=ordered[0],
+            max=ordered[-1],
+            count=len(ordered),
+        )
+
+    @classmethod
+    def maybe(cls, values: Iterable[float]) -> Stats | None:
+        """`Stats.of`, or `None` when nothing was measured."""
+        collected = list(values)
+        return cls.of(collected) if collected else None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Stats:
+        return cls(
+            median=float(data["median"]),
+            p95=float(data["p95"]),
+            min=float(data["min"]),
+            max=float(data["max"]),
+            count=int(data["count"]),
+        )
+
+
+def percentile(ordered: Sequence[float], q: float) -> float:
+    """The q-th percentile of sorted values, interpolated between neighbours (numpy's default)."""
+    if not ordered:
+        raise ValueError("percentile of nothing")
+    position = (len(ordered) - 1) * q / 100.0
+    low = math.floor(position)
+    high = math.ceil(position)
+    if low == high:
+        return float(ordered[low])
+    return float(ordered[low] + (ordered[high] - ordered[low]) * (position - low))
+
+
+def _stats_or_none(data: Mapping[str, Any] | None) -> Stats | None:
+    return None if data is None else Stats.from_dict(data)
+
+
+@dataclass(frozen=True)
+class StreambenchInfo:
+    version: str
+    commit: str | None
+    dirty: bool | None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StreambenchInfo:
+        return cls(version=data["version"], commit=data.get("commit"), dirty=data.get("dirty"))
+
+
+@dataclass(frozen=True)
+class DatabaseInfo:
+    url: str
+    server_version: str | None
+    embedded: bool
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DatabaseInfo:
+        return cls(
+            url=data["url"], server_version=data.get("server_version"), embedded=data["embedded"]
+        )
+
+
+@dataclass(frozen=True)
+class Environment:
+    python: str
+    platform: str
+    cpu_model: str | None
+    cpu_count: int | None
+    memory_bytes: int | None
+    client: str
+    layout: str | None
+    database: DatabaseInfo
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Environment:
+        return cls(
+            python=data["python"],
+            platform=data["platform"],
+            cpu_model=data.get("cpu_model"),
+            cpu_count=data.get("cpu_count"),
+            memory_bytes=data.get("memory_bytes"),
+            client=data["client"],
+            layout=data.get("layout"),
+            database=DatabaseInfo.from_dict(data["database"]),
+        )
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """What was run. `note` says how the matrix was shaped (e.g. which combinations were left out)."""
+
+    ports: tuple[str, ...]
+    rows: tuple[int, ...]
+    formats: tuple[str, ...]
+    concurrency: tuple[int, ...]
+    endpoints: tuple[str, ...]
+    repeats: int
+    batch: int
+    warmup: int
+    quick: bool
+    note: str
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Matrix:
+        return cls(
+            ports=tuple(data["ports"]),
+            rows=tuple(int(r) for r in data["rows"]),
+            formats=tuple(data["formats"]),
+            concurrency=tuple(int(c) for c in data["concurrency"]),
+            endpoints=tuple(data.get("endpoints", ("standard", "chunked"))),
+            repeats=int(data["repeats"]),
+            batch=int(data["batch"]),
+            warmup=int(data["warmup"]),
+            quick=bool(data["quick"]),
+            note=data.get("note", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Check:
+    """One verification check, in the manner of TechEmpower's verifier."""
+
+    name: str
+    status: CheckStatus
+    reason: str
+    url: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Check:
+        return cls(
+            name=data["name"], status=data["status"], reason=data["reason"], url=data.get("url")
+        )
+
+
+@dataclass(frozen=True)
+class Verification:
+    passed: bool
+    checks: tuple[Check, ...]
+
+    @classmethod
+    def of(cls, checks: Iterable[Check]) -> Verification:
+        collected = tuple(checks)
+        return cls(passed=all(c.status != "fail" for c in collected), checks=collected)
+
+    @property
+    def failures(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.status == "fail")
+
+    @property
+    def warnings(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.status == "warn")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verification:
+        return cls(
+            passed=bool(data["passed"]),
+            checks=tuple(Check.from_dict(c) for c in data["checks"]),
+        )
+
+
+@dataclass(frozen=True)
+class PortResult:
+    """A port as measured: `target` is true for an already-running server given with --target.
+
+    `startup` is the time from process start to the first healthy /healthz (null for targets).
+    A port whose verification failed has no scenarios.
+    """
+
+    name: str
+    framework: str
+    server: str
+    details: str
+    url: str
+    target: bool
+    server_metrics: ServerSource
+    verification: Verification
+    startup: Stats | None = None
+
+    @property
+    def timed(self) -> bool:
+        return self.verification.passed
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PortResult:
+        return cls(
+            name=data["name"],
+            framework=data["framework"],
+            server=data["server"],
+            details=data.get("details", ""),
+            url=data["url"],
+            target=bool(data["target"]),
+            server_metrics=data["server_metrics"],
+            verification=Verification.from_dict(data["verification"]),
+            startup=_stats_or_none(data.get("startup")),
+        )
+
+
+@dataclass(frozen=True)
+class Floor:
+    """`COPY (the same query) TO STDOUT` through asyncpg: what the database alone costs."""
+
+    rows: int
+    format: str
+    bytes: int
+    seconds: Stats
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Floor:
+        return cls(
+            rows=int(data["rows"]),
+            format=data["format"],
+            bytes=int(data["bytes"]),
+            seconds=Stats.from_dict(data["seconds"]),
+        )
+
+
+@dataclass(frozen=True)
+class ClientCeiling:
+    """httpx reading the same bytes in the same chunking from an in-memory server: the client's limit."""
+
+    rows: int
+    format: str
+    bytes: int
+    chunks: int
+    ttfb: Stats
+    total: Stats
+    megabytes_per_second: float
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ClientCeiling:
+        return cls(
+            rows=int(data["rows"]),
+            format=data["format"],
+            bytes=int(data["bytes"]),
+            chunks=int(data["chunks"]),
+            ttfb=Stats.from_dict(data["ttfb"]),
+            total=Stats.from_dict(data["total"]),
+            megabytes_per_second=float(data["megabytes_per_second"]),
+        )
+
+
+@dataclass(frozen=True)
+class ServerFigures:
+    """Server-side figures per request round (one per repeat), from /proc or the target's /metrics."""
+
+    source: ServerSource
+    peak_memory_growth_bytes: Stats | None
+    cpu_seconds: Stats | None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ServerFigures:
+        return cls(
+            source=data["source"],
+            peak_memory_growth_bytes=_stats_or_none(data.get("peak_memory_growth_bytes")),
+            cpu_seconds=_stats_or_none(data.get("cpu_seconds")),
+        )
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One (port, endpoint, rows, format, concurrency) cell, over `repeats` rounds.
+
+    `headers`, `ttfb`, `total` and `chunks` are per request over every successful request; `ttfb`
+    is the time to the first non-empty body chunk. Rates are medians over rounds. `floor_ratio` is
+    the median total over the floor's median for the same rows and format. `arrival` is the median
+    request's cumulative bytes against time since the request was sent, at most ~200 points.
+    """
+
+    port: str
+    endpoint: Endpoint
+    rows: int
+    format: str
+    concurrency: int
+    repeats: int
+    requests: int
+    errors: int
+    error_examples: tuple[str, ...]
+    headers: Stats | None
+    ttfb: Stats | None
+    total: Stats | None
+    bytes: int | None
+    chunks: Stats | None
+    rows_per_second: float | None
+    megabytes_per_second: float | None
+    requests_per_second: float | None
+    floor_ratio: float | None
+    server: ServerFigures
+    arrival: tuple[tuple[float, int], ...]
+    flags: tuple[str, ...] = ()
+    flag_reasons: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str, int, str, int]:
+        return (self.port, self.endpoint, self.rows, self.format, self.concurrency)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
+        return cls(
+            port=data["port"],
+            endpoint=data["endpoint"],
+            rows=int(data["rows"]),
+            format=data["format"],
+            concurrency=int(data["concurrency"]),
+            repeats=int(data["repeats"]),
+            requests=int(data["requests"]),
+            errors=int(data["errors"]),
+            error_examples=tuple(data.get("error_examples", ())),
+            headers=_stats_or_none(data.get("headers")),
+            ttfb=_stats_or_none(data.get("ttfb")),
+            total=_stats_or_none(data.get("total")),
+            bytes=data.get("bytes"),
+            chunks=_stats_or_none(data.get("chunks")),
+            rows_per_second=data.get("rows_per_second"),
+            megabytes_per_second=data.get("megabytes_per_second"),
+            requests_per_second=data.get("requests_per_second"),
+            floor_ratio=data.get("floor_ratio"),
+            server=ServerFigures.from_dict(data["server"]),
+            arrival=tuple((float(t), int(b)) for t, b in data.get("arrival", ())),
+            flags=tuple(data.get("flags", ())),
+            flag_reasons=dict(data.get("flag_reasons", {})),
+        )
+
+
+@dataclass(frozen=True)
+class Results:
+    """One comparator run: everything results.json holds."""
+
+    created_at: str
+    streambench: StreambenchInfo
+    environment: Environment
+    settings: Mapping[str, Any]
+    matrix: Matrix
+    ports: tuple[PortResult, ...]
+    floor: tuple[Floor, ...]
+    client_ceiling: tuple[ClientCeiling, ...]
+    scenarios: tuple[Scenario, ...]
+    duration_seconds: float | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(self)  # type: ignore[no-any-return]
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    def dump(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.to_json(), encoding="utf-8")
+        return path
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Results:
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"results schema_version {version!r}, expected {SCHEMA_VERSION}")
+        return cls(
+            created_at=data["created_at"],
+            streambench=StreambenchInfo.from_dict(data["streambench"]),
+            environment=Environment.from_dict(data["environment"]),
+            settings=dict(data["settings"]),
+            matrix=Matrix.from_dict(data["matrix"]),
+            ports=tuple(PortResult.from_dict(p) for p in data["ports"]),
+            floor=tuple(Floor.from_dict(f) for f in data["floor"]),
+            client_ceiling=tuple(ClientCeiling.from_dict(c) for c in data["client_ceiling"]),
+            scenarios=tuple(Scenario.from_dict(s) for s in data["scenarios"]),
+            duration_seconds=data.get("duration_seconds"),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> Results:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def floor_for(self, rows: int, format: str) -> Floor | None:
+        return next((f for f in self.floor if f.rows == rows and f.format == format), None)
+
+    def ceiling_for(self, rows: int, format: str) -> ClientCeiling | None:
+        return next((c for c in self.client_ceiling if c.rows == rows and c.format == format), None)
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses to dicts, tuples to lists, recursively: what JSON can hold."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def dump(results: Results, path: Path) -> Path:
+    return results.dump(path)
+
+
+def load(path: Path) -> Results:
+    return Results.load(path)

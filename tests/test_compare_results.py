@@ -1,0 +1,145 @@
+"""The results file: stats, and a lossless round trip through results.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from compare.results import (
+    SCHEMA_VERSION,
+    Check,
+    ClientCeiling,
+    DatabaseInfo,
+    Environment,
+    Floor,
+    Matrix,
+    PortResult,
+    Results,
+    Scenario,
+    ServerFigures,
+    Stats,
+    StreambenchInfo,
+    Verification,
+    percentile,
+)
+
+
+def test_stats_of_values() -> None:
+    stats = Stats.of([5.0, 1.0, 3.0, 2.0, 4.0])
+    assert stats == Stats(median=3.0, p95=4.8, min=1.0, max=5.0, count=5)
+
+
+def test_stats_of_one_value() -> None:
+    assert Stats.of([7]) == Stats(7.0, 7.0, 7.0, 7.0, 1)
+
+
+def test_stats_refuses_nothing() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        Stats.of([])
+    assert Stats.maybe([]) is None
+
+
+def test_percentile_interpolates() -> None:
+    assert percentile([0.0, 10.0], 50) == 5.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 100) == 4.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 0) == 1.0
+
+
+def sample_results() -> Results:
+    stats = Stats.of([0.1, 0.2, 0.3])
+    return Results(
+        created_at="2026-01-01T00:00:00Z",
+        streambench=StreambenchInfo("0.1.0", "abc123", False),
+        environment=Environment(
+            python="3.11.7",
+            platform="Linux",
+            cpu_model="cpu",
+            cpu_count=2,
+            memory_bytes=1 << 30,
+            client="httpx 0.28.1",
+            layout=None,
+            database=DatabaseInfo("postgresql://u@h/db", "15.19", embedded=False),
+        ),
+        settings={"pool_size": 10, "auth": False},
+        matrix=Matrix(
+            ports=("aiohttp",),
+            rows=(10,),
+            formats=("text",),
+            concurrency=(1,),
+            endpoints=("standard", "chunked"),
+            repeats=3,
+            batch=1000,
+            warmup=1,
+            quick=True,
+            note="",
+        ),
+        ports=(
+            PortResult(
+                name="aiohttp",
+                framework="aiohttp 3.14.5",
+                server="aiohttp 3.14.5",
+                details="",
+                url="http://127.0.0.1:1",
+                target=False,
+                server_metrics="proc",
+                verification=Verification.of([Check("status", "pass", "200", "http://x")]),
+                startup=stats,
+            ),
+        ),
+        floor=(Floor(10, "text", 150, stats),),
+        client_ceiling=(ClientCeiling(10, "text", 150, 1, stats, stats, 12.5),),
+        scenarios=(
+            Scenario(
+                port="aiohttp",
+                endpoint="chunked",
+                rows=10,
+                format="text",
+                concurrency=1,
+                repeats=3,
+                requests=3,
+                errors=0,
+                error_examples=(),
+                headers=stats,
+                ttfb=stats,
+                total=stats,
+                bytes=150,
+                chunks=Stats.of([1, 1, 1]),
+                rows_per_second=100.0,
+                megabytes_per_second=0.001,
+                requests_per_second=None,
+                floor_ratio=2.0,
+                server=ServerFigures("proc", stats, None),
+                arrival=((0.001, 0), (0.002, 150)),
+                flags=("noisy",),
+                flag_reasons={"noisy": "max/min 3.0"},
+            ),
+        ),
+        duration_seconds=1.5,
+    )
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    results = sample_results()
+    path = results.dump(tmp_path / "out" / "results.json")
+    loaded = Results.load(path)
+    assert loaded == results
+    assert loaded.to_dict()["schema_version"] == SCHEMA_VERSION
+    assert loaded.floor_for(10, "text") == results.floor[0]
+    assert loaded.ceiling_for(10, "csv") is None
+
+
+def test_load_refuses_other_schema(tmp_path: Path) -> None:
+    data = sample_results().to_dict()
+    data["schema_version"] = 99
+    with pytest.raises(ValueError, match="schema_version"):
+        Results.from_dict(data)
+
+
+def test_verification_failures() -> None:
+    verification = Verification.of(
+        [Check("a", "pass", ""), Check("b", "warn", "w"), Check("c", "fail", "f")]
+    )
+    assert not verification.passed
+    assert [c.name for c in verification.failures] == ["c"]
+    assert [c.name for c in verification.warnings] == ["b"]
