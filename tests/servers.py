@@ -1,0 +1,134 @@
+"""Ports as real server processes on real sockets, started the way users start them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from shared.ports import load_port
+from shared.settings import ENV_NAMES, Settings
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMBENCH_")}
+    env.pop("DATABASE_URL", None)
+    for name, variable in ENV_NAMES.items():
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        env[variable] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+    # Extra ports registered by tests must be found by the server process too.
+    if "STREAMBENCH_EXTRA_PORTS" in os.environ:
+        env["STREAMBENCH_EXTRA_PORTS"] = os.environ["STREAMBENCH_EXTRA_PORTS"]
+    return env
+
+
+@dataclass
+class Server:
+    """One running port: its URL, its process and everything it logged."""
+
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    _log_offset: int = field(default=0)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def mark_log(self) -> None:
+        """Start a new log window: `new_log()` returns what was logged after this call."""
+        self._log_offset = self.log_path.stat().st_size
+
+    def new_log(self) -> str:
+        with self.log_path.open("rb") as handle:
+            handle.seek(self._log_offset)
+            return handle.read().decode(errors="replace")
+
+    def stop(self, timeout: float = 10.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_server(name: str, settings: Settings, log_dir: Path, timeout: float = 20.0) -> Server:
+    descriptor = load_port(name)
+    port = free_port()
+    log_path = log_dir / f"{name}-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            descriptor.command(HOST, port),
+            env=settings_env(settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(name, f"http://{HOST}:{port}", process, log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{server.log()}")
+        try:
+            response = httpx.get(f"{server.url}/healthz", timeout=1.0)
+            if response.status_code in (200, 503):
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    server.stop()
+    raise RuntimeError(f"{name} did not answer /healthz within {timeout} s:\n{server.log()}")
+
+
+class ServerPool:
+    """Servers shared by the tests of a session, one per (port, settings)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._servers: dict[tuple[str, Settings], Server] = {}
+        self._log_dir = Path(tempfile.mkdtemp(prefix="streambench-servers-"))
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    def get(self, name: str, **changes: object) -> Server:
+        settings = self._settings.replace(**changes)
+        key = (name, settings)
+        server = self._servers.get(key)
+        if server is None or server.process.poll() is not None:
+            server = start_server(name, settings, self._log_dir)
+            self._servers[key] = server
+        return server
+
+    def start_private(self, name: str, **changes: object) -> Server:
+        """A server of the test's own, which the test must stop."""
+        return start_server(name, self._settings.replace(**changes), self._log_dir)
+
+    def stop_all(self) -> None:
+        for server in self._servers.values():
+            server.stop()
