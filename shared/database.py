@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -114,7 +114,7 @@ class Database:
 
     async def stream_batches(
         self, columns: tuple[str, ...], rows: int, batch_size: int
-    ) -> AsyncIterator[list[Row]]:
+    ) -> AsyncGenerator[list[Row], None]:
         """Yield non-empty batches of at most `batch_size` rows as they arrive.
 
         The cursor is closed and the connection returned however the consumer stops, once the

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import httpx
 import jwt
@@ -40,12 +41,14 @@ BAD_QUERIES: list[tuple[str, str]] = (
 )
 
 
-def _assert_json_error(response: httpx.Response, status: int, parameter: str | None) -> dict:
+def _assert_json_error(
+    response: httpx.Response, status: int, parameter: str | None
+) -> dict[str, Any]:
     where = f"{response.request.method} {response.request.url}"
     assert response.status_code == status, f"{where}: {response.status_code} {response.text!r}"
     assert response.headers["content-type"].startswith("application/json"), where
     assert "Traceback" not in response.text, where
-    body = json.loads(response.content)
+    body: dict[str, Any] = json.loads(response.content)
     assert isinstance(body.get("error"), str), where
     assert body["error"], where
     if parameter is not None:
