@@ -54,8 +54,9 @@ def not_found() -> ContractError:
     return ContractError(404, "not found")
 
 
-def method_not_allowed() -> ContractError:
-    return ContractError(405, "method not allowed", headers={"Allow": "GET"})
+def method_not_allowed(allow: str = "GET") -> ContractError:
+    """`allow` lists the path's own methods: `POST` for `/metrics/reset-peak`, `GET` elsewhere."""
+    return ContractError(405, "method not allowed", headers={"Allow": allow})
 
 
 def unavailable(reason: str) -> ContractError:
