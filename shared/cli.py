@@ -5,6 +5,8 @@ streambench seed [--rows N]         create and fill `messages` (idempotent)
 streambench serve PORT [--host H] [--port P]
 streambench token [--ttl SECONDS]   a valid JWT for the configured secret
 streambench ports                   registered ports, their versions, availability
+streambench compare [options]       verify and measure the ports (see `streambench compare -h`)
+streambench report RESULTS.json [--out DIR] | --diff OLD.json NEW.json [--out DIR]
 """
 
 from __future__ import annotations
@@ -77,6 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     ports = commands.add_parser("ports", parents=[common], help="list the registered ports")
     ports.set_defaults(command=_ports)
+
+    report = commands.add_parser(
+        "report", parents=[common], help="render reports from results.json, or diff two runs"
+    )
+    from compare.report.command import add_arguments
+
+    add_arguments(report)
+    report.set_defaults(command=_report)
     return parser
 
 
@@ -151,6 +161,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace, settings: Settings) -> int:
+    from compare.cli import command
+
+    return command(args, settings)
+
+
 def _token(args: argparse.Namespace, settings: Settings) -> int:
     from .auth import make_token
 
@@ -183,6 +199,12 @@ def _ports(args: argparse.Namespace, settings: Settings) -> int:
         )
     Console().print(table)
     return 0
+
+
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    from compare.report.command import run
+
+    return run(args)
 
 
 if __name__ == "__main__":

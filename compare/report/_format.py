@@ -1,0 +1,111 @@
+"""Numbers as people read them: units chosen from the values, spreads next to medians."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..results import Stats
+
+MEGABYTE = 1_000_000
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A display unit: `factor` turns base units (seconds, bytes) into it."""
+
+    label: str
+    factor: float
+
+    def __call__(self, value: float) -> float:
+        return value * self.factor
+
+
+SECONDS = Unit("s", 1.0)
+MILLISECONDS = Unit("ms", 1e3)
+MICROSECONDS = Unit("µs", 1e6)
+MEGABYTES = Unit("MB", 1e-6)
+KILOBYTES = Unit("kB", 1e-3)
+
+
+def time_unit(values: Iterable[float]) -> Unit:
+    """Milliseconds unless the largest value is over ten seconds."""
+    largest = max(values, default=0.0)
+    return SECONDS if largest >= 10 else MILLISECONDS
+
+
+def seconds(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if abs(value) >= 10:
+        return f"{value:.1f} s"
+    if abs(value) >= 1:
+        return f"{value:.2f} s"
+    if abs(value) >= 1e-3:
+        return f"{_significant(value * 1e3)} ms"
+    return f"{_significant(value * 1e6)} µs"
+
+
+def size(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if abs(value) >= 1e9:
+        return f"{value / 1e9:.2f} GB"
+    if abs(value) >= 1e6:
+        return f"{_significant(value / 1e6)} MB"
+    if abs(value) >= 1e3:
+        return f"{_significant(value / 1e3)} kB"
+    return f"{value:.0f} B"
+
+
+def count(value: int | float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.0f}"
+
+
+def rows(value: int) -> str:
+    """Row counts as short labels: 10k, 500k, 2M."""
+    if value >= 1_000_000 and value % 100_000 == 0:
+        return f"{value / 1_000_000:g}M"
+    if value >= 1000 and value % 100 == 0:
+        return f"{value / 1000:g}k"
+    return f"{value:,}"
+
+
+def ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}×"
+
+
+def rate(value: float | None, unit: str) -> str:
+    return "n/a" if value is None else f"{_significant(value)} {unit}"
+
+
+def _significant(value: float) -> str:
+    """Three significant figures without scientific notation."""
+    magnitude = abs(value)
+    if magnitude >= 100:
+        return f"{value:,.0f}"
+    if magnitude >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def spread(stats: Stats | None, *, kind: str = "time") -> str:
+    """`median (min-p95)`: the median and the band the verdicts call noise."""
+    if stats is None:
+        return "n/a"
+    fmt = seconds if kind == "time" else size
+    if stats.count < 2:
+        return f"{fmt(stats.median)} (1 run)"
+    return f"{fmt(stats.median)} ({fmt(stats.min)}–{fmt(stats.p95)})"
+
+
+def times_sooner(slow: float, fast: float) -> str:
+    """A factor ("37x sooner"), or a percentage when the gap is under two times."""
+    if fast <= 0:
+        return "immediately"
+    factor = slow / fast
+    if factor >= 2:
+        return f"{factor:.0f}× sooner" if factor >= 10 else f"{factor:.1f}× sooner"
+    return f"{(1 - fast / slow) * 100:.0f}% sooner"

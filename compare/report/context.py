@@ -1,0 +1,173 @@
+"""Which measurements a report shows, and the environment block every report carries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ..results import PortResult, Results, Scenario
+from . import _format
+
+ENDPOINTS = ("standard", "chunked")
+
+
+@dataclass(frozen=True)
+class View:
+    """A lookup over one run's scenarios plus the choices every figure shares.
+
+    Charts use the first format of the matrix and its lowest concurrency unless a figure is about
+    concurrency; the arrival curves use the configured default row count when it was measured.
+    """
+
+    results: Results
+    format: str
+    concurrency: int
+    default_rows: int
+    throughput_rows: int
+
+    @classmethod
+    def of(cls, results: Results) -> View:
+        formats = results.matrix.formats or tuple(sorted({s.format for s in results.scenarios}))
+        fmt = formats[0] if formats else "text"
+        levels = sorted({s.concurrency for s in results.scenarios} or {1})
+        base = levels[0]
+        measured_rows = sorted(
+            {s.rows for s in results.scenarios if s.format == fmt and s.concurrency == base}
+        )
+        wanted = results.settings.get("default_rows")
+        if isinstance(wanted, int) and wanted in measured_rows:
+            default_rows = wanted
+        else:
+            default_rows = measured_rows[-1] if measured_rows else 0
+        return cls(results, fmt, base, default_rows, _throughput_rows(results, fmt, default_rows))
+
+    def find(
+        self,
+        port: str,
+        endpoint: str,
+        rows: int,
+        concurrency: int | None = None,
+        fmt: str | None = None,
+    ) -> Scenario | None:
+        key = (
+            port,
+            endpoint,
+            rows,
+            fmt or self.format,
+            self.concurrency if concurrency is None else concurrency,
+        )
+        return next((s for s in self.results.scenarios if s.key == key), None)
+
+    def rows_for(self, ports: Sequence[str]) -> list[int]:
+        return sorted(
+            {
+                s.rows
+                for s in self.results.scenarios
+                if s.port in ports and s.format == self.format and s.concurrency == self.concurrency
+            }
+        )
+
+    def concurrency_levels(self, ports: Sequence[str]) -> list[int]:
+        return sorted(
+            {
+                s.concurrency
+                for s in self.results.scenarios
+                if s.port in ports and s.format == self.format and s.rows == self.throughput_rows
+            }
+        )
+
+    @property
+    def timed_ports(self) -> list[str]:
+        return [p.name for p in self.results.ports if p.timed]
+
+    @property
+    def failed_ports(self) -> list[PortResult]:
+        return [p for p in self.results.ports if not p.timed]
+
+    def port(self, name: str) -> PortResult | None:
+        return next((p for p in self.results.ports if p.name == name), None)
+
+    def colour(self, port: str, endpoint: str, ports: Sequence[str]) -> int:
+        """One port: colour tells the endpoints apart. Several: colour is the port, dash the endpoint."""
+        if len(ports) == 1:
+            return 0 if endpoint == "chunked" else 1
+        names = [p.name for p in self.results.ports]
+        return names.index(port) if port in names else len(names)
+
+    def series_name(self, port: str, endpoint: str, ports: Sequence[str]) -> str:
+        return endpoint if len(ports) == 1 else f"{port} {endpoint}"
+
+
+def _throughput_rows(results: Results, fmt: str, default_rows: int) -> int:
+    """The row count measured at the most concurrency levels, the default one on a tie."""
+    levels: dict[int, set[int]] = {}
+    for scenario in results.scenarios:
+        if scenario.format == fmt:
+            levels.setdefault(scenario.rows, set()).add(scenario.concurrency)
+    if not levels:
+        return default_rows
+    return max(levels, key=lambda r: (len(levels[r]), r == default_rows, r))
+
+
+def scenario_label(scenario: Scenario, *, with_port: bool = True) -> str:
+    parts = [scenario.port] if with_port else []
+    parts += [
+        scenario.endpoint,
+        f"{_format.rows(scenario.rows)} rows",
+        scenario.format,
+        f"concurrency {scenario.concurrency}",
+    ]
+    return ", ".join(parts)
+
+
+def environment_items(results: Results) -> list[tuple[str, str]]:
+    """The environment block: machine, versions, database, commit, settings, layout, matrix."""
+    env = results.environment
+    info = results.streambench
+    machine = ", ".join(
+        part
+        for part in (
+            env.platform,
+            env.cpu_model,
+            f"{env.cpu_count} CPUs" if env.cpu_count else None,
+            _format.size(env.memory_bytes) + " memory" if env.memory_bytes else None,
+        )
+        if part
+    )
+    commit = info.commit or "unknown"
+    if info.dirty:
+        commit += " (uncommitted changes)"
+    ports = "; ".join(f"{p.name}: {p.framework} on {p.server}" for p in results.ports)
+    database = env.database
+    db_text = f"PostgreSQL {database.server_version or 'version unknown'} at {database.url}"
+    if database.embedded:
+        db_text += " (embedded)"
+    matrix = results.matrix
+    matrix_text = (
+        f"ports {', '.join(matrix.ports)}; rows {', '.join(_format.count(r) for r in matrix.rows)}; "
+        f"formats {', '.join(matrix.formats)}; concurrency {', '.join(map(str, matrix.concurrency))}; "
+        f"endpoints {', '.join(matrix.endpoints)}; {matrix.repeats} repeats after {matrix.warmup} "
+        f"warm-up; batch {matrix.batch:,}" + ("; quick run" if matrix.quick else "")
+    )
+    if matrix.note:
+        matrix_text += f". {matrix.note}"
+    return [
+        ("run", results.created_at + _duration(results.duration_seconds)),
+        ("machine", machine),
+        ("python", env.python),
+        ("client", env.client),
+        ("ports", ports),
+        ("database", db_text),
+        ("streambench", f"{info.version}, commit {commit}"),
+        ("settings", _settings_text(results.settings.items())),
+        ("layout", env.layout or "not recorded"),
+        ("matrix", matrix_text),
+    ]
+
+
+def _duration(value: float | None) -> str:
+    return "" if value is None else f", took {value:.0f} s"
+
+
+def _settings_text(items: Iterable[tuple[str, object]]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in sorted(items))

@@ -1,0 +1,495 @@
+"""The six figures of a report, built from results: charts, the notes that belong next to them,
+a table of medians with their spread, and the figure's verdicts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ..results import Scenario, Stats
+from . import _format
+from .context import ENDPOINTS, View, scenario_label
+from .svg import Axis, Bar, BarChart, Chart, LineChart, Point, Series
+from .verdict import Comparison, Kind, ranking_verdict
+
+NoteLevel = Literal["flag", "error", "excluded"]
+
+
+@dataclass(frozen=True)
+class Note:
+    level: NoteLevel
+    text: str
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class Figure:
+    ident: str
+    heading: str
+    charts: tuple[Chart, ...]
+    notes: tuple[Note, ...]
+    table: Table | None
+    verdicts: tuple[str, ...]
+
+
+def build_figures(view: View, ports: Sequence[str], prefix: str) -> list[Figure]:
+    """Every figure for `ports` (one port for its own page, all timed ports for the summary)."""
+    return [
+        arrival_figure(view, ports, prefix),
+        ttfb_figure(view, ports, prefix),
+        total_figure(view, ports, prefix),
+        memory_figure(view, ports, prefix),
+        throughput_figure(view, ports, prefix),
+        floor_ratio_figure(view, ports, prefix),
+    ]
+
+
+def notes_for(view: View, scenarios: Sequence[Scenario], ports: Sequence[str]) -> tuple[Note, ...]:
+    """Flags and failures of the scenarios a figure draws, and the ports it cannot draw."""
+    notes: list[Note] = []
+    for scenario in scenarios:
+        label = scenario_label(scenario, with_port=len(ports) > 1)
+        for flag in scenario.flags:
+            reason = scenario.flag_reasons.get(flag, "")
+            notes.append(Note("flag", f"{flag}: {label}" + (f": {reason}" if reason else "")))
+        if scenario.errors:
+            example = f": {scenario.error_examples[0]}" if scenario.error_examples else ""
+            notes.append(
+                Note(
+                    "error",
+                    f"{scenario.errors} of {scenario.requests} requests failed: {label}{example}",
+                )
+            )
+    for port in view.failed_ports:
+        if len(ports) > 1 or port.name in ports:
+            reasons = "; ".join(c.reason for c in port.verification.failures) or "no reason given"
+            notes.append(
+                Note("excluded", f"{port.name} is not drawn: failed verification: {reasons}")
+            )
+    return tuple(notes)
+
+
+def _flag_mark(scenario: Scenario) -> str:
+    marks = list(scenario.flags) + (["errors"] if scenario.errors else [])
+    return f" ⚠ {', '.join(marks)}" if marks else ""
+
+
+def _scale_points(points: Sequence[Point], factor: float) -> tuple[Point, ...]:
+    return tuple(
+        Point(
+            p.x,
+            p.y * factor,
+            None if p.low is None else p.low * factor,
+            None if p.high is None else p.high * factor,
+            p.flagged,
+        )
+        for p in points
+    )
+
+
+def _stats_point(x: float, stats: Stats, scenario: Scenario) -> Point:
+    return Point(
+        x,
+        stats.median,
+        stats.min,
+        max(stats.p95, stats.median),
+        bool(scenario.flags or scenario.errors),
+    )
+
+
+def arrival_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
+    rows = view.default_rows
+    used: list[Scenario] = []
+    curves: dict[str, list[tuple[str, int, bool, tuple[tuple[float, int], ...]]]] = {}
+    for port in ports:
+        for endpoint in ENDPOINTS:
+            scenario = view.find(port, endpoint, rows)
+            if scenario is None:
+                continue
+            used.append(scenario)
+            curves.setdefault(port, []).append(
+                (
+                    endpoint,
+                    view.colour(port, endpoint, [port]),
+                    endpoint == "standard",
+                    scenario.arrival,
+                )
+            )
+    all_times = [t for port_curves in curves.values() for c in port_curves for t, _ in c[3]]
+    all_bytes = [b for port_curves in curves.values() for c in port_curves for _, b in c[3]]
+    unit = _format.time_unit(all_times)
+    charts: list[Chart] = []
+    for port in ports:
+        series = tuple(
+            Series(name, _step_points(arrival, unit.factor), colour, dashed, markers=False)
+            for name, colour, dashed, arrival in curves.get(port, [])
+        )
+        charts.append(
+            LineChart(
+                ident=f"{prefix}arrival-{port}",
+                title=f"{port}: data arrival, {_format.rows(rows)} rows",
+                subtitle=f"median request, {view.format}, concurrency {view.concurrency}",
+                # Shared axes, so the ports' pictures compare at a glance.
+                x=Axis(
+                    f"time since the request was sent ({unit.label})",
+                    start=0.0,
+                    end=_nice_end(max(all_times, default=0.0) * unit.factor),
+                ),
+                y=Axis(
+                    "data received (MB, cumulative)",
+                    start=0.0,
+                    end=_nice_end(max(all_bytes, default=0) / _format.MEGABYTE),
+                ),
+                series=series,
+            )
+        )
+    table_rows = []
+    verdicts = []
+    for port in ports:
+        standard = view.find(port, "standard", rows)
+        chunked = view.find(port, "chunked", rows)
+        for scenario in (standard, chunked):
+            if scenario is not None:
+                table_rows.append(
+                    (
+                        view.series_name(port, scenario.endpoint, ports),
+                        _format.spread(scenario.ttfb),
+                        _format.spread(scenario.total),
+                        _format.size(scenario.bytes),
+                        _format.count(scenario.chunks.median if scenario.chunks else None),
+                        _flag_mark(scenario).strip(" ⚠") or "",
+                    )
+                )
+        if standard and chunked and standard.ttfb and chunked.ttfb:
+            subject = f"{port}, first byte" if len(ports) > 1 else "First byte"
+            verdicts.append(
+                Comparison(subject, "chunked", chunked.ttfb, "standard", standard.ttfb).sentence()
+            )
+    return Figure(
+        ident=f"{prefix}arrival",
+        heading="1. Data arrival over time",
+        charts=tuple(charts),
+        notes=notes_for(view, used, ports),
+        table=Table(
+            ("series", "first byte", "total", "body", "chunks", "flags"), tuple(table_rows)
+        ),
+        verdicts=tuple(verdicts),
+    )
+
+
+def _step_points(arrival: Sequence[tuple[float, int]], factor: float) -> tuple[Point, ...]:
+    """Bytes arrive in jumps: hold each level until the next arrival, starting from nothing at 0."""
+    points = [Point(0.0, 0.0)]
+    level = 0.0
+    for time, received in arrival:
+        x = time * factor
+        points.append(Point(x, level))
+        level = received / _format.MEGABYTE
+        points.append(Point(x, level))
+    return tuple(points)
+
+
+def _nice_end(value: float) -> float | None:
+    return None if value <= 0 else value * 1.05
+
+
+def _rows_figure(
+    view: View,
+    ports: Sequence[str],
+    prefix: str,
+    *,
+    key: str,
+    heading: str,
+    title: str,
+    y_label: Callable[[str], str],
+    figure: Callable[[Scenario], Stats | None],
+    kind: Kind,
+    log_y: bool,
+    floor: bool = False,
+) -> Figure:
+    rows_measured = view.rows_for(ports)
+    used: list[Scenario] = []
+    raw: list[tuple[str, int, bool, list[Point]]] = []
+    for port in ports:
+        for endpoint in ENDPOINTS:
+            points = []
+            for rows in rows_measured:
+                scenario = view.find(port, endpoint, rows)
+                stats = figure(scenario) if scenario else None
+                if scenario is None or stats is None:
+                    continue
+                used.append(scenario)
+                points.append(_stats_point(rows, stats, scenario))
+            raw.append(
+                (
+                    view.series_name(port, endpoint, ports),
+                    view.colour(port, endpoint, ports),
+                    endpoint == "standard",
+                    points,
+                )
+            )
+    floor_points = []
+    if floor:
+        for rows in rows_measured:
+            measured = view.results.floor_for(rows, view.format)
+            if measured is not None:
+                floor_points.append(
+                    Point(rows, measured.seconds.median, measured.seconds.min, measured.seconds.p95)
+                )
+    values = [p.y for _, _, _, pts in raw for p in pts] + [p.y for p in floor_points]
+    unit = _format.time_unit(values) if kind == "time" else _format.MEGABYTES
+    series = [
+        Series(name, _scale_points(points, unit.factor), colour, dashed)
+        for name, colour, dashed, points in raw
+        if points
+    ]
+    if floor_points:
+        series.append(
+            Series(
+                "COPY floor", _scale_points(floor_points, unit.factor), dashed=True, reference=True
+            )
+        )
+    chart = LineChart(
+        ident=f"{prefix}{key}",
+        title=title,
+        subtitle=f"median with [min, p95] whiskers, {view.format}, concurrency {view.concurrency}",
+        x=Axis("rows per response (log scale)", log=True, ticks=tuple(map(float, rows_measured))),
+        y=Axis(y_label(unit.label), log=log_y, start=None if log_y else 0.0),
+        series=tuple(series),
+    )
+    headers = ("series", *(f"{_format.rows(r)} rows" for r in rows_measured))
+    table_rows = []
+    for port in ports:
+        for endpoint in ENDPOINTS:
+            cells = []
+            for rows in rows_measured:
+                scenario = view.find(port, endpoint, rows)
+                stats = figure(scenario) if scenario else None
+                cells.append(
+                    "n/a"
+                    if scenario is None
+                    else _format.spread(stats, kind=kind) + _flag_mark(scenario)
+                )
+            if any(c != "n/a" for c in cells):
+                table_rows.append((view.series_name(port, endpoint, ports), *cells))
+    if floor_points:
+        floor_cells = []
+        for rows in rows_measured:
+            measured = view.results.floor_for(rows, view.format)
+            floor_cells.append(_format.spread(measured.seconds) if measured else "n/a")
+        table_rows.append(("COPY floor", *floor_cells))
+    verdicts = _figure_verdicts(view, ports, rows_measured, figure, kind, heading)
+    return Figure(
+        ident=f"{prefix}{key}",
+        heading=heading,
+        charts=(chart,),
+        notes=notes_for(view, used, ports),
+        table=Table(headers, tuple(table_rows)),
+        verdicts=tuple(verdicts),
+    )
+
+
+def _figure_verdicts(
+    view: View,
+    ports: Sequence[str],
+    rows_measured: Sequence[int],
+    figure: Callable[[Scenario], Stats | None],
+    kind: Kind,
+    heading: str,
+) -> list[str]:
+    """One port: chunked against standard at each size. Several: the ports ranked per endpoint."""
+    subject = heading.split(". ", 1)[-1].split(" against ")[0]
+    verdicts = []
+    for rows in rows_measured:
+        if len(ports) == 1:
+            standard = view.find(ports[0], "standard", rows)
+            chunked = view.find(ports[0], "chunked", rows)
+            a = figure(chunked) if chunked else None
+            b = figure(standard) if standard else None
+            if a and b:
+                verdicts.append(
+                    Comparison(
+                        f"{subject}, {_format.rows(rows)} rows", "chunked", a, "standard", b, kind
+                    ).sentence()
+                )
+            continue
+        for endpoint in ENDPOINTS:
+            entries = []
+            for port in ports:
+                scenario = view.find(port, endpoint, rows)
+                stats = figure(scenario) if scenario else None
+                if stats is not None:
+                    entries.append((port, stats))
+            if len(entries) > 1:
+                verdicts.append(
+                    ranking_verdict(
+                        f"{subject}, {endpoint}, {_format.rows(rows)} rows", entries, kind
+                    )
+                )
+    return verdicts
+
+
+def ttfb_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
+    return _rows_figure(
+        view,
+        ports,
+        prefix,
+        key="ttfb",
+        heading="2. Time to first byte against row count",
+        title="Time to first byte against row count",
+        y_label=lambda u: f"time to first byte ({u}, log scale)",
+        figure=lambda s: s.ttfb,
+        kind="time",
+        log_y=True,
+    )
+
+
+def total_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
+    return _rows_figure(
+        view,
+        ports,
+        prefix,
+        key="total",
+        heading="3. Total time against row count",
+        title="Total time against row count, with the COPY floor",
+        y_label=lambda u: f"total response time ({u}, log scale)",
+        figure=lambda s: s.total,
+        kind="time",
+        log_y=True,
+        floor=True,
+    )
+
+
+def memory_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
+    return _rows_figure(
+        view,
+        ports,
+        prefix,
+        key="memory",
+        heading="4. Server peak memory growth against row count",
+        title="Server peak memory growth against row count",
+        y_label=lambda u: f"peak resident memory growth ({u})",
+        figure=lambda s: s.server.peak_memory_growth_bytes,
+        kind="size",
+        log_y=False,
+    )
+
+
+def throughput_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
+    rows = view.throughput_rows
+    levels = view.concurrency_levels(ports)
+    used: list[Scenario] = []
+    series = []
+    table_rows = []
+    for port in ports:
+        for endpoint in ENDPOINTS:
+            points = []
+            cells = []
+            for level in levels:
+                scenario = view.find(port, endpoint, rows, concurrency=level)
+                if scenario is None or scenario.megabytes_per_second is None:
+                    cells.append("n/a")
+                    continue
+                used.append(scenario)
+                points.append(
+                    Point(
+                        level,
+                        scenario.megabytes_per_second,
+                        flagged=bool(scenario.flags or scenario.errors),
+                    )
+                )
+                cells.append(
+                    f"{_format.rate(scenario.megabytes_per_second, 'MB/s')}, "
+                    f"{_format.rate(scenario.requests_per_second, 'req/s')}{_flag_mark(scenario)}"
+                )
+            name = view.series_name(port, endpoint, ports)
+            if points:
+                series.append(
+                    Series(
+                        name,
+                        tuple(points),
+                        view.colour(port, endpoint, ports),
+                        endpoint == "standard",
+                    )
+                )
+                table_rows.append((name, *cells))
+    chart = LineChart(
+        ident=f"{prefix}throughput",
+        title=f"Throughput against concurrency, {_format.rows(rows)} rows",
+        subtitle=f"all concurrent clients together, median over rounds, {view.format}",
+        x=Axis("concurrent clients (log scale)", log=True, ticks=tuple(map(float, levels))),
+        y=Axis("throughput (MB/s)", start=0.0),
+        series=tuple(series),
+    )
+    return Figure(
+        ident=f"{prefix}throughput",
+        heading="5. Throughput against concurrency",
+        charts=(chart,),
+        notes=notes_for(view, used, ports),
+        table=Table(("series", *(f"concurrency {c}" for c in levels)), tuple(table_rows)),
+        verdicts=(),
+    )
+
+
+def floor_ratio_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
+    bars = []
+    used: list[Scenario] = []
+    table_rows = []
+    for rows in view.rows_for(ports):
+        floor = view.results.floor_for(rows, view.format)
+        for port in ports:
+            for endpoint in ENDPOINTS:
+                scenario = view.find(port, endpoint, rows)
+                if scenario is None or scenario.total is None or floor is None:
+                    continue
+                used.append(scenario)
+                base = floor.seconds.median
+                ratio = scenario.floor_ratio or scenario.total.median / base
+                low = scenario.total.min / base
+                high = max(scenario.total.p95, scenario.total.median) / base
+                label = f"{view.series_name(port, endpoint, ports)}, {_format.rows(rows)}"
+                bars.append(
+                    Bar(
+                        label,
+                        ratio,
+                        low,
+                        high,
+                        view.colour(port, endpoint, ports),
+                        endpoint == "standard",
+                        bool(scenario.flags or scenario.errors),
+                    )
+                )
+                table_rows.append(
+                    (
+                        label + " rows",
+                        _format.ratio(ratio),
+                        f"{_format.ratio(low)}–{_format.ratio(high)}",
+                        _format.seconds(base),
+                        _flag_mark(scenario).strip(" ⚠"),
+                    )
+                )
+    chart = BarChart(
+        ident=f"{prefix}floor-ratio",
+        title="Time as a multiple of the COPY floor",
+        subtitle=f"median total ÷ median COPY time, [min, p95] whiskers, concurrency {view.concurrency}",
+        axis=Axis("total time ÷ COPY floor (×, 1 = as fast as the database alone)", start=0.0),
+        bars=tuple(bars),
+        reference=1.0,
+        reference_label="COPY floor",
+    )
+    return Figure(
+        ident=f"{prefix}floor-ratio",
+        heading="6. Time as a ratio to the floor",
+        charts=(chart,),
+        notes=notes_for(view, used, ports),
+        table=Table(
+            ("series", "ratio (median)", "ratio band", "floor median", "flags"), tuple(table_rows)
+        ),
+        verdicts=(),
+    )

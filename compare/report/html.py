@@ -1,0 +1,147 @@
+"""Pages as one self-contained HTML file each: inline CSS and SVG, no script, no fetch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from .figures import Figure, Note, Table
+from .pages import SUMMARY, Page
+from .svg import chart_css, render_chart
+
+ICONS = {"flag": "⚠", "error": "✖", "excluded": "⛔"}
+
+PAGE_CSS = """
+:root{color-scheme:light dark;--fg:#1f2328;--muted:#57606a;--bg:#ffffff;--panel:#f6f8fa;
+--line:#d0d7de;--warn-bg:#fff8c5;--warn-fg:#7d4e00;--bad-bg:#ffebe9;--bad-fg:#a40e26;--link:#0969da}
+@media (prefers-color-scheme: dark){:root{--fg:#e6edf3;--muted:#9198a1;--bg:#0d1117;
+--panel:#161b22;--line:#30363d;--warn-bg:#3b2e00;--warn-fg:#e3b341;--bad-bg:#3c1618;
+--bad-fg:#ff7b72;--link:#58a6ff}}
+*{box-sizing:border-box}
+body{margin:0 auto;max-width:1400px;padding:24px 32px;background:var(--bg);color:var(--fg);
+font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+a{color:var(--link)}
+h1{font-size:26px;margin:0 0 8px}
+h2{font-size:20px;margin:32px 0 8px;padding-top:8px;border-top:1px solid var(--line)}
+h3{font-size:16px;margin:16px 0 4px}
+nav{margin-bottom:12px;color:var(--muted)}
+.lead{max-width:70em}
+.charts{display:flex;flex-wrap:wrap;gap:16px}
+figure{margin:0}
+.sb-chart{max-width:100%;height:auto;border:1px solid var(--line);border-radius:6px}
+.notes{list-style:none;padding:0;margin:8px 0}
+.notes li{padding:4px 10px;margin:4px 0;border-radius:4px}
+.note-flag,.note-error{background:var(--warn-bg);color:var(--warn-fg)}
+.note-excluded{background:var(--bad-bg);color:var(--bad-fg);font-weight:600}
+table{border-collapse:collapse;margin:8px 0;font-size:13px}
+th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
+th{background:var(--panel)}
+td.num{font-variant-numeric:tabular-nums}
+.status-FAIL{color:var(--bad-fg);font-weight:600}
+.status-WARN{color:var(--warn-fg);font-weight:600}
+.verdicts li{margin:2px 0}
+dl.env{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;font-size:13px}
+dl.env dt{font-weight:600}
+dl.env dd{margin:0;overflow-wrap:anywhere}
+"""
+
+
+def page_file(slug: str) -> str:
+    return "index.html" if slug == SUMMARY else f"{slug}.html"
+
+
+def render_document(title: str, body: Sequence[str]) -> str:
+    head = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta name="color-scheme" content="light dark">',
+        f"<title>{escape(title)}</title>",
+        f"<style>{PAGE_CSS}{chart_css()}</style>",
+        "</head>",
+        "<body>",
+    ]
+    return "\n".join([*head, *body, "</body>", "</html>"]) + "\n"
+
+
+def render_page_html(page: Page) -> str:
+    body = [f"<h1>{escape(page.title)}</h1>"]
+    if page.links:
+        links = " · ".join(
+            f'<a href="{escape(page_file(slug))}">{escape("summary" if slug == SUMMARY else slug)}</a>'
+            for slug in page.links
+        )
+        body.append(f"<nav>Other reports: {links}</nav>")
+    body += [f'<p class="lead">{escape(paragraph)}</p>' for paragraph in page.lead]
+    body += render_notes(page.alerts)
+    if page.glance is not None:
+        body += ['<h2 id="glance">At a glance</h2>', *render_table(page.glance)]
+    for figure in page.figures:
+        body += render_figure(figure)
+    if page.verdicts:
+        body.append('<h2 id="verdicts">Verdicts by scenario</h2>')
+        for group in page.verdicts:
+            body.append(f"<h3>{escape(group.heading)}</h3>")
+            body.append('<ul class="verdicts">')
+            body += [f"<li>{escape(sentence)}</li>" for sentence in group.sentences]
+            body.append("</ul>")
+    body += ['<h2 id="verification">Verification</h2>', *render_table(page.verification)]
+    body += render_environment(page.environment)
+    return render_document(page.title, body)
+
+
+def render_figure(figure: Figure) -> list[str]:
+    out = [
+        f'<section class="figure" id="{escape(figure.ident)}">',
+        f"<h2>{escape(figure.heading)}</h2>",
+    ]
+    out.append('<div class="charts">')
+    for chart in figure.charts:
+        out += ["<figure>", render_chart(chart), "</figure>"]
+    out.append("</div>")
+    # Flags sit right under the chart they qualify, never in a footnote.
+    out += render_notes(figure.notes)
+    if figure.table is not None and figure.table.rows:
+        out += render_table(figure.table)
+    if figure.verdicts:
+        out.append('<ul class="verdicts">')
+        out += [f"<li>{escape(sentence)}</li>" for sentence in figure.verdicts]
+        out.append("</ul>")
+    out.append("</section>")
+    return out
+
+
+def render_notes(notes: Sequence[Note]) -> list[str]:
+    if not notes:
+        return []
+    items = [
+        f'<li class="note-{note.level}">{ICONS[note.level]} {escape(note.text)}</li>'
+        for note in notes
+    ]
+    return ['<ul class="notes">', *items, "</ul>"]
+
+
+def render_table(table: Table) -> list[str]:
+    out = [
+        "<table>",
+        "<thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in table.headers) + "</tr></thead>",
+    ]
+    out.append("<tbody>")
+    for row in table.rows:
+        cells = []
+        for cell in row:
+            css = f' class="status-{cell}"' if cell in ("FAIL", "WARN", "PASS") else ""
+            cells.append(f"<td{css}>{escape(cell)}</td>")
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out += ["</tbody>", "</table>"]
+    return out
+
+
+def render_environment(items: Sequence[tuple[str, str]]) -> list[str]:
+    out = ['<h2 id="environment">Environment</h2>', '<dl class="env">']
+    for key, value in items:
+        out += [f"<dt>{escape(key)}</dt>", f"<dd>{escape(value)}</dd>"]
+    out.append("</dl>")
+    return out

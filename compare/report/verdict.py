@@ -1,0 +1,146 @@
+"""Plain-language verdicts that refuse to name a winner inside the noise.
+
+Noise comes from the runs themselves: each figure's band runs from its fastest measurement to its
+95th percentile ([min, p95]). Two figures differ clearly only when their bands do not overlap. The
+p95 rather than the max keeps one stray request from hiding a real difference; with the five or so
+repeats of a run the two are nearly the same. A figure measured once has no band, so no verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ..results import Scenario, Stats
+from . import _format
+
+Kind = Literal["time", "size"]
+
+NOISE_RULE = (
+    "Noise is each figure's own spread, from its fastest run to its 95th percentile ([min, p95]). "
+    "A difference is called clear only when those bands do not overlap; otherwise the verdict is "
+    "“within the noise” and no winner is named."
+)
+
+
+def band(stats: Stats) -> tuple[float, float]:
+    return (stats.min, max(stats.p95, stats.median))
+
+
+def clearly_different(a: Stats, b: Stats) -> bool | None:
+    """True when the bands do not overlap, False when they do, None when either was measured once."""
+    if a.count < 2 or b.count < 2:
+        return None
+    a_low, a_high = band(a)
+    b_low, b_high = band(b)
+    return a_high < b_low or b_high < a_low
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two labelled figures where lower is better (time, memory)."""
+
+    subject: str
+    a_label: str
+    a: Stats
+    b_label: str
+    b: Stats
+    kind: Kind = "time"
+
+    @property
+    def clear(self) -> bool | None:
+        return clearly_different(self.a, self.b)
+
+    @property
+    def winner(self) -> str | None:
+        if not self.clear:
+            return None
+        return self.a_label if self.a.median < self.b.median else self.b_label
+
+    def sentence(self) -> str:
+        fmt = _format.seconds if self.kind == "time" else _format.size
+        values = (
+            f"{self.a_label} {fmt(self.a.median)}, {self.b_label} {fmt(self.b.median)} (median)"
+        )
+        clear = self.clear
+        if clear is None:
+            return f"{self.subject}: {values}; measured once, too few runs to call a winner."
+        if not clear:
+            return f"{self.subject}: {values}; within the noise, no winner."
+        fast, slow = sorted((self.a, self.b), key=lambda s: s.median)
+        winner = self.winner
+        if self.kind == "time":
+            how = _format.times_sooner(slow.median, fast.median)
+            return f"{self.subject}: {values}; {winner} is clearly ahead, {how}."
+        if fast.median <= 0:
+            how = "none at all"
+        else:
+            factor = slow.median / fast.median
+            how = f"{factor:.0f}× less" if factor >= 10 else f"{factor:.1f}× less"
+        return f"{self.subject}: {values}; {winner} clearly needs less, {how}."
+
+
+def endpoint_verdict(standard: Scenario | None, chunked: Scenario | None) -> list[str]:
+    """What streaming bought in one cell of the matrix, one sentence per figure."""
+    if standard is None or chunked is None:
+        present = standard or chunked
+        if present is None:
+            return []
+        return [f"Only the {present.endpoint} endpoint was measured here: nothing to compare."]
+    sentences: list[str] = []
+    if standard.ttfb and chunked.ttfb:
+        sentences.append(
+            Comparison("First byte", "chunked", chunked.ttfb, "standard", standard.ttfb).sentence()
+        )
+    if standard.total and chunked.total:
+        sentences.append(
+            Comparison(
+                "Total time", "chunked", chunked.total, "standard", standard.total
+            ).sentence()
+        )
+    standard_memory = standard.server.peak_memory_growth_bytes
+    chunked_memory = chunked.server.peak_memory_growth_bytes
+    if standard_memory and chunked_memory:
+        sentences.append(
+            Comparison(
+                "Server memory growth",
+                "chunked",
+                chunked_memory,
+                "standard",
+                standard_memory,
+                kind="size",
+            ).sentence()
+        )
+    else:
+        sentences.append(f"Server memory growth: not measured (source: {standard.server.source}).")
+    for scenario in (standard, chunked):
+        if scenario.errors:
+            example = f" (e.g. {scenario.error_examples[0]})" if scenario.error_examples else ""
+            sentences.append(
+                f"{scenario.endpoint}: {scenario.errors} of {scenario.requests} requests failed"
+                f"{example}; its figures cover the successful ones only."
+            )
+    return sentences
+
+
+def ranking_verdict(subject: str, entries: Sequence[tuple[str, Stats]], kind: Kind = "time") -> str:
+    """Name the lowest figure the winner only if it is clear of every other; else say who ties."""
+    if not entries:
+        return f"{subject}: nothing measured."
+    fmt = _format.seconds if kind == "time" else _format.size
+    ordered = sorted(entries, key=lambda entry: (entry[1].median, entry[0]))
+    values = ", ".join(f"{label} {fmt(stats.median)}" for label, stats in ordered)
+    if len(ordered) == 1:
+        return f"{subject}: {values}; only one contender."
+    leader_label, leader = ordered[0]
+    verdicts = [clearly_different(leader, stats) for _, stats in ordered[1:]]
+    if any(v is None for v in verdicts):
+        return f"{subject}: {values}; measured once, too few runs to call a winner."
+    ties = [label for (label, _), clear in zip(ordered[1:], verdicts, strict=True) if not clear]
+    if not ties:
+        return f"{subject}: {values}; {leader_label} is clearly lowest."
+    if len(ties) == len(ordered) - 1:
+        return f"{subject}: {values}; all within the noise, no winner."
+    tied = " and ".join([leader_label, *ties])
+    return f"{subject}: {values}; {tied} are within the noise of each other, ahead of the rest."
