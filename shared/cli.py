@@ -80,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     ports = commands.add_parser("ports", parents=[common], help="list the registered ports")
     ports.set_defaults(command=_ports)
 
+    from compare.options import add_arguments as add_compare_arguments
+
+    compare = commands.add_parser(
+        "compare", parents=[common], help="verify the ports, then measure streaming vs buffering"
+    )
+    add_compare_arguments(compare)
+    compare.set_defaults(command=_compare)
+
     report = commands.add_parser(
         "report", parents=[common], help="render reports from results.json, or diff two runs"
     )
