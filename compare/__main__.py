@@ -1,0 +1,9 @@
+"""`python -m compare`: the same command as `streambench compare`."""
+
+from __future__ import annotations
+
+import sys
+
+from shared.cli import main
+
+sys.exit(main(["compare", *sys.argv[1:]]))

@@ -1,0 +1,160 @@
+"""Pure arithmetic on measurements: row counting, curve thinning, flags. No I/O here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .results import ClientCeiling, Stats
+
+MAX_ARRIVAL_POINTS = 200
+# Within this factor of httpx's own ceiling the figure says more about the client than the server.
+CLIENT_BOUND_FACTOR = 1.5
+# Spread beyond these is reported, not hidden: p95 over median, and max over min.
+NOISY_P95_OVER_MEDIAN = 1.5
+NOISY_MAX_OVER_MIN = 2.0
+MEGABYTE = 1_000_000
+
+# What starts one row in each format's body. CSV's records end in CRLF and the seed's bodies hold
+# bare LFs only; the JSON encoders write "id" first and escape any quote inside a string.
+_ROW_MARKERS: dict[str, bytes] = {
+    "text": b"\n",
+    "ndjson": b"\n",
+    "csv": b"\r\n",
+    "json": b'{"id":',
+}
+# Lines that are not rows: CSV's header.
+_ROW_OFFSET: dict[str, int] = {"csv": -1}
+
+
+class RowCounter:
+    """Counts rows in a body fed chunk by chunk, whatever the chunk boundaries."""
+
+    def __init__(self, format: str) -> None:
+        try:
+            self._marker = _ROW_MARKERS[format]
+        except KeyError:
+            raise ValueError(f"no row marker for format {format!r}") from None
+        self._offset = _ROW_OFFSET.get(format, 0)
+        self._carry = b""
+        self._count = 0
+
+    def feed(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        data = self._carry + chunk
+        self._count += data.count(self._marker)
+        # Keep a marker's worth minus one byte: a marker split across chunks is seen once whole.
+        # Never keep a complete marker, or it would be counted twice.
+        keep = len(self._marker) - 1
+        self._carry = data[-keep:] if keep else b""
+
+    @property
+    def rows(self) -> int:
+        return max(self._count + self._offset, 0)
+
+
+def count_rows(body: bytes, format: str) -> int:
+    counter = RowCounter(format)
+    counter.feed(body)
+    return counter.rows
+
+
+def thin(
+    points: Sequence[tuple[float, int]], limit: int = MAX_ARRIVAL_POINTS
+) -> list[tuple[float, int]]:
+    """At most `limit` points of a curve, evenly spread by index, first and last always kept."""
+    if limit < 2:
+        raise ValueError("thinning keeps at least the first and last point")
+    if len(points) <= limit:
+        return list(points)
+    last = len(points) - 1
+    indexes = sorted({round(i * last / (limit - 1)) for i in range(limit)})
+    return [points[i] for i in indexes]
+
+
+def ratio(value: float | None, base: float | None) -> float | None:
+    if value is None or base is None or base <= 0:
+        return None
+    return value / base
+
+
+def rate(amount: float, seconds: float | None) -> float | None:
+    if seconds is None or seconds <= 0:
+        return None
+    return amount / seconds
+
+
+@dataclass(frozen=True)
+class Flag:
+    name: str
+    reason: str
+
+
+def noisy(name: str, stats: Stats | None) -> Flag | None:
+    """A figure whose spread over its measurements is too large to read its median alone."""
+    if stats is None or stats.count < 2 or stats.median <= 0 or stats.min <= 0:
+        return None
+    p95_over_median = stats.p95 / stats.median
+    max_over_min = stats.max / stats.min
+    if p95_over_median > NOISY_P95_OVER_MEDIAN or max_over_min > NOISY_MAX_OVER_MIN:
+        return Flag(
+            "noisy",
+            f"{name}: p95/median {p95_over_median:.2f}, max/min {max_over_min:.2f} "
+            f"(limits {NOISY_P95_OVER_MEDIAN}, {NOISY_MAX_OVER_MIN})",
+        )
+    return None
+
+
+def client_bound(
+    total: Stats | None, concurrency: int, ceiling: ClientCeiling | None
+) -> Flag | None:
+    """The server was about as fast as httpx can read the same bytes from memory.
+
+    The ceiling is one request at a time; `concurrency` requests in one event loop cost the client
+    about `concurrency` times as much, so that is the bound they are compared with.
+    """
+    if total is None or ceiling is None or ceiling.total.median <= 0:
+        return None
+    bound = ceiling.total.median * concurrency
+    factor = total.median / bound
+    if factor <= CLIENT_BOUND_FACTOR:
+        return Flag(
+            "client-bound",
+            f"median total {total.median * 1000:.1f} ms is {factor:.2f}x httpx's own ceiling "
+            f"({bound * 1000:.1f} ms for {concurrency} request(s) of these bytes from memory; "
+            f"limit {CLIENT_BOUND_FACTOR}x)",
+        )
+    return None
+
+
+def errors_flag(errors: int, requests: int) -> Flag | None:
+    if errors:
+        return Flag("errors", f"{errors} of {requests} requests failed")
+    return None
+
+
+def scenario_flags(
+    *,
+    ttfb: Stats | None,
+    total: Stats | None,
+    concurrency: int,
+    ceiling: ClientCeiling | None,
+    errors: int,
+    requests: int,
+) -> tuple[tuple[str, ...], dict[str, str]]:
+    """Flag names in a fixed order, and one reason per flag (reasons of one kind joined)."""
+    found = [
+        client_bound(total, concurrency, ceiling),
+        noisy("total", total),
+        noisy("ttfb", ttfb),
+        errors_flag(errors, requests),
+    ]
+    reasons: dict[str, str] = {}
+    for flag in found:
+        if flag is None:
+            continue
+        reasons[flag.name] = (
+            f"{reasons[flag.name]}; {flag.reason}" if flag.name in reasons else flag.reason
+        )
+    return tuple(reasons), reasons

@@ -1,0 +1,167 @@
+"""What the ports are measured against, computed in the same run.
+
+- The expected bodies: `encode_all` of `fetch_all`, straight from the database and shared encoders.
+- The floor: `COPY (the same query) TO STDOUT` through asyncpg, what the database alone costs.
+- The client ceiling: httpx reading the same bytes, in the same chunking as /chunked, from a
+  server that has them in memory (its own process), what the client alone costs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from shared.database import Database, Row
+from shared.encoders import ENCODERS, encode_all
+
+from .analysis import MEGABYTE
+from .client import timed_request
+from .results import ClientCeiling, Floor, Stats
+from .servers import ServerFailed
+from .verify import ExpectedBody, expected_body
+
+
+def chunk_sizes(format: str, rows: Sequence[Row], batch: int) -> list[int]:
+    """The sizes of the chunks /chunked sends for these rows: head with the first batch, tail last."""
+    encoder = ENCODERS[format]
+    sizes: list[int] = []
+    for start in range(0, len(rows), batch):
+        chunk = encoder.batch(rows[start : start + batch], start == 0)
+        sizes.append(len(chunk) + (len(encoder.head()) if start == 0 else 0))
+    closing = (encoder.head() if not rows else b"") + encoder.tail()
+    if closing:
+        sizes.append(len(closing))
+    return sizes
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Expected bodies per (rows, format); their bytes and chunking saved for the ceiling server."""
+
+    expected: dict[tuple[int, str], ExpectedBody]
+    folder: Path
+
+    @staticmethod
+    def key(rows: int, format: str) -> str:
+        return f"b_{format}_{rows}"
+
+
+async def build_reference(
+    database: Database,
+    rows_list: Sequence[int],
+    formats: Sequence[str],
+    batch: int,
+    folder: Path,
+) -> Reference:
+    folder.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (once per run, before timing)
+    expected: dict[tuple[int, str], ExpectedBody] = {}
+    for format in formats:
+        encoder = ENCODERS[format]
+        everything = await database.fetch_all(encoder.columns, max(rows_list))
+        for rows in rows_list:
+            selected = everything[:rows]
+            body = encode_all(encoder, selected)
+            sizes = chunk_sizes(format, selected, batch)
+            if sum(sizes) != len(body):
+                raise RuntimeError(
+                    f"{format}: chunked sizes add to {sum(sizes)}, body is {len(body)}"
+                )
+            key = Reference.key(rows, format)
+            (folder / f"{key}.body").write_bytes(body)
+            (folder / f"{key}.chunks").write_text(json.dumps(sizes))
+            expected[(rows, format)] = expected_body(body, rows, format)
+        del everything
+    return Reference(expected, folder)
+
+
+async def measure_floor(
+    database: Database, rows: int, format: str, repeats: int, warmup: int
+) -> Floor:
+    encoder = ENCODERS[format]
+    timings: list[float] = []
+    received = 0
+    for round_number in range(warmup + repeats):
+        received = 0
+
+        async def sink(piece: bytes) -> None:
+            nonlocal received
+            received += len(piece)
+
+        started = time.perf_counter()
+        await database.copy_to(encoder.columns, rows, sink)
+        elapsed = time.perf_counter() - started
+        if round_number >= warmup:
+            timings.append(elapsed)
+    return Floor(rows=rows, format=format, bytes=received, seconds=Stats.of(timings))
+
+
+class MemoryServer:
+    """The in-memory server process serving a `Reference` folder."""
+
+    def __init__(self, process: subprocess.Popen[str], url: str) -> None:
+        self.process = process
+        self.url = url
+
+    @classmethod
+    async def start(cls, folder: Path) -> MemoryServer:
+        # Popen returns at once; nothing is being timed while it does.
+        process = subprocess.Popen(  # noqa: ASYNC220
+            [sys.executable, "-m", "compare._memory_server", str(folder)],
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        assert process.stdout is not None
+        line = await asyncio.to_thread(process.stdout.readline)
+        if not line.strip().isdigit():
+            process.kill()
+            process.wait()
+            raise ServerFailed(f"the in-memory server did not start (said {line!r})")
+        return cls(process, f"http://127.0.0.1:{int(line)}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+async def measure_ceiling(
+    client: httpx.AsyncClient,
+    server: MemoryServer,
+    expected: ExpectedBody,
+    chunks: int,
+    repeats: int,
+    warmup: int,
+) -> ClientCeiling:
+    url = f"{server.url}/{Reference.key(expected.rows, expected.format)}"
+    ttfb: list[float] = []
+    totals: list[float] = []
+    for round_number in range(warmup + repeats):
+        timing = await timed_request(client, url, {}, {}, expected.format, expected.rows)
+        if not timing.ok or timing.bytes != expected.length:
+            raise ServerFailed(f"the in-memory server gave a wrong body: {timing.error}")
+        if round_number >= warmup:
+            totals.append(timing.total)
+            if timing.ttfb is not None:
+                ttfb.append(timing.ttfb)
+    total = Stats.of(totals)
+    return ClientCeiling(
+        rows=expected.rows,
+        format=expected.format,
+        bytes=expected.length,
+        chunks=chunks,
+        ttfb=Stats.of(ttfb),  # rows >= 1: every body has a first byte
+        total=total,
+        megabytes_per_second=expected.length / MEGABYTE / total.median,
+    )

@@ -1,0 +1,81 @@
+"""`streambench compare` / `python -m compare`: what streaming buys over buffering, per framework,
+size and concurrency. Options are validated first; the I/O lives at this edge."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from shared import embedded
+from shared.ports import available_ports
+from shared.settings import Settings
+
+from . import environment
+from .options import CompareOptions, OptionError, add_arguments, options_from_args, plan
+from .results import Results
+from .run import estimate_work, run_compare
+
+__all__ = ["add_arguments", "command", "validate"]
+
+
+def validate(args: argparse.Namespace, settings: Settings) -> CompareOptions:
+    """The run's options, or `OptionError` saying what is wrong."""
+    ports = [(name, reason) for name, _, reason in available_ports()]
+    options = options_from_args(args, ports)
+    if options.auth and options.targets and not settings.jwt_secret:
+        raise OptionError(
+            "--auth with --target needs the targets' secret: set STREAMBENCH_JWT_SECRET or --jwt-secret"
+        )
+    return options
+
+
+def command(args: argparse.Namespace, settings: Settings) -> int:
+    console = Console(stderr=False)
+    try:
+        options = validate(args, settings)
+    except (OptionError, ValueError) as error:
+        print(f"streambench compare: error: {error}", file=sys.stderr)
+        return 2
+    out = options.out or Path("reports") / environment.timestamp_folder()
+    options = CompareOptions(**{**options.__dict__, "out": out})
+    database_url = embedded.database_url(settings)
+    cells, _ = plan(options)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("compare", total=estimate_work(options, cells))
+
+        def advance(work: float, label: str) -> None:
+            if label:
+                progress.update(task, description=label)
+            progress.advance(task, work)
+
+        results = asyncio.run(
+            run_compare(options, settings, database_url, not settings.database_url, advance)
+        )
+    paths = [str(results.dump(out / "results.json"))]
+    paths += [str(p) for p in _reports(results, out, console)]
+    from .summary import print_summary
+
+    print_summary(console, results, paths)
+    return 0 if any(p.verification.passed for p in results.ports) else 1
+
+
+def _reports(results: Results, out: Path, console: Console) -> list[Path]:
+    try:
+        from compare.report import write_reports  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return []
+    written: list[Path] = write_reports(results, out)
+    return written

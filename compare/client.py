@@ -1,0 +1,134 @@
+"""The measuring client: httpx, reading bodies as they arrive (aiter_raw), one request or a round."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+from .analysis import RowCounter
+
+# Longer than any scenario: a slow response is a figure to report, not an error.
+REQUEST_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True)
+class RequestTiming:
+    """One request, times in seconds from just before it was sent.
+
+    `ttfb` is the time to the first non-empty body piece (None for an empty body); `arrival`
+    is the cumulative byte count after each piece.
+    """
+
+    ok: bool
+    error: str | None
+    status: int | None
+    headers: float | None
+    ttfb: float | None
+    total: float
+    bytes: int
+    rows: int
+    chunks: int
+    arrival: list[tuple[float, int]] = field(default_factory=list)
+
+
+def make_client(connections: int) -> httpx.AsyncClient:
+    """One client for a run: enough kept-alive connections for the highest concurrency."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(REQUEST_TIMEOUT, connect=10.0),
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        trust_env=False,
+    )
+
+
+async def timed_request(
+    client: httpx.AsyncClient,
+    url: str,
+    params: dict[str, str],
+    headers: dict[str, str],
+    format: str,
+    expected_rows: int,
+) -> RequestTiming:
+    counter = RowCounter(format)
+    arrival: list[tuple[float, int]] = []
+    received = 0
+    chunks = 0
+    header_time: float | None = None
+    first: float | None = None
+    status: int | None = None
+    started = time.perf_counter()
+    try:
+        async with client.stream("GET", url, params=params, headers=headers) as response:
+            header_time = time.perf_counter() - started
+            status = response.status_code
+            async for piece in response.aiter_raw():
+                if not piece:
+                    continue
+                now = time.perf_counter() - started
+                if first is None:
+                    first = now
+                received += len(piece)
+                chunks += 1
+                counter.feed(piece)
+                arrival.append((now, received))
+    except httpx.HTTPError as failure:
+        total = time.perf_counter() - started
+        return RequestTiming(
+            ok=False,
+            error=f"{type(failure).__name__}: {failure} after {received} bytes",
+            status=status,
+            headers=header_time,
+            ttfb=first,
+            total=total,
+            bytes=received,
+            rows=counter.rows,
+            chunks=chunks,
+            arrival=arrival,
+        )
+    total = time.perf_counter() - started
+    error: str | None = None
+    if status != 200:
+        error = f"status {status}"
+    elif counter.rows != expected_rows:
+        error = f"{counter.rows} rows, expected {expected_rows}"
+    return RequestTiming(
+        ok=error is None,
+        error=error,
+        status=status,
+        headers=header_time,
+        ttfb=first,
+        total=total,
+        bytes=received,
+        rows=counter.rows,
+        chunks=chunks,
+        arrival=arrival,
+    )
+
+
+@dataclass(frozen=True)
+class Round:
+    """`concurrency` simultaneous requests, and the wall time from the first start to the last end."""
+
+    requests: list[RequestTiming]
+    seconds: float
+
+
+async def timed_round(
+    client: httpx.AsyncClient,
+    url: str,
+    params: dict[str, str],
+    headers: dict[str, str],
+    format: str,
+    expected_rows: int,
+    concurrency: int,
+) -> Round:
+    started = time.perf_counter()
+    requests = await asyncio.gather(
+        *(
+            timed_request(client, url, params, headers, format, expected_rows)
+            for _ in range(concurrency)
+        )
+    )
+    return Round(list(requests), time.perf_counter() - started)

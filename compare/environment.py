@@ -1,0 +1,71 @@
+"""Where a run happened: machine, versions, commit, database. Read once per run."""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import os
+import platform
+import subprocess
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psutil
+
+from shared.settings import redact_url
+
+from .results import DatabaseInfo, Environment, StreambenchInfo
+
+_REPO = Path(__file__).resolve().parent.parent
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def timestamp_folder() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=_REPO, capture_output=True, text=True, timeout=5, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip()
+
+
+def streambench_info() -> StreambenchInfo:
+    try:
+        version = importlib.metadata.version("streambench")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    commit = _git("rev-parse", "--short=12", "HEAD")
+    status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return StreambenchInfo(version, commit or None, None if status is None else bool(status))
+
+
+def _cpu_model() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def describe(database_url: str, server_version: str | None, embedded: bool) -> Environment:
+    host = urlsplit(database_url).hostname or "a local socket"
+    return Environment(
+        python=platform.python_version(),
+        platform=platform.platform(),
+        cpu_model=_cpu_model(),
+        cpu_count=os.cpu_count(),
+        memory_bytes=psutil.virtual_memory().total,
+        client=f"httpx {importlib.metadata.version('httpx')}",
+        layout=f"client and server processes on this host; PostgreSQL at {host}",
+        database=DatabaseInfo(redact_url(database_url), server_version, embedded),
+    )

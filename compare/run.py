@@ -1,0 +1,432 @@
+"""One comparator run: database, baselines, verification, then the scenario matrix, port by port
+interleaved round by round, each scenario on fresh server processes."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import secrets
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from shared.auth import make_token
+from shared.database import Database, create_database
+from shared.ports import PortDescriptor, load_port
+from shared.seed import seed
+from shared.settings import Settings
+
+from . import environment
+from .analysis import MEGABYTE, rate, ratio, scenario_flags, thin
+from .baselines import MemoryServer, Reference, build_reference, measure_ceiling, measure_floor
+from .client import Round, make_client, timed_round
+from .options import Cell, CompareOptions, plan
+from .results import (
+    Check,
+    ClientCeiling,
+    Floor,
+    Matrix,
+    PortResult,
+    Results,
+    Scenario,
+    ServerFigures,
+    ServerSource,
+    Stats,
+    Verification,
+)
+from .servers import LocalServer, NoProbe, Probe, Sample, ServerFailed, metrics_probe, start_local
+from .verify import verify_port
+
+# Progress is counted in work units so the ETA is about time, not steps: a round costs its rows.
+Advance = Callable[[float, str], None]
+
+
+def round_cost(rows: int, concurrency: int = 1) -> float:
+    return 1.0 + rows * concurrency / 20_000
+
+
+@dataclass
+class Contender:
+    """A port in this run: a local descriptor or a target URL, and what is known of it so far."""
+
+    name: str
+    descriptor: PortDescriptor | None
+    target_url: str | None
+    verification: Verification | None = None
+    url: str = ""
+    source: ServerSource = "none"
+    startup: list[float] = field(default_factory=list)
+
+    @property
+    def local(self) -> bool:
+        return self.descriptor is not None
+
+
+@dataclass
+class _Collected:
+    rounds: list[Round] = field(default_factory=list)
+    memory: list[int] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def estimate_work(options: CompareOptions, cells: Sequence[Cell]) -> float:
+    contenders = len(options.names)
+    rounds = options.warmup + options.repeats
+    work = 0.0
+    for rows in options.rows:
+        for _ in options.formats:
+            work += round_cost(rows)  # reference bodies
+            work += rounds * round_cost(rows) * 2  # floor and ceiling
+            work += contenders * 2 * round_cost(rows)  # verification, both endpoints
+    for cell in cells:
+        work += contenders * rounds * round_cost(cell.rows, cell.concurrency)
+    return work
+
+
+async def run_compare(
+    options: CompareOptions,
+    settings: Settings,
+    database_url: str,
+    embedded: bool,
+    advance: Advance,
+) -> Results:
+    """Measure every contender; `settings.database_url` must already be resolved."""
+    started = time.perf_counter()
+    created_at = environment.utc_now()
+    cells, note = plan(options)
+    secret = (settings.jwt_secret or secrets.token_urlsafe(32)) if options.auth else None
+    server_settings = dataclasses.replace(
+        settings, database_url=database_url, jwt_secret=secret, metrics=False, access_log=False
+    )
+    auth_header = {"Authorization": f"JWT {make_token(secret, ttl=6 * 3600)}"} if secret else {}
+    contenders = [Contender(name, load_port(name), None) for name in options.ports]
+    contenders += [Contender(t.name, None, t.url, url=t.url) for t in options.targets]
+
+    advance(0, "seeding the database")
+    await _seed(database_url, max(options.rows))
+    database = await create_database(server_settings, database_url)
+    log_dir = (options.out or Path(".")) / "logs"
+    top = max(max(cell.concurrency for cell in cells), 1)
+    try:
+        server_version = await database.server_version()
+        with tempfile.TemporaryDirectory(prefix="streambench-compare-") as scratch:
+            advance(0, "computing expected bodies")
+            reference = await build_reference(
+                database, options.rows, options.formats, options.batch, Path(scratch)
+            )
+            advance(sum(round_cost(r) for r in options.rows) * len(options.formats), "COPY floor")
+            floors = await _floors(database, options, advance)
+            async with make_client(top + 4) as client:
+                ceilings = await _ceilings(client, reference, options, advance)
+                for contender in contenders:
+                    advance(0, f"verifying {contender.name}")
+                    await _verify(
+                        contender, client, reference, options, server_settings, log_dir, auth_header
+                    )
+                    advance(sum(2 * round_cost(r) for r in options.rows) * len(options.formats), "")
+                timed = [c for c in contenders if c.verification and c.verification.passed]
+                scenarios: list[Scenario] = []
+                for cell in cells:
+                    advance(
+                        0, f"{cell.endpoint} {cell.rows:,} rows {cell.format} x{cell.concurrency}"
+                    )
+                    collected = await _run_cell(
+                        cell, timed, client, reference, options, server_settings, log_dir,
+                        auth_header, advance,
+                    )  # fmt: skip
+                    for contender in timed:
+                        scenarios.append(
+                            build_scenario(
+                                contender, cell, collected[contender.name], options,
+                                _find_floor(floors, cell), _find_ceiling(ceilings, cell),
+                            )
+                        )  # fmt: skip
+    finally:
+        await database.dispose()
+    return Results(
+        created_at=created_at,
+        streambench=environment.streambench_info(),
+        environment=environment.describe(database_url, server_version, embedded),
+        settings={**server_settings.as_public_dict(), "auth": options.auth},
+        matrix=Matrix(
+            ports=options.names,
+            rows=options.rows,
+            formats=options.formats,
+            concurrency=options.concurrency,
+            endpoints=("standard", "chunked"),
+            repeats=options.repeats,
+            batch=options.batch,
+            warmup=options.warmup,
+            quick=options.quick,
+            note=note,
+        ),
+        ports=tuple(_port_result(c) for c in contenders),
+        floor=tuple(floors),
+        client_ceiling=tuple(ceilings),
+        scenarios=tuple(scenarios),
+        duration_seconds=time.perf_counter() - started,
+    )
+
+
+async def _seed(database_url: str, rows: int) -> None:
+    connection = await asyncpg.connect(database_url)
+    try:
+        await seed(connection, rows)
+    finally:
+        await connection.close()
+
+
+async def _floors(database: Database, options: CompareOptions, advance: Advance) -> list[Floor]:
+    floors: list[Floor] = []
+    for rows in options.rows:
+        for format in options.formats:
+            floors.append(
+                await measure_floor(database, rows, format, options.repeats, options.warmup)
+            )
+            advance((options.warmup + options.repeats) * round_cost(rows), "client ceiling")
+    return floors
+
+
+async def _ceilings(
+    client: httpx.AsyncClient, reference: Reference, options: CompareOptions, advance: Advance
+) -> list[ClientCeiling]:
+    server = await MemoryServer.start(reference.folder)
+    ceilings: list[ClientCeiling] = []
+    try:
+        for (rows, format), expected in reference.expected.items():
+            sizes = (reference.folder / f"{Reference.key(rows, format)}.chunks").read_text()
+            chunks = sizes.count(",") + 1
+            ceilings.append(
+                await measure_ceiling(
+                    client, server, expected, chunks, options.repeats, options.warmup
+                )
+            )
+            advance((options.warmup + options.repeats) * round_cost(rows), "")
+    finally:
+        server.stop()
+    return ceilings
+
+
+async def _verify(
+    contender: Contender,
+    client: httpx.AsyncClient,
+    reference: Reference,
+    options: CompareOptions,
+    settings: Settings,
+    log_dir: Path,
+    auth_header: dict[str, str],
+) -> None:
+    expected = list(reference.expected.values())
+    if contender.descriptor is None:
+        assert contender.target_url is not None
+        contender.verification = await verify_port(
+            client, contender.target_url, expected, options.batch, auth_header
+        )
+        probe = await metrics_probe(client, contender.target_url, auth_header)
+        contender.source = probe.source
+        return
+    contender.source = "proc"
+    try:
+        server = await start_local(contender.descriptor, settings, log_dir, client, "verify")
+    except ServerFailed as error:
+        contender.verification = Verification.of([Check("start", "fail", str(error))])
+        return
+    try:
+        contender.url = server.url
+        if server.startup_seconds is not None:
+            contender.startup.append(server.startup_seconds)
+        contender.verification = await verify_port(
+            client, server.url, expected, options.batch, auth_header
+        )
+    finally:
+        await server.stop()
+
+
+async def _run_cell(
+    cell: Cell,
+    contenders: Sequence[Contender],
+    client: httpx.AsyncClient,
+    reference: Reference,
+    options: CompareOptions,
+    settings: Settings,
+    log_dir: Path,
+    auth_header: dict[str, str],
+    advance: Advance,
+) -> dict[str, _Collected]:
+    """Fresh servers for this cell, warm-up, then rounds interleaved: A, B, A, B..."""
+    collected = {c.name: _Collected() for c in contenders}
+    label = f"{cell.endpoint}-{cell.rows}-{cell.format}-c{cell.concurrency}"
+    starting = [
+        start_local(c.descriptor, settings, log_dir, client, label)
+        for c in contenders
+        if c.descriptor is not None
+    ]
+    started = await asyncio.gather(*starting, return_exceptions=True)
+    servers: dict[str, LocalServer] = {}
+    local = [c for c in contenders if c.descriptor is not None]
+    for contender, outcome in zip(local, started, strict=True):
+        if isinstance(outcome, LocalServer):
+            servers[contender.name] = outcome
+            if outcome.startup_seconds is not None:
+                contender.startup.append(outcome.startup_seconds)
+        else:
+            collected[contender.name].failures.append(f"server did not start: {outcome}")
+    try:
+        probes: dict[str, Probe] = {}
+        urls: dict[str, str] = {}
+        for contender in contenders:
+            if contender.name in servers:
+                probes[contender.name] = servers[contender.name].probe()
+                urls[contender.name] = servers[contender.name].url
+            elif contender.target_url is not None:
+                probes[contender.name] = (
+                    await metrics_probe(client, contender.target_url, auth_header)
+                    if contender.source == "metrics"
+                    else NoProbe()
+                )
+                urls[contender.name] = contender.target_url
+        params = {"rows": str(cell.rows), "format": cell.format, "batch": str(options.batch)}
+        cost = round_cost(cell.rows, cell.concurrency)
+        for round_number in range(options.warmup + options.repeats):
+            warm = round_number < options.warmup
+            for contender in contenders:
+                if contender.name not in urls:
+                    advance(cost, "")
+                    continue
+                probe = probes[contender.name]
+                await probe.before()
+                measured = await timed_round(
+                    client, f"{urls[contender.name]}/{cell.endpoint}", params, auth_header,
+                    cell.format, cell.rows, cell.concurrency,
+                )  # fmt: skip
+                sample: Sample = await probe.after()
+                advance(cost, "")
+                into = collected[contender.name]
+                if sample.peak_memory_growth_bytes is not None:
+                    into.memory.append(sample.peak_memory_growth_bytes)
+                if warm:
+                    continue
+                into.rounds.append(measured)
+                if sample.cpu_seconds is not None:
+                    into.cpu.append(sample.cpu_seconds)
+    finally:
+        await asyncio.gather(*(server.stop() for server in servers.values()))
+    return collected
+
+
+def build_scenario(
+    contender: Contender,
+    cell: Cell,
+    collected: _Collected,
+    options: CompareOptions,
+    floor: Floor | None,
+    ceiling: ClientCeiling | None,
+) -> Scenario:
+    requests = [r for round_ in collected.rounds for r in round_.requests]
+    good = [r for r in requests if r.ok]
+    expected_requests = options.repeats * cell.concurrency
+    errors = (expected_requests - len(good)) if collected.failures else len(requests) - len(good)
+    examples = list(dict.fromkeys([*collected.failures, *(r.error for r in requests if r.error)]))[
+        :5
+    ]
+    total = Stats.maybe(r.total for r in good)
+    ttfb = Stats.maybe(r.ttfb for r in good if r.ttfb is not None)
+    byte_counts = sorted(r.bytes for r in good)
+    round_rows: list[float] = []
+    round_bytes: list[float] = []
+    round_requests: list[float] = []
+    for round_ in collected.rounds:
+        done = [r for r in round_.requests if r.ok]
+        if not done:
+            continue
+        for into, amount in (
+            (round_rows, cell.rows * len(done)),
+            (round_bytes, sum(r.bytes for r in done) / MEGABYTE),
+            (round_requests, len(done)),
+        ):
+            value = rate(amount, round_.seconds)
+            if value is not None:
+                into.append(value)
+    arrival: tuple[tuple[float, int], ...] = ()
+    if good:
+        median_request = sorted(good, key=lambda r: r.total)[(len(good) - 1) // 2]
+        arrival = tuple(thin(median_request.arrival))
+    flags, reasons = scenario_flags(
+        ttfb=ttfb,
+        total=total,
+        concurrency=cell.concurrency,
+        ceiling=ceiling,
+        errors=errors,
+        requests=max(expected_requests, len(requests)),
+    )
+    return Scenario(
+        port=contender.name,
+        endpoint="standard" if cell.endpoint == "standard" else "chunked",
+        rows=cell.rows,
+        format=cell.format,
+        concurrency=cell.concurrency,
+        repeats=options.repeats,
+        requests=len(requests),
+        errors=errors,
+        error_examples=tuple(examples),
+        headers=Stats.maybe(r.headers for r in good if r.headers is not None),
+        ttfb=ttfb,
+        total=total,
+        bytes=byte_counts[(len(byte_counts) - 1) // 2] if byte_counts else None,
+        chunks=Stats.maybe(r.chunks for r in good),
+        rows_per_second=_median(round_rows),
+        megabytes_per_second=_median(round_bytes),
+        requests_per_second=_median(round_requests),
+        floor_ratio=ratio(total.median if total else None, floor.seconds.median if floor else None),
+        server=ServerFigures(
+            source=contender.source,
+            peak_memory_growth_bytes=Stats.maybe(collected.memory),
+            cpu_seconds=Stats.maybe(collected.cpu),
+        ),
+        arrival=arrival,
+        flags=flags,
+        flag_reasons=reasons,
+    )
+
+
+def _median(values: Sequence[float]) -> float | None:
+    stats = Stats.maybe(values)
+    return stats.median if stats else None
+
+
+def _find_floor(floors: Sequence[Floor], cell: Cell) -> Floor | None:
+    return next((f for f in floors if f.rows == cell.rows and f.format == cell.format), None)
+
+
+def _find_ceiling(ceilings: Sequence[ClientCeiling], cell: Cell) -> ClientCeiling | None:
+    return next((c for c in ceilings if c.rows == cell.rows and c.format == cell.format), None)
+
+
+def _port_result(contender: Contender) -> PortResult:
+    descriptor = contender.descriptor
+    if descriptor is not None:
+        versions = descriptor.versions()
+        framework = f"{descriptor.framework} {versions[descriptor.framework]}"
+        server = f"{descriptor.server} {versions[descriptor.server]}"
+        details = descriptor.details
+    else:
+        framework = server = "unknown (target)"
+        details = f"already running at {contender.target_url}"
+    return PortResult(
+        name=contender.name,
+        framework=framework,
+        server=server,
+        details=details,
+        url=contender.url,
+        target=descriptor is None,
+        server_metrics=contender.source,
+        verification=contender.verification
+        or Verification.of([Check("verify", "fail", "not verified")]),
+        startup=Stats.maybe(contender.startup),
+    )

@@ -1,0 +1,242 @@
+"""Servers under measurement: local ports as processes of their own, or targets already running.
+
+A local server's figures come from /proc (peak resident set and CPU time of its process); a target's
+from its /metrics page when it answers one, else there are none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+import psutil
+
+from shared import metrics
+from shared.ports import EXTRA_PORTS_ENV, PortDescriptor
+from shared.settings import ENV_NAMES, Settings
+
+from .results import ServerSource
+
+HOST = "127.0.0.1"
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+
+
+class ServerFailed(RuntimeError):
+    """A server process that did not come up, or a target that cannot be reached."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Server-side figures of one round: growth of the peak resident set, and CPU time used."""
+
+    peak_memory_growth_bytes: int | None
+    cpu_seconds: float | None
+
+
+class Probe(Protocol):
+    """Reads a server's own figures around one round of requests."""
+
+    @property
+    def source(self) -> ServerSource: ...
+
+    async def before(self) -> None: ...
+
+    async def after(self) -> Sample: ...
+
+
+def free_port(host: str = HOST) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def server_env(settings: Settings) -> dict[str, str]:
+    """The environment a port's process runs with: exactly `settings`, metrics off (we read /proc)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMBENCH_")}
+    env.pop("DATABASE_URL", None)
+    for name, variable in ENV_NAMES.items():
+        value = getattr(settings.replace(metrics=False), name)
+        if value is None:
+            continue
+        env[variable] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+    if EXTRA_PORTS_ENV in os.environ:
+        env[EXTRA_PORTS_ENV] = os.environ[EXTRA_PORTS_ENV]
+    return env
+
+
+class ProcProbe:
+    """Figures straight from the kernel: VmHWM reset through clear_refs, CPU from psutil."""
+
+    source: ServerSource = "proc"
+
+    def __init__(self, pid: int) -> None:
+        self._process = psutil.Process(pid)
+        self._rss_before = 0
+        self._cpu_before = 0.0
+
+    def _cpu(self) -> float:
+        times = self._process.cpu_times()
+        return float(times.user + times.system)
+
+    async def before(self) -> None:
+        self._rss_before = self._process.memory_info().rss
+        metrics.reset_peak(self._process.pid)
+        self._cpu_before = self._cpu()
+
+    async def after(self) -> Sample:
+        growth = metrics.peak_rss_bytes(self._process.pid) - self._rss_before
+        return Sample(max(growth, 0), self._cpu() - self._cpu_before)
+
+
+class MetricsProbe:
+    """Figures from a target's /metrics: reset the peak before a round, read it after."""
+
+    source: ServerSource = "metrics"
+
+    def __init__(self, client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> None:
+        self._client = client
+        self._url = url
+        self._headers = headers
+        self._rss_before: float | None = None
+        self._cpu_before: float | None = None
+
+    async def read(self) -> dict[str, float]:
+        response = await self._client.get(f"{self._url}/metrics", headers=self._headers)
+        response.raise_for_status()
+        return metrics.parse(response.text)
+
+    async def before(self) -> None:
+        reset = await self._client.post(f"{self._url}/metrics/reset-peak", headers=self._headers)
+        reset.raise_for_status()
+        values = await self.read()
+        self._rss_before = values.get("process_resident_memory_bytes")
+        self._cpu_before = values.get("process_cpu_seconds_total")
+
+    async def after(self) -> Sample:
+        values = await self.read()
+        peak = values.get(metrics.PEAK_METRIC)
+        cpu = values.get("process_cpu_seconds_total")
+        growth = (
+            None
+            if peak is None or self._rss_before is None
+            else max(int(peak - self._rss_before), 0)
+        )
+        used = None if cpu is None or self._cpu_before is None else cpu - self._cpu_before
+        return Sample(growth, used)
+
+
+class NoProbe:
+    source: ServerSource = "none"
+
+    async def before(self) -> None:
+        return None
+
+    async def after(self) -> Sample:
+        return Sample(None, None)
+
+
+async def metrics_probe(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> Probe:
+    """A target's probe: /metrics if it answers with the figures we need, else none."""
+    probe = MetricsProbe(client, url, headers)
+    try:
+        values = await probe.read()
+        await probe.before()
+    except (httpx.HTTPError, ValueError, IndexError):
+        return NoProbe()
+    if metrics.PEAK_METRIC not in values or "process_cpu_seconds_total" not in values:
+        return NoProbe()
+    return probe
+
+
+class LocalServer:
+    """One port served by `python -m shared.cli serve` on a free local port."""
+
+    def __init__(
+        self, descriptor: PortDescriptor, process: subprocess.Popen[bytes], url: str, log_path: Path
+    ) -> None:
+        self.descriptor = descriptor
+        self.process = process
+        self.url = url
+        self.log_path = log_path
+        self.startup_seconds: float | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def probe(self) -> ProcProbe:
+        return ProcProbe(self.pid)
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    async def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + STOP_TIMEOUT
+            # A child process has no awaitable exit here; polling it is what is left.
+            while self.process.poll() is None and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+async def start_local(
+    descriptor: PortDescriptor,
+    settings: Settings,
+    log_dir: Path,
+    client: httpx.AsyncClient,
+    label: str,
+) -> LocalServer:
+    """Start the port and wait for a healthy /healthz; `startup_seconds` is how long that took."""
+    port = free_port()
+    log_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (before the clock starts)
+    log_path = log_dir / f"{descriptor.name}-{label}.log"
+    started = time.perf_counter()
+    with log_path.open("wb") as log:
+        # Popen returns at once; the wait for /healthz below is the part that is awaited.
+        process = subprocess.Popen(  # noqa: ASYNC220
+            descriptor.command(HOST, port),
+            env=server_env(settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    server = LocalServer(descriptor, process, f"http://{HOST}:{port}", log_path)
+    deadline = time.monotonic() + START_TIMEOUT
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerFailed(
+                f"{descriptor.name} exited with {process.returncode} while starting; "
+                f"log {log_path}:\n{server.log_tail()}"
+            )
+        try:
+            response = await client.get(f"{server.url}/healthz", timeout=1.0)
+            if response.status_code == 200:
+                server.startup_seconds = time.perf_counter() - started
+                return server
+            last = f"/healthz answered {response.status_code}: {response.text[:200]}"
+        except httpx.TransportError as error:
+            last = type(error).__name__
+        await asyncio.sleep(0.01)
+    await server.stop()
+    raise ServerFailed(
+        f"{descriptor.name} was not healthy within {START_TIMEOUT:.0f} s ({last}); log {log_path}"
+    )

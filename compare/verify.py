@@ -1,0 +1,248 @@
+"""Verification before timing: every check a port must pass, every failure reported with its reason.
+
+In the manner of TechEmpower's verifier, nothing stops at the first failure: each body, header and
+refusal is checked and reported as pass, warn or fail. A port with any failure is not timed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import httpx
+
+from shared.contract import JSON_CONTENT_TYPE
+from shared.encoders import ENCODERS
+
+from .analysis import count_rows
+from .results import Check, CheckStatus, Verification
+
+
+@dataclass(frozen=True)
+class ExpectedBody:
+    """What a body must be, computed from the database and the shared encoders."""
+
+    rows: int
+    format: str
+    sha256: str
+    length: int
+
+
+def expected_body(body: bytes, rows: int, format: str) -> ExpectedBody:
+    return ExpectedBody(rows, format, hashlib.sha256(body).hexdigest(), len(body))
+
+
+class _Checks:
+    def __init__(self) -> None:
+        self.items: list[Check] = []
+
+    def add(self, name: str, status: CheckStatus, reason: str, url: str | None) -> None:
+        self.items.append(Check(name, status, reason, url))
+
+    def expect(
+        self, name: str, ok: bool, good: str, bad: str, url: str | None, warn: bool = False
+    ) -> None:
+        self.add(name, "pass" if ok else ("warn" if warn else "fail"), good if ok else bad, url)
+
+
+async def verify_port(
+    client: httpx.AsyncClient,
+    base_url: str,
+    expected: Iterable[ExpectedBody],
+    batch: int,
+    auth_header: Mapping[str, str],
+) -> Verification:
+    """Check /healthz, both data endpoints for every (rows, format), refusals, and auth if on."""
+    checks = _Checks()
+    await _check_health(client, base_url, checks)
+    for body in expected:
+        for endpoint in ("standard", "chunked"):
+            await _check_data(client, base_url, endpoint, body, batch, auth_header, checks)
+    await _check_refusals(client, base_url, auth_header, checks)
+    if auth_header:
+        await _check_auth(client, base_url, checks)
+    return Verification.of(checks.items)
+
+
+async def _get(
+    client: httpx.AsyncClient, url: str, headers: Mapping[str, str], checks: _Checks, name: str
+) -> httpx.Response | None:
+    try:
+        return await client.get(url, headers=dict(headers))
+    except httpx.HTTPError as error:
+        checks.add(name, "fail", f"request failed: {type(error).__name__}: {error}", url)
+        return None
+
+
+async def _check_health(client: httpx.AsyncClient, base_url: str, checks: _Checks) -> None:
+    url = f"{base_url}/healthz"
+    response = await _get(client, url, {}, checks, "healthz")
+    if response is None:
+        return
+    body = _json(response)
+    checks.expect(
+        "healthz",
+        response.status_code == 200 and body == {"status": "ok"},
+        '200 {"status": "ok"}',
+        f"status {response.status_code}, body {response.text[:200]!r}",
+        url,
+    )
+
+
+async def _check_data(
+    client: httpx.AsyncClient,
+    base_url: str,
+    endpoint: str,
+    expected: ExpectedBody,
+    batch: int,
+    auth_header: Mapping[str, str],
+    checks: _Checks,
+) -> None:
+    url = f"{base_url}/{endpoint}?rows={expected.rows}&format={expected.format}&batch={batch}"
+    label = f"{endpoint} rows={expected.rows} format={expected.format}"
+    request_id = f"verify-{secrets.token_hex(6)}"
+    response = await _get(
+        client, url, {**auth_header, "X-Request-ID": request_id}, checks, f"{label}: request"
+    )
+    if response is None:
+        return
+    headers = response.headers
+    body = response.content
+    checks.expect(
+        f"{label}: status",
+        response.status_code == 200,
+        "200",
+        f"status {response.status_code}: {response.text[:200]!r}",
+        url,
+    )
+    content_type = ENCODERS[expected.format].content_type
+    checks.expect(
+        f"{label}: content type",
+        headers.get("content-type") == content_type,
+        content_type,
+        f"Content-Type {headers.get('content-type')!r}, expected {content_type!r}",
+        url,
+    )
+    checks.expect(
+        f"{label}: X-Request-ID",
+        headers.get("x-request-id") == request_id,
+        "echoed",
+        f"X-Request-ID {headers.get('x-request-id')!r}, sent {request_id!r}",
+        url,
+    )
+    transfer = headers.get("transfer-encoding", "").lower()
+    length = headers.get("content-length")
+    if endpoint == "standard":
+        checks.expect(
+            f"{label}: Content-Length",
+            length is not None and length.isdigit() and int(length) == len(body) and not transfer,
+            f"Content-Length {length} equals the body",
+            f"Content-Length {length!r}, Transfer-Encoding {transfer!r}, body {len(body)} bytes",
+            url,
+        )
+    else:
+        checks.expect(
+            f"{label}: chunked",
+            transfer == "chunked" and length is None,
+            "Transfer-Encoding: chunked, no Content-Length",
+            f"Transfer-Encoding {transfer!r}, Content-Length {length!r}",
+            url,
+        )
+        checks.expect(
+            f"{label}: X-Accel-Buffering",
+            headers.get("x-accel-buffering") == "no",
+            "no",
+            f"X-Accel-Buffering {headers.get('x-accel-buffering')!r}: proxies may buffer",
+            url,
+            warn=True,
+        )
+    checks.expect(
+        f"{label}: Cache-Control",
+        headers.get("cache-control") == "no-store",
+        "no-store",
+        f"Cache-Control {headers.get('cache-control')!r}",
+        url,
+        warn=True,
+    )
+    rows = count_rows(body, expected.format)
+    checks.expect(
+        f"{label}: rows",
+        rows == expected.rows,
+        f"{rows} rows",
+        f"{rows} rows, expected {expected.rows}",
+        url,
+    )
+    digest = hashlib.sha256(body).hexdigest()
+    checks.expect(
+        f"{label}: body",
+        digest == expected.sha256,
+        f"SHA-256 {digest[:16]}… of {len(body)} bytes matches",
+        f"SHA-256 {digest[:16]}… of {len(body)} bytes, expected {expected.sha256[:16]}… of "
+        f"{expected.length} bytes",
+        url,
+    )
+
+
+async def _check_refusals(
+    client: httpx.AsyncClient, base_url: str, auth_header: Mapping[str, str], checks: _Checks
+) -> None:
+    for endpoint, query, parameter in (
+        ("standard", "rows=abc", "rows"),
+        ("chunked", "rows=-1", "rows"),
+        ("chunked", "batch=0", "batch"),
+        ("standard", "format=xml", "format"),
+    ):
+        url = f"{base_url}/{endpoint}?{query}"
+        name = f"bad parameter {endpoint}?{query}"
+        response = await _get(client, url, auth_header, checks, name)
+        if response is None:
+            continue
+        body = _json(response)
+        ok = (
+            response.status_code == 400
+            and response.headers.get("content-type") == JSON_CONTENT_TYPE
+            and isinstance(body, dict)
+            and isinstance(body.get("error"), str)
+            and body.get("parameter") == parameter
+        )
+        checks.expect(
+            name,
+            ok,
+            f"400 JSON naming {parameter!r}",
+            f"status {response.status_code}, Content-Type {response.headers.get('content-type')!r}, "
+            f"body {response.text[:200]!r}",
+            url,
+        )
+
+
+async def _check_auth(client: httpx.AsyncClient, base_url: str, checks: _Checks) -> None:
+    url = f"{base_url}/chunked?rows=1"
+    for name, headers in (
+        ("auth: no Authorization", {}),
+        ("auth: bad token", {"Authorization": "JWT not.a.token"}),
+    ):
+        response = await _get(client, url, headers, checks, name)
+        if response is None:
+            continue
+        ok = (
+            response.status_code == 401
+            and "www-authenticate" in response.headers
+            and isinstance(_json(response), dict)
+        )
+        checks.expect(
+            name,
+            ok,
+            "401 JSON with WWW-Authenticate",
+            f"status {response.status_code}, body {response.text[:200]!r}",
+            url,
+        )
+
+
+def _json(response: httpx.Response) -> object:
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        return None
