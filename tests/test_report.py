@@ -1,0 +1,240 @@
+"""Reports rendered from a stored results file: deterministic, complete, honest about noise."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from compare.report import (
+    render_diff_markdown,
+    render_port_html,
+    render_port_markdown,
+    render_reports,
+    render_summary_html,
+    render_summary_markdown,
+    write_reports,
+)
+from compare.report.verdict import Comparison, ranking_verdict
+from compare.results import Results
+from shared.cli import main
+
+from . import report_fixtures as fx
+
+FIGURE_HEADINGS = (
+    "1. Data arrival over time",
+    "2. Time to first byte against row count",
+    "3. Total time against row count",
+    "4. Server peak memory growth against row count",
+    "5. Throughput against concurrency",
+    "6. Time as a ratio to the floor",
+)
+SVG = re.compile(r'<svg class="sb-chart".*?</svg>', re.S)
+
+
+@pytest.fixture
+def results() -> Results:
+    return fx.load()
+
+
+def _sections(page: str) -> dict[str, str]:
+    """Each figure's HTML section by its heading."""
+    found = {}
+    for match in re.finditer(r'<section class="figure".*?</section>', page, re.S):
+        heading = re.search(r"<h2>(.*?)</h2>", match.group(0))
+        assert heading is not None
+        found[heading.group(1)] = match.group(0)
+    return found
+
+
+def test_rendering_twice_gives_identical_bytes(results: Results, tmp_path: Path) -> None:
+    assert render_reports(results) == render_reports(fx.load())
+    first = write_reports(results, tmp_path / "a")
+    second = write_reports(fx.load(), tmp_path / "b")
+    assert [p.relative_to(tmp_path / "a") for p in first] == [
+        p.relative_to(tmp_path / "b") for p in second
+    ]
+    for a, b in zip(first, second, strict=True):
+        assert a.read_bytes() == b.read_bytes(), f"{a.name} differs between two renders"
+
+
+def test_writes_every_report_the_issue_names(results: Results, tmp_path: Path) -> None:
+    names = {p.relative_to(tmp_path).as_posix() for p in write_reports(results, tmp_path)}
+    expected = {"summary.md", "index.html"}
+    for port in results.ports:
+        expected |= {f"{port.name}.md", f"{port.name}.html"}
+    assert expected <= names
+    # Markdown shows charts as images: every one it names was written.
+    for md in tmp_path.glob("*.md"):
+        for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md.read_text()):
+            assert (tmp_path / image).is_file(), f"{md.name} links a missing chart {image}"
+
+
+@pytest.mark.parametrize("page", ["summary", "port"])
+def test_every_chart_is_present_titled_and_labelled(results: Results, page: str) -> None:
+    html = (
+        render_summary_html(results)
+        if page == "summary"
+        else render_port_html(results, results.ports[0].name)
+    )
+    sections = _sections(html)
+    assert list(sections) == list(FIGURE_HEADINGS)
+    for heading, section in sections.items():
+        charts = SVG.findall(section)
+        assert charts, f"{heading}: no chart"
+        for chart in charts:
+            title = re.search(r'<text class="fg title"[^>]*>([^<]+)</text>', chart)
+            assert title is not None, f"{heading}: chart without a visible title"
+            assert "<title id=" in chart, f"{heading}: chart without an accessible title"
+            labels = re.findall(r'class="fg axis-label"[^>]*>([^<]+)</text>', chart)
+            assert labels, f"{heading}: chart without axis labels"
+            assert all("(" in label and ")" in label for label in labels), (
+                f"{heading}: axis labels must carry units in brackets: {labels}"
+            )
+            assert re.search(r"<(polyline|rect) class=\"(line|f)", chart), (
+                f"{heading}: nothing drawn"
+            )
+    # The floor is drawn into the total-time chart.
+    assert "COPY floor" in sections["3. Total time against row count"]
+
+
+def test_charts_carry_dark_mode_colours(results: Results) -> None:
+    html = render_summary_html(results)
+    assert "@media (prefers-color-scheme: dark)" in html
+    svg_file = next(text for name, text in render_reports(results).items() if name.endswith(".svg"))
+    assert 'xmlns="http://www.w3.org/2000/svg"' in svg_file
+    assert "prefers-color-scheme: dark" in svg_file
+    assert '<rect class="bg"' in svg_file, "a chart must paint its own background"
+
+
+def test_html_is_self_contained(results: Results) -> None:
+    for html in (render_summary_html(results), render_port_html(results, results.ports[0].name)):
+        assert "<script" not in html
+        assert "<link" not in html
+        assert "@import" not in html
+        assert "url(" not in html
+        assert not re.search(r"\ssrc=", html)
+        for target in re.findall(r'href="([^"]*)"', html):
+            assert re.fullmatch(r"[\w.-]+\.html", target), f"non-local link {target}"
+
+
+def test_flags_are_shown_next_to_their_figures(results: Results) -> None:
+    flagged_results, flagged = fx.with_flag(results, "noisy", "p95 is 48% above the median")
+    sections = _sections(render_summary_html(flagged_results))
+    arrival = sections["1. Data arrival over time"]
+    note = re.search(r'<ul class="notes">.*?</ul>', arrival, re.S)
+    assert note is not None, "the arrival figure lost its flag notes"
+    assert "noisy" in note.group(0)
+    assert "p95 is 48% above the median" in note.group(0)
+    assert arrival.index("</svg>") < arrival.index('<ul class="notes">') < arrival.index("<table>")
+    # The flagged point is marked on the chart itself, and the cell in the table says so.
+    ttfb = sections["2. Time to first byte against row count"]
+    assert '<circle class="warn"' in ttfb
+    assert "⚠ noisy" in ttfb
+    markdown = render_summary_markdown(flagged_results)
+    section = markdown.split("## 2. Time to first byte", 1)[1].split("\n## ", 1)[0]
+    image = section.index("](charts/summary-ttfb.svg)")
+    assert section.index("> ⚠ noisy:") > image, "the flag must sit under the chart it qualifies"
+    assert flagged.port in section
+
+
+def test_verdicts_refuse_a_winner_inside_the_noise(results: Results) -> None:
+    tied = fx.with_totals(results, fx.stats(0.300, 0.280, 0.330), fx.stats(0.310, 0.290, 0.340))
+    port = results.ports[0].name
+    markdown = render_port_markdown(tied, port)
+    rows = fx.default_cell(results, "chunked").rows
+    assert re.search(
+        rf"Total time, {re.escape(_rows(rows))} rows: chunked 310 ms, standard 300 ms \(median\); "
+        r"within the noise, no winner\.",
+        markdown,
+    ), markdown
+    clear = fx.with_totals(results, fx.stats(0.600, 0.580, 0.630), fx.stats(0.310, 0.290, 0.340))
+    markdown = render_port_markdown(clear, port)
+    assert "chunked 310 ms, standard 600 ms (median); chunked is clearly ahead, 48% sooner." in (
+        markdown
+    )
+
+
+def _rows(value: int) -> str:
+    from compare.report._format import rows
+
+    return rows(value)
+
+
+def test_verdict_wording() -> None:
+    within = Comparison("Total time", "a", fx.stats(1.0, 0.9, 1.2), "b", fx.stats(1.1, 1.0, 1.3))
+    assert within.winner is None
+    assert within.sentence().endswith("within the noise, no winner.")
+    clear = Comparison(
+        "First byte", "a", fx.stats(0.001, 0.0009, 0.0012), "b", fx.stats(0.05, 0.04, 0.06)
+    )
+    assert clear.winner == "a"
+    assert clear.sentence().endswith("a is clearly ahead, 50× sooner.")
+    once = Comparison(
+        "Total time", "a", fx.stats(1.0, 1.0, 1.0, 1), "b", fx.stats(2.0, 2.0, 2.0, 1)
+    )
+    assert once.winner is None
+    assert "too few runs" in once.sentence()
+    ranking = ranking_verdict(
+        "Total",
+        [
+            ("x", fx.stats(1.0, 0.9, 1.1)),
+            ("y", fx.stats(1.05, 1.0, 1.2)),
+            ("z", fx.stats(3, 2.9, 3.1)),
+        ],
+    )
+    assert ranking.endswith("x and y are within the noise of each other, ahead of the rest.")
+
+
+def test_failed_port_is_shown_with_its_reasons(results: Results) -> None:
+    broken = fx.with_failed_port(results)
+    summary = render_summary_html(broken)
+    assert "brokenport FAILED verification and was not timed" in summary
+    assert fx.BROKEN_REASON in summary
+    for heading, section in _sections(summary).items():
+        assert "brokenport is not drawn: failed verification" in section, heading
+    page = render_port_markdown(broken, "brokenport")
+    assert "⛔ brokenport FAILED verification" in page
+    assert f"| brokenport | FAIL | row count | {fx.BROKEN_REASON} |" in page
+    assert "| brokenport | WARN | cache headers |" in page
+    assert "## 1. Data arrival" not in page, "an untimed port has no figures to show"
+    assert "failed verification: not timed" in render_summary_markdown(broken)
+
+
+def test_environment_block_is_in_every_report(results: Results) -> None:
+    env = results.environment
+    for name, text in render_reports(fx.with_failed_port(results)).items():
+        if name.endswith(".svg"):
+            continue
+        assert "Environment" in text, name
+        for needle in (env.python, env.client, results.matrix.note, "commit", "layout", "matrix"):
+            assert needle in text, f"{name} lacks {needle!r}"
+
+
+def test_diff_separates_noise_from_real_change(results: Results) -> None:
+    same = render_diff_markdown(results, fx.load())
+    assert "LARGER than the noise" not in same
+    assert "within the noise" in same
+    slower = render_diff_markdown(results, fx.scaled(results, 3.0))
+    assert "LARGER than the noise (worse)" in slower
+    for heading in ("## Time to first byte", "## Total time", "## Server peak memory growth"):
+        assert heading in slower
+
+
+def test_report_command_renders_and_diffs(
+    results: Results, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", str(fx.FIXTURE), "--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "index.html").is_file()
+    assert (tmp_path / "out" / "summary.md").read_text() == render_summary_markdown(results)
+    capsys.readouterr()
+    newer = tmp_path / "new.json"
+    fx.scaled(results, 0.5).dump(newer)
+    diff_out = tmp_path / "diff"
+    assert main(["report", "--diff", str(fx.FIXTURE), str(newer), "--out", str(diff_out)]) == 0
+    printed = capsys.readouterr().out
+    assert "LARGER than the noise (better)" in printed
+    assert (diff_out / "diff.md").read_text() == printed
+    assert "<script" not in (diff_out / "diff.html").read_text()
+    assert main(["report", "--diff", str(fx.FIXTURE)]) == 2
