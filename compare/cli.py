@@ -35,7 +35,9 @@ def validate(args: argparse.Namespace, settings: Settings) -> CompareOptions:
 
 
 def command(args: argparse.Namespace, settings: Settings) -> int:
-    console = Console(stderr=False)
+    console = Console()
+    if not console.is_terminal:
+        console.width = max(console.width, 180)  # a piped summary keeps its table on one line
     try:
         options = validate(args, settings)
     except (OptionError, ValueError) as error:

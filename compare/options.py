@@ -194,8 +194,10 @@ def plan(options: CompareOptions) -> tuple[list[Cell], str]:
                     continue
                 cells.extend(Cell(endpoint, rows, format, concurrency) for endpoint in ENDPOINTS)
     notes = [
-        "a fresh server process per scenario and port; ports interleaved round by round",
-        f"{options.warmup} warm-up round(s) per scenario, not timed; memory growth counts them",
+        "fresh server processes per (endpoint, rows, format), concurrency rising within; "
+        "memory growth is each round's peak RSS over the fresh process's RSS",
+        "ports interleaved round by round",
+        f"{options.warmup} warm-up round(s) per scenario, not counted",
     ]
     if skipped:
         notes.append(

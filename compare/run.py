@@ -42,12 +42,28 @@ from .results import (
 from .servers import LocalServer, NoProbe, Probe, Sample, ServerFailed, metrics_probe, start_local
 from .verify import verify_port
 
-# Progress is counted in work units so the ETA is about time, not steps: a round costs its rows.
+# Progress is counted in estimated seconds so the ETA is about time, not steps.
 Advance = Callable[[float, str], None]
+STARTUP_COST = 3.0
+# The ceiling is cheap (bytes from memory) and noisy at small sizes: it gets more rounds.
+CEILING_MIN_REPEATS = 7
+CEILING_WARMUP = 2
 
 
 def round_cost(rows: int, concurrency: int = 1) -> float:
-    return 1.0 + rows * concurrency / 20_000
+    return 0.005 + rows * concurrency * 1.2e-6
+
+
+def group_cells(cells: Sequence[Cell]) -> list[list[Cell]]:
+    """Cells that share server processes: one (endpoint, rows, format), rising concurrency.
+
+    Memory is measured against each process's fresh baseline, so a lighter scenario run first
+    cannot hide a heavier one's growth; the two endpoints never share a process.
+    """
+    groups: dict[tuple[str, int, str], list[Cell]] = {}
+    for cell in cells:
+        groups.setdefault((cell.endpoint, cell.rows, cell.format), []).append(cell)
+    return [sorted(group, key=lambda c: c.concurrency) for group in groups.values()]
 
 
 @dataclass
@@ -82,10 +98,14 @@ def estimate_work(options: CompareOptions, cells: Sequence[Cell]) -> float:
     for rows in options.rows:
         for _ in options.formats:
             work += round_cost(rows)  # reference bodies
-            work += rounds * round_cost(rows) * 2  # floor and ceiling
+            work += rounds * round_cost(rows) / 2  # floor
+            work += (
+                (CEILING_WARMUP + max(options.repeats, CEILING_MIN_REPEATS)) * round_cost(rows) / 4
+            )
             work += contenders * 2 * round_cost(rows)  # verification, both endpoints
     for cell in cells:
         work += contenders * rounds * round_cost(cell.rows, cell.concurrency)
+    work += len(group_cells(cells)) * STARTUP_COST
     return work
 
 
@@ -132,21 +152,19 @@ async def run_compare(
                     advance(sum(2 * round_cost(r) for r in options.rows) * len(options.formats), "")
                 timed = [c for c in contenders if c.verification and c.verification.passed]
                 scenarios: list[Scenario] = []
-                for cell in cells:
-                    advance(
-                        0, f"{cell.endpoint} {cell.rows:,} rows {cell.format} x{cell.concurrency}"
-                    )
-                    collected = await _run_cell(
-                        cell, timed, client, reference, options, server_settings, log_dir,
-                        auth_header, advance,
+                for group in group_cells(cells):
+                    collected = await _run_group(
+                        group, timed, client, options, server_settings, log_dir, auth_header,
+                        advance,
                     )  # fmt: skip
-                    for contender in timed:
-                        scenarios.append(
-                            build_scenario(
-                                contender, cell, collected[contender.name], options,
-                                _find_floor(floors, cell), _find_ceiling(ceilings, cell),
-                            )
-                        )  # fmt: skip
+                    for cell in group:
+                        for contender in timed:
+                            scenarios.append(
+                                build_scenario(
+                                    contender, cell, collected[(contender.name, cell)], options,
+                                    _find_floor(floors, cell), _find_ceiling(ceilings, cell),
+                                )
+                            )  # fmt: skip
     finally:
         await database.dispose()
     return Results(
@@ -189,7 +207,7 @@ async def _floors(database: Database, options: CompareOptions, advance: Advance)
             floors.append(
                 await measure_floor(database, rows, format, options.repeats, options.warmup)
             )
-            advance((options.warmup + options.repeats) * round_cost(rows), "client ceiling")
+            advance((options.warmup + options.repeats) * round_cost(rows) / 2, "client ceiling")
     return floors
 
 
@@ -248,35 +266,42 @@ async def _verify(
         await server.stop()
 
 
-async def _run_cell(
-    cell: Cell,
+async def _run_group(
+    group: Sequence[Cell],
     contenders: Sequence[Contender],
     client: httpx.AsyncClient,
-    reference: Reference,
     options: CompareOptions,
     settings: Settings,
     log_dir: Path,
     auth_header: dict[str, str],
     advance: Advance,
-) -> dict[str, _Collected]:
-    """Fresh servers for this cell, warm-up, then rounds interleaved: A, B, A, B..."""
-    collected = {c.name: _Collected() for c in contenders}
-    label = f"{cell.endpoint}-{cell.rows}-{cell.format}-c{cell.concurrency}"
-    starting = [
-        start_local(c.descriptor, settings, log_dir, client, label)
-        for c in contenders
-        if c.descriptor is not None
-    ]
-    started = await asyncio.gather(*starting, return_exceptions=True)
-    servers: dict[str, LocalServer] = {}
+) -> dict[tuple[str, Cell], _Collected]:
+    """Fresh servers for this group; per cell a warm-up, then rounds interleaved: A, B, A, B..."""
+    collected = {(c.name, cell): _Collected() for c in contenders for cell in group}
+    first = group[0]
+    advance(0, f"starting servers: {first.endpoint} {first.rows:,} rows {first.format}")
+    label = f"{first.endpoint}-{first.rows}-{first.format}"
     local = [c for c in contenders if c.descriptor is not None]
+    started = await asyncio.gather(
+        *(
+            start_local(c.descriptor, settings, log_dir, client, label)
+            for c in local
+            if c.descriptor
+        ),
+        return_exceptions=True,
+    )
+    advance(STARTUP_COST, "")
+    servers: dict[str, LocalServer] = {}
     for contender, outcome in zip(local, started, strict=True):
         if isinstance(outcome, LocalServer):
             servers[contender.name] = outcome
             if outcome.startup_seconds is not None:
                 contender.startup.append(outcome.startup_seconds)
         else:
-            collected[contender.name].failures.append(f"server did not start: {outcome}")
+            for cell in group:
+                collected[(contender.name, cell)].failures.append(
+                    f"server did not start: {outcome}"
+                )
     try:
         probes: dict[str, Probe] = {}
         urls: dict[str, str] = {}
@@ -291,33 +316,51 @@ async def _run_cell(
                     else NoProbe()
                 )
                 urls[contender.name] = contender.target_url
-        params = {"rows": str(cell.rows), "format": cell.format, "batch": str(options.batch)}
-        cost = round_cost(cell.rows, cell.concurrency)
-        for round_number in range(options.warmup + options.repeats):
-            warm = round_number < options.warmup
-            for contender in contenders:
-                if contender.name not in urls:
-                    advance(cost, "")
-                    continue
-                probe = probes[contender.name]
-                await probe.before()
-                measured = await timed_round(
-                    client, f"{urls[contender.name]}/{cell.endpoint}", params, auth_header,
-                    cell.format, cell.rows, cell.concurrency,
-                )  # fmt: skip
-                sample: Sample = await probe.after()
-                advance(cost, "")
-                into = collected[contender.name]
-                if sample.peak_memory_growth_bytes is not None:
-                    into.memory.append(sample.peak_memory_growth_bytes)
-                if warm:
-                    continue
-                into.rounds.append(measured)
-                if sample.cpu_seconds is not None:
-                    into.cpu.append(sample.cpu_seconds)
+        for cell in group:
+            advance(0, f"{cell.endpoint} {cell.rows:,} rows {cell.format} x{cell.concurrency}")
+            await _run_cell(
+                cell, contenders, client, options, urls, probes, auth_header, collected, advance
+            )
     finally:
         await asyncio.gather(*(server.stop() for server in servers.values()))
     return collected
+
+
+async def _run_cell(
+    cell: Cell,
+    contenders: Sequence[Contender],
+    client: httpx.AsyncClient,
+    options: CompareOptions,
+    urls: dict[str, str],
+    probes: dict[str, Probe],
+    auth_header: dict[str, str],
+    collected: dict[tuple[str, Cell], _Collected],
+    advance: Advance,
+) -> None:
+    params = {"rows": str(cell.rows), "format": cell.format, "batch": str(options.batch)}
+    cost = round_cost(cell.rows, cell.concurrency)
+    for round_number in range(options.warmup + options.repeats):
+        warm = round_number < options.warmup
+        for contender in contenders:
+            if contender.name not in urls:
+                advance(cost, "")
+                continue
+            probe = probes[contender.name]
+            await probe.before()
+            measured = await timed_round(
+                client, f"{urls[contender.name]}/{cell.endpoint}", params, auth_header,
+                cell.format, cell.rows, cell.concurrency,
+            )  # fmt: skip
+            sample: Sample = await probe.after()
+            advance(cost, "")
+            if warm:
+                continue
+            into = collected[(contender.name, cell)]
+            into.rounds.append(measured)
+            if sample.peak_memory_growth_bytes is not None:
+                into.memory.append(sample.peak_memory_growth_bytes)
+            if sample.cpu_seconds is not None:
+                into.cpu.append(sample.cpu_seconds)
 
 
 def build_scenario(

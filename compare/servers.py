@@ -75,13 +75,19 @@ def server_env(settings: Settings) -> dict[str, str]:
 
 
 class ProcProbe:
-    """Figures straight from the kernel: VmHWM reset through clear_refs, CPU from psutil."""
+    """Figures straight from the kernel: VmHWM reset through clear_refs, CPU from psutil.
+
+    Growth is the round's peak resident set over the resident set the process had when it
+    became healthy, before its first data request. Measured against the round's own starting
+    point instead, memory freed by an earlier request but kept by the allocator would be reused
+    and hide the growth (0 MB has been seen for a streamed request after a buffered one).
+    """
 
     source: ServerSource = "proc"
 
     def __init__(self, pid: int) -> None:
         self._process = psutil.Process(pid)
-        self._rss_before = 0
+        self._baseline = self._process.memory_info().rss
         self._cpu_before = 0.0
 
     def _cpu(self) -> float:
@@ -89,12 +95,11 @@ class ProcProbe:
         return float(times.user + times.system)
 
     async def before(self) -> None:
-        self._rss_before = self._process.memory_info().rss
         metrics.reset_peak(self._process.pid)
         self._cpu_before = self._cpu()
 
     async def after(self) -> Sample:
-        growth = metrics.peak_rss_bytes(self._process.pid) - self._rss_before
+        growth = metrics.peak_rss_bytes(self._process.pid) - self._baseline
         return Sample(max(growth, 0), self._cpu() - self._cpu_before)
 
 
@@ -169,13 +174,17 @@ class LocalServer:
         self.url = url
         self.log_path = log_path
         self.startup_seconds: float | None = None
+        self._probe: ProcProbe | None = None
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
     def probe(self) -> ProcProbe:
-        return ProcProbe(self.pid)
+        """The process's probe, its baseline taken at the first call: call it before any load."""
+        if self._probe is None:
+            self._probe = ProcProbe(self.pid)
+        return self._probe
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -231,6 +240,7 @@ async def start_local(
             response = await client.get(f"{server.url}/healthz", timeout=1.0)
             if response.status_code == 200:
                 server.startup_seconds = time.perf_counter() - started
+                server.probe()
                 return server
             last = f"/healthz answered {response.status_code}: {response.text[:200]}"
         except httpx.TransportError as error:
