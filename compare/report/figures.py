@@ -132,7 +132,7 @@ def arrival_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
         )
         charts.append(
             LineChart(
-                ident=f"{prefix}arrival-{port}",
+                ident=f"{prefix}arrival-{port}" if len(ports) > 1 else f"{prefix}arrival",
                 title=f"{port}: data arrival, {_format.rows(rows)} rows",
                 subtitle=f"median request, {view.format}, concurrency {view.concurrency}",
                 # Shared axes, so the ports' pictures compare at a glance.

@@ -1,0 +1,77 @@
+"""The chart primitives: ticks people can read, data in the right place, text escaped."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from compare.report.svg import Axis, Bar, BarChart, LineChart, Point, Series, render_chart
+
+
+@pytest.mark.parametrize(
+    ("value", "label"),
+    [(0, "0"), (1, "1"), (2.5, "2.5"), (0.05, "0.05"), (1000, "1k"), (500000, "500k"), (2e6, "2M")],
+)
+def test_tick_labels_are_compact(value: float, label: str) -> None:
+    from compare.report.svg import format_tick
+
+    assert format_tick(value) == label
+
+
+def _chart(*series: Series, log: bool = True) -> LineChart:
+    return LineChart(
+        ident="t",
+        title="Total <time> & more",
+        x=Axis("rows (log scale)", log=True, ticks=(1000.0, 10000.0, 100000.0)),
+        y=Axis("time (ms)", log=log),
+        series=series,
+    )
+
+
+def test_points_land_in_order_on_log_axes() -> None:
+    points = tuple(Point(x, y) for x, y in ((1000, 2.0), (10000, 20.0), (100000, 200.0)))
+    svg = render_chart(_chart(Series("s", points)))
+    coordinates = re.search(r'<polyline class="line s0" points="([^"]+)"', svg)
+    assert coordinates is not None
+    pairs = [tuple(map(float, p.split(","))) for p in coordinates.group(1).split()]
+    xs = [x for x, _ in pairs]
+    ys = [y for _, y in pairs]
+    assert xs == sorted(xs)
+    assert ys == sorted(ys, reverse=True), "larger values must be drawn higher"
+    # Equal ratios are equal distances on a log axis.
+    assert abs((xs[1] - xs[0]) - (xs[2] - xs[1])) < 0.2
+    assert abs((ys[0] - ys[1]) - (ys[1] - ys[2])) < 0.2
+    for label in ("1k", "10k", "100k"):
+        assert f">{label}</text>" in svg
+
+
+def test_text_is_escaped_and_empty_charts_say_so() -> None:
+    svg = render_chart(_chart(Series("a <b>", ())))
+    assert "Total &lt;time&gt; &amp; more" in svg
+    assert "a &lt;b&gt;" in svg
+    assert "no data measured for this chart" in svg
+
+
+def test_flagged_points_and_whiskers_are_drawn() -> None:
+    series = Series("s", (Point(1000, 5.0, 4.0, 7.0, flagged=True), Point(10000, 9.0)))
+    svg = render_chart(_chart(series, log=False))
+    assert svg.count('<line class="whisker s0"') == 1
+    assert svg.count('<circle class="warn"') == 1
+
+
+def test_bar_chart_draws_the_reference_line() -> None:
+    chart = BarChart(
+        ident="b",
+        title="Ratio",
+        axis=Axis("ratio (×)", start=0.0),
+        bars=(Bar("a", 1.4, 1.3, 1.6), Bar("b", 2.5, flagged=True)),
+        reference=1.0,
+        reference_label="COPY floor",
+    )
+    svg = render_chart(chart, standalone=True)
+    assert svg.startswith("<svg")
+    assert 'xmlns="http://www.w3.org/2000/svg"' in svg
+    assert svg.count('<g class="bar"') == 2
+    assert "COPY floor" in svg
+    assert "2.5  ⚠" in svg
