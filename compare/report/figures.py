@@ -284,6 +284,15 @@ def _rows_figure(
             measured = view.results.floor_for(rows, view.format)
             floor_cells.append(_format.spread(measured.seconds) if measured else "n/a")
         table_rows.append(("COPY floor", *floor_cells))
+        ceilings = [view.results.ceiling_for(rows, view.format) for rows in rows_measured]
+        if any(ceilings):
+            # What httpx alone needs for the same bytes: totals near it are the client's, not the port's.
+            table_rows.append(
+                (
+                    "client ceiling (httpx, from memory)",
+                    *(_format.spread(c.total) if c else "n/a" for c in ceilings),
+                )
+            )
     verdicts = _figure_verdicts(view, ports, rows_measured, figure, kind, heading)
     return Figure(
         ident=f"{prefix}{key}",
