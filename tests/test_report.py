@@ -97,6 +97,8 @@ def test_every_chart_is_present_titled_and_labelled(results: Results, page: str)
             )
     # The floor is drawn into the total-time chart.
     assert "COPY floor" in sections["3. Total time against row count"]
+    if results.client_ceiling:
+        assert "client ceiling" in sections["3. Total time against row count"]
 
 
 def test_charts_carry_dark_mode_colours(results: Results) -> None:
