@@ -124,6 +124,7 @@ class MemoryServer:
         if not line.strip().isdigit():
             process.kill()
             process.wait()
+            process.stdout.close()
             raise ServerFailed(f"the in-memory server did not start (said {line!r})")
         return cls(process, f"http://127.0.0.1:{int(line)}")
 
@@ -134,6 +135,8 @@ class MemoryServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 async def measure_ceiling(

@@ -130,23 +130,25 @@ def options_from_args(
     quick = bool(args.quick)
     rows = (
         _integers(args.rows, "--rows", minimum=1)
-        if args.rows
+        if args.rows is not None
         else (QUICK_ROWS if quick else DEFAULT_ROWS)
     )
-    formats = tuple(_names(args.formats, "--formats")) if args.formats else DEFAULT_FORMATS
+    formats = (
+        tuple(_names(args.formats, "--formats")) if args.formats is not None else DEFAULT_FORMATS
+    )
     for name in formats:
         if name not in FORMATS:
             raise OptionError(f"--formats: unknown format {name!r}; expected {', '.join(FORMATS)}")
-    if args.concurrency:
+    if args.concurrency is not None:
         concurrency = _integers(args.concurrency, "--concurrency", minimum=1)
     else:
         concurrency = QUICK_CONCURRENCY if quick else DEFAULT_CONCURRENCY
     repeats = (
         _integer(args.repeats, "--repeats", 1)
-        if args.repeats
+        if args.repeats is not None
         else (QUICK_REPEATS if quick else DEFAULT_REPEATS)
     )
-    batch = _integer(args.batch, "--batch", 1) if args.batch else DEFAULT_BATCH
+    batch = _integer(args.batch, "--batch", 1) if args.batch is not None else DEFAULT_BATCH
     return CompareOptions(
         ports=ports,
         targets=targets,
@@ -158,7 +160,7 @@ def options_from_args(
         auth=bool(args.auth),
         quick=quick,
         out=args.out,
-        shape=not args.concurrency,
+        shape=args.concurrency is None,
     )
 
 

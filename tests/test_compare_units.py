@@ -1,0 +1,208 @@
+"""The comparator's pure parts: row counting, thinning, flags, matrix shaping, chunking, summary."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from compare._memory_server import framed_chunks
+from compare.analysis import RowCounter, client_bound, count_rows, noisy, scenario_flags, thin
+from compare.baselines import chunk_sizes
+from compare.options import (
+    CompareOptions,
+    OptionError,
+    Target,
+    add_arguments,
+    options_from_args,
+    parse_target,
+    plan,
+)
+from compare.results import ClientCeiling, Stats
+from compare.summary import format_megabytes, format_ms
+from shared.encoders import ENCODERS, encode_all
+
+
+def _rows(n: int) -> list[tuple[object, ...]]:
+    import datetime
+
+    start = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
+    return [
+        (i, f"u{i}@example.com", "r@example.org", f'line "{i}",\r\nx {{"id": {i}}}', start)
+        for i in range(1, n + 1)
+    ]
+
+
+@pytest.mark.parametrize("format", list(ENCODERS))
+@pytest.mark.parametrize("piece", [1, 2, 3, 7, 1000])
+def test_row_counter_ignores_chunk_boundaries(format: str, piece: int) -> None:
+    rows = _rows(25)
+    encoder = ENCODERS[format]
+    body = encode_all(encoder, [tuple(r[:1]) if format == "text" else r for r in rows])
+    if format == "csv":
+        # CRLF inside a quoted field would be miscounted: the seed's bodies hold bare LFs only.
+        body = encode_all(encoder, [(*r[:3], str(r[3]).replace("\r\n", "\n"), r[4]) for r in rows])
+    counter = RowCounter(format)
+    for start in range(0, len(body), piece):
+        counter.feed(body[start : start + piece])
+    assert counter.rows == 25
+    assert count_rows(body, format) == 25
+
+
+def test_row_counter_empty_bodies() -> None:
+    assert count_rows(b"", "text") == 0
+    assert count_rows(b"id,sender,recipient,body,created_at\r\n", "csv") == 0
+    assert count_rows(b"[]", "json") == 0
+    with pytest.raises(ValueError, match="no row marker"):
+        RowCounter("xml")
+
+
+def test_thin_keeps_ends_and_limit() -> None:
+    points = [(i / 1000, i * 10) for i in range(5000)]
+    thinned = thin(points, 200)
+    assert len(thinned) <= 200
+    assert thinned[0] == points[0]
+    assert thinned[-1] == points[-1]
+    assert thinned == sorted(thinned)
+    assert thin(points[:50], 200) == points[:50]
+
+
+def _ceiling(total: float) -> ClientCeiling:
+    stats = Stats.of([total])
+    return ClientCeiling(10, "text", 100, 1, stats, stats, 1.0)
+
+
+def test_client_bound_scales_with_concurrency() -> None:
+    total = Stats.of([0.010, 0.011, 0.012])
+    flag = client_bound(total, 1, _ceiling(0.008))
+    assert flag is not None
+    assert "1.38x" in flag.reason
+    assert client_bound(total, 1, _ceiling(0.005)) is None
+    assert client_bound(total, 4, _ceiling(0.005)) is not None  # 4 bodies cost the client 4x
+    assert client_bound(total, 1, None) is None
+    assert client_bound(None, 1, _ceiling(0.005)) is None
+
+
+def test_noisy_spread() -> None:
+    assert noisy("total", Stats.of([1.0, 1.1, 1.2, 1.1])) is None
+    flag = noisy("total", Stats.of([1.0, 1.0, 1.0, 3.0]))
+    assert flag is not None
+    assert "max/min 3.00" in flag.reason
+    assert noisy("total", Stats.of([1.0])) is None  # one measurement has no spread
+
+
+def test_scenario_flags_join_reasons() -> None:
+    flags, reasons = scenario_flags(
+        ttfb=Stats.of([0.001, 0.01]),
+        total=Stats.of([1.0, 5.0]),
+        concurrency=1,
+        ceiling=None,
+        errors=1,
+        requests=2,
+    )
+    assert flags == ("noisy", "errors")
+    assert reasons["noisy"].startswith("total:")
+    assert "; ttfb:" in reasons["noisy"]
+    assert reasons["errors"] == "1 of 2 requests failed"
+
+
+def _options(**changes: object) -> CompareOptions:
+    base: dict[str, object] = {
+        "ports": ("a",),
+        "targets": (),
+        "rows": (10_000, 100_000, 500_000),
+        "formats": ("text",),
+        "concurrency": (1, 8, 32),
+        "repeats": 5,
+        "batch": 1000,
+        "auth": False,
+        "quick": False,
+        "out": None,
+        "shape": True,
+    }
+    base.update(changes)
+    return CompareOptions(**base)  # type: ignore[arg-type]
+
+
+def test_plan_shapes_the_default_matrix() -> None:
+    cells, note = plan(_options())
+    kept = {(c.rows, c.concurrency) for c in cells}
+    assert kept == {
+        (10_000, 1),
+        (10_000, 8),
+        (10_000, 32),
+        (100_000, 1),
+        (100_000, 8),
+        (500_000, 1),
+    }
+    assert {c.endpoint for c in cells} == {"standard", "chunked"}
+    assert "left out: 100,000 rows x 32, 500,000 rows x 8, 500,000 rows x 32" in note
+
+
+def test_plan_keeps_an_explicit_matrix() -> None:
+    cells, note = plan(_options(shape=False, rows=(2_000_000,), concurrency=(1, 4)))
+    assert {(c.rows, c.concurrency) for c in cells} == {(2_000_000, 1), (2_000_000, 4)}
+    assert "left out" not in note
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_options_defaults_and_quick() -> None:
+    available = [("a", None), ("b", None), ("c", "framework missing")]
+    options = options_from_args(_args(), available)
+    assert options.ports == ("a", "b")
+    assert options.concurrency == (1, 8, 32)
+    assert options.shape
+    quick = options_from_args(_args("--quick", "--repeats", "1"), available)
+    assert quick.quick
+    assert quick.repeats == 1
+    assert quick.rows == (1_000, 10_000)
+    with pytest.raises(OptionError, match="'c' is unavailable: framework missing"):
+        options_from_args(_args("--ports", "c"), available)
+    only_target = options_from_args(_args("--target", "x=http://h:1/"), available)
+    assert only_target.ports == ()
+    assert only_target.targets == (Target("x", "http://h:1"),)
+    with pytest.raises(OptionError, match="given twice"):
+        options_from_args(_args("--ports", "a", "--target", "a=http://h:1"), available)
+
+
+def test_parse_target() -> None:
+    assert parse_target(" fast = https://example.com:8443 ") == Target(
+        "fast", "https://example.com:8443"
+    )
+    for bad in ("=http://h", "x=", "x y=http://h", "x=http://h/?q=1"):
+        with pytest.raises(OptionError):
+            parse_target(bad)
+
+
+@pytest.mark.parametrize("format", list(ENCODERS))
+@pytest.mark.parametrize(("count", "batch"), [(0, 3), (1, 3), (6, 3), (7, 3)])
+def test_chunk_sizes_cut_the_body_as_chunked_does(format: str, count: int, batch: int) -> None:
+    rows = [tuple(r[:1]) if format == "text" else r for r in _rows(count)]
+    body = encode_all(ENCODERS[format], rows)
+    sizes = chunk_sizes(format, rows, batch)
+    assert sum(sizes) == len(body)
+    expected_chunks = -(-count // batch) + (
+        1 if format == "json" or (format == "csv" and not count) else 0
+    )
+    assert len(sizes) == expected_chunks
+    frames = framed_chunks(body, sizes)
+    assert frames[-1] == b"0\r\n\r\n"
+    assert b"".join(f.split(b"\r\n", 1)[1][:-2] for f in frames[:-1]) == body
+
+
+def test_framed_chunks_refuses_wrong_sizes() -> None:
+    with pytest.raises(ValueError, match="add up"):
+        framed_chunks(b"abc", [1])
+    assert framed_chunks(b"", []) == [b"0\r\n\r\n"]
+
+
+def test_summary_formats() -> None:
+    assert format_ms(None) == "-"
+    assert format_ms(Stats.of([0.0123])) == "12.3"
+    assert format_megabytes(Stats.of([1e6, 1e6, 5e6])) == "1.0 (5.0)"
+    assert format_megabytes(Stats.of([2e6])) == "2.0"
