@@ -75,3 +75,12 @@ def test_bar_chart_draws_the_reference_line() -> None:
     assert svg.count('<g class="bar"') == 2
     assert "COPY floor" in svg
     assert "2.5  ⚠" in svg
+
+
+@pytest.mark.parametrize(
+    ("seconds", "label"), [(0.0005, "500 µs"), (0.01, "10 ms"), (0.25, "250 ms"), (1.5, "1.5 s")]
+)
+def test_time_ticks_carry_their_unit(seconds: float, label: str) -> None:
+    from compare.report.svg import time_tick
+
+    assert time_tick(seconds) == label

@@ -29,9 +29,9 @@ KILOBYTES = Unit("kB", 1e-3)
 
 
 def time_unit(values: Iterable[float]) -> Unit:
-    """Milliseconds unless the largest value is over ten seconds."""
+    """Milliseconds unless the largest value reaches a second ("1k ms" reads badly)."""
     largest = max(values, default=0.0)
-    return SECONDS if largest >= 10 else MILLISECONDS
+    return SECONDS if largest >= 1 else MILLISECONDS
 
 
 def seconds(value: float | None) -> str:

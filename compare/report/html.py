@@ -26,11 +26,13 @@ h2{font-size:20px;margin:32px 0 8px;padding-top:8px;border-top:1px solid var(--l
 h3{font-size:16px;margin:16px 0 4px}
 nav{margin-bottom:12px;color:var(--muted)}
 .lead{max-width:70em}
+.figure-body{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
 .charts{display:flex;flex-wrap:wrap;gap:16px}
+.details{flex:1 1 520px;min-width:0}
 figure{margin:0}
 .sb-chart{max-width:100%;height:auto;border:1px solid var(--line);border-radius:6px}
 .notes{list-style:none;padding:0;margin:8px 0}
-.notes li{padding:4px 10px;margin:4px 0;border-radius:4px}
+.notes li{padding:2px 10px;margin:2px 0;border-radius:4px;font-size:13px}
 .note-flag,.note-error{background:var(--warn-bg);color:var(--warn-fg)}
 .note-excluded{background:var(--bad-bg);color:var(--bad-fg);font-weight:600}
 table{border-collapse:collapse;margin:8px 0;font-size:13px}
@@ -97,11 +99,11 @@ def render_figure(figure: Figure) -> list[str]:
         f'<section class="figure" id="{escape(figure.ident)}">',
         f"<h2>{escape(figure.heading)}</h2>",
     ]
-    out.append('<div class="charts">')
+    out += ['<div class="figure-body">', '<div class="charts">']
     for chart in figure.charts:
         out += ["<figure>", render_chart(chart), "</figure>"]
-    out.append("</div>")
-    # Flags sit right under the chart they qualify, never in a footnote.
+    out += ["</div>", '<div class="details">']
+    # Flags sit beside or right under the chart they qualify, never in a footnote.
     out += render_notes(figure.notes)
     if figure.table is not None and figure.table.rows:
         out += render_table(figure.table)
@@ -109,7 +111,7 @@ def render_figure(figure: Figure) -> list[str]:
         out.append('<ul class="verdicts">')
         out += [f"<li>{escape(sentence)}</li>" for sentence in figure.verdicts]
         out.append("</ul>")
-    out.append("</section>")
+    out += ["</div>", "</div>", "</section>"]
     return out
 
 

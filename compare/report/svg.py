@@ -69,6 +69,10 @@ class Axis:
     ticks: tuple[float, ...] | None = None
     start: float | None = None
     end: float | None = None
+    unit: str = ""  # appended to each tick label, e.g. "s" for times in seconds
+
+    def tick_label(self, value: float) -> str:
+        return time_tick(value) if self.unit == "s" else format_tick(value)
 
 
 @dataclass(frozen=True)
@@ -250,6 +254,17 @@ def format_tick(value: float) -> str:
     return _trim(value)
 
 
+def time_tick(seconds: float) -> str:
+    """Tick labels for times spanning decades: 500 µs, 10 ms, 1.5 s."""
+    if seconds == 0:
+        return "0"
+    if abs(seconds) >= 1:
+        return _trim(seconds) + " s"
+    if abs(seconds) >= 1e-3:
+        return _trim(seconds * 1e3) + " ms"
+    return _trim(seconds * 1e6) + " µs"
+
+
 def _trim(value: float) -> str:
     if value == 0:
         return "0"
@@ -327,7 +342,7 @@ def _axes(chart: LineChart, x_scale: _Scale, y_scale: _Scale, plot_bottom: float
         )
         parts.append(
             f'<text class="muted" x="{_MARGIN_LEFT - 6}" y="{_n(y + 4)}" text-anchor="end">'
-            f"{format_tick(tick)}</text>"
+            f"{chart.y.tick_label(tick)}</text>"
         )
     for tick in x_ticks:
         x = x_scale(tick)
@@ -336,7 +351,7 @@ def _axes(chart: LineChart, x_scale: _Scale, y_scale: _Scale, plot_bottom: float
         )
         parts.append(
             f'<text class="muted" x="{_n(x)}" y="{_n(plot_bottom + 16)}" text-anchor="middle">'
-            f"{format_tick(tick)}</text>"
+            f"{chart.x.tick_label(tick)}</text>"
         )
     parts.append(
         f'<line class="axis" x1="{_MARGIN_LEFT}" y1="{_n(plot_bottom)}" '
@@ -412,7 +427,7 @@ def _bar_chart(chart: BarChart) -> tuple[list[str], int]:
         )
         parts.append(
             f'<text class="muted" x="{_n(x)}" y="{_n(plot_bottom + 16)}" text-anchor="middle">'
-            f"{format_tick(tick)}</text>"
+            f"{chart.axis.tick_label(tick)}</text>"
         )
     parts.append(
         f'<text class="fg axis-label" x="{_n((left + right) / 2)}" y="{_n(plot_bottom + 36)}" '
@@ -476,4 +491,5 @@ __all__ = [
     "chart_css",
     "format_tick",
     "render_chart",
+    "time_tick",
 ]
