@@ -192,7 +192,11 @@ def test_verdict_wording() -> None:
             ("z", fx.stats(3, 2.9, 3.1)),
         ],
     )
-    assert ranking.endswith("x and y are within the noise of each other, ahead of the rest.")
+    assert ranking.endswith("x is lowest but y is within its noise; the rest are clearly behind.")
+    clear_leader = ranking_verdict(
+        "Total", [("x", fx.stats(1.0, 0.9, 1.1)), ("z", fx.stats(3, 2.9, 3.1))]
+    )
+    assert clear_leader.endswith("x is clearly lowest.")
 
 
 def test_failed_port_is_shown_with_its_reasons(results: Results) -> None:

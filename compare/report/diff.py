@@ -13,7 +13,7 @@ from html import escape
 from ..results import Results, Scenario, Stats
 from . import _format, html, markdown
 from .context import environment_items, scenario_label
-from .figures import Table
+from .figure import Table
 from .verdict import NOISE_RULE, band, clearly_different
 
 

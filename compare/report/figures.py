@@ -4,38 +4,13 @@ a table of medians with their spread, and the figure's verdicts."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Literal
 
 from ..results import Scenario, Stats
 from . import _format
-from .context import ENDPOINTS, View, scenario_label
+from .context import ENDPOINTS, View
+from .figure import Figure, Table, flag_mark, notes_for, scale_points, stats_point
 from .svg import Axis, Bar, BarChart, Chart, LineChart, Point, Series
 from .verdict import Comparison, Kind, ranking_verdict
-
-NoteLevel = Literal["flag", "error", "excluded"]
-
-
-@dataclass(frozen=True)
-class Note:
-    level: NoteLevel
-    text: str
-
-
-@dataclass(frozen=True)
-class Table:
-    headers: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-
-
-@dataclass(frozen=True)
-class Figure:
-    ident: str
-    heading: str
-    charts: tuple[Chart, ...]
-    notes: tuple[Note, ...]
-    table: Table | None
-    verdicts: tuple[str, ...]
 
 
 def build_figures(view: View, ports: Sequence[str], prefix: str) -> list[Figure]:
@@ -48,59 +23,6 @@ def build_figures(view: View, ports: Sequence[str], prefix: str) -> list[Figure]
         throughput_figure(view, ports, prefix),
         floor_ratio_figure(view, ports, prefix),
     ]
-
-
-def notes_for(view: View, scenarios: Sequence[Scenario], ports: Sequence[str]) -> tuple[Note, ...]:
-    """Flags and failures of the scenarios a figure draws, and the ports it cannot draw."""
-    notes: list[Note] = []
-    for scenario in scenarios:
-        label = scenario_label(scenario, with_port=len(ports) > 1)
-        for flag in scenario.flags:
-            reason = scenario.flag_reasons.get(flag, "")
-            notes.append(Note("flag", f"{flag}: {label}" + (f": {reason}" if reason else "")))
-        if scenario.errors:
-            example = f": {scenario.error_examples[0]}" if scenario.error_examples else ""
-            notes.append(
-                Note(
-                    "error",
-                    f"{scenario.errors} of {scenario.requests} requests failed: {label}{example}",
-                )
-            )
-    for port in view.failed_ports:
-        if len(ports) > 1 or port.name in ports:
-            reasons = "; ".join(c.reason for c in port.verification.failures) or "no reason given"
-            notes.append(
-                Note("excluded", f"{port.name} is not drawn: failed verification: {reasons}")
-            )
-    return tuple(notes)
-
-
-def _flag_mark(scenario: Scenario) -> str:
-    marks = list(scenario.flags) + (["errors"] if scenario.errors else [])
-    return f" ⚠ {', '.join(marks)}" if marks else ""
-
-
-def _scale_points(points: Sequence[Point], factor: float) -> tuple[Point, ...]:
-    return tuple(
-        Point(
-            p.x,
-            p.y * factor,
-            None if p.low is None else p.low * factor,
-            None if p.high is None else p.high * factor,
-            p.flagged,
-        )
-        for p in points
-    )
-
-
-def _stats_point(x: float, stats: Stats, scenario: Scenario) -> Point:
-    return Point(
-        x,
-        stats.median,
-        stats.min,
-        max(stats.p95, stats.median),
-        bool(scenario.flags or scenario.errors),
-    )
 
 
 def arrival_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
@@ -163,7 +85,7 @@ def arrival_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
                         _format.spread(scenario.total),
                         _format.size(scenario.bytes),
                         _format.count(scenario.chunks.median if scenario.chunks else None),
-                        _flag_mark(scenario).strip(" ⚠") or "",
+                        flag_mark(scenario).strip(" ⚠") or "",
                     )
                 )
         if standard and chunked and standard.ttfb and chunked.ttfb:
@@ -225,7 +147,7 @@ def _rows_figure(
                 if scenario is None or stats is None:
                     continue
                 used.append(scenario)
-                points.append(_stats_point(rows, stats, scenario))
+                points.append(stats_point(rows, stats, scenario))
             raw.append(
                 (
                     view.series_name(port, endpoint, ports),
@@ -245,14 +167,14 @@ def _rows_figure(
     # Times on log axes span decades: tick labels carry their own unit (1 ms, 100 ms, 1 s).
     unit = _format.SECONDS if kind == "time" else _format.MEGABYTES
     series = [
-        Series(name, _scale_points(points, unit.factor), colour, dashed)
+        Series(name, scale_points(points, unit.factor), colour, dashed)
         for name, colour, dashed, points in raw
         if points
     ]
     if floor_points:
         series.append(
             Series(
-                "COPY floor", _scale_points(floor_points, unit.factor), dashed=True, reference=True
+                "COPY floor", scale_points(floor_points, unit.factor), dashed=True, reference=True
             )
         )
     chart = LineChart(
@@ -279,7 +201,7 @@ def _rows_figure(
                 cells.append(
                     "n/a"
                     if scenario is None
-                    else _format.spread(stats, kind=kind) + _flag_mark(scenario)
+                    else _format.spread(stats, kind=kind) + flag_mark(scenario)
                 )
             if any(c != "n/a" for c in cells):
                 table_rows.append((view.series_name(port, endpoint, ports), *cells))
@@ -420,7 +342,7 @@ def throughput_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
                 )
                 cells.append(
                     f"{_format.rate(scenario.megabytes_per_second, 'MB/s')}, "
-                    f"{_format.rate(scenario.requests_per_second, 'req/s')}{_flag_mark(scenario)}"
+                    f"{_format.rate(scenario.requests_per_second, 'req/s')}{flag_mark(scenario)}"
                 )
             name = view.series_name(port, endpoint, ports)
             if points:
@@ -447,11 +369,29 @@ def throughput_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
         charts=(chart,),
         notes=notes_for(view, used, ports),
         table=Table(("series", *(f"concurrency {c}" for c in levels)), tuple(table_rows)),
-        verdicts=(),
+        verdicts=tuple(_load_verdicts(view, ports, levels)),
     )
 
 
+def _load_verdicts(view: View, ports: Sequence[str], levels: Sequence[int]) -> list[str]:
+    """Rates carry no spread of their own: judge load by the per-request total time's bands."""
+    verdicts = []
+    for level in levels:
+        entries = []
+        for port in ports:
+            for endpoint in ENDPOINTS:
+                scenario = view.find(port, endpoint, view.throughput_rows, concurrency=level)
+                if scenario is not None and scenario.total is not None:
+                    entries.append((view.series_name(port, endpoint, ports), scenario.total))
+        if len(entries) > 1:
+            verdicts.append(
+                ranking_verdict(f"Per-request total time at concurrency {level}", entries)
+            )
+    return verdicts
+
+
 def floor_ratio_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
+    ratios: dict[int, list[tuple[str, Stats]]] = {}
     bars = []
     used: list[Scenario] = []
     table_rows = []
@@ -479,13 +419,19 @@ def floor_ratio_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
                         bool(scenario.flags or scenario.errors),
                     )
                 )
+                ratios.setdefault(rows, []).append(
+                    (
+                        view.series_name(port, endpoint, ports),
+                        Stats(ratio, high, low, scenario.total.max / base, scenario.total.count),
+                    )
+                )
                 table_rows.append(
                     (
                         label + " rows",
                         _format.ratio(ratio),
                         f"{_format.ratio(low)}–{_format.ratio(high)}",
                         _format.seconds(base),
-                        _flag_mark(scenario).strip(" ⚠"),
+                        flag_mark(scenario).strip(" ⚠"),
                     )
                 )
     chart = BarChart(
@@ -505,5 +451,11 @@ def floor_ratio_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
         table=Table(
             ("series", "ratio (median)", "ratio band", "floor median", "flags"), tuple(table_rows)
         ),
-        verdicts=(),
+        verdicts=tuple(
+            ranking_verdict(
+                f"Time over the COPY floor, {_format.rows(rows)} rows", entries, "ratio"
+            )
+            for rows, entries in ratios.items()
+            if len(entries) > 1
+        ),
     )

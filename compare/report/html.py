@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from .figures import Figure, Note, Table
+from .figure import Figure, Note, Table
 from .pages import SUMMARY, Page
 from .svg import chart_css, render_chart
 

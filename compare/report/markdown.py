@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .figures import Figure, Note, Table
+from .figure import Figure, Note, Table
 from .pages import SUMMARY, Page
 from .svg import Chart
 

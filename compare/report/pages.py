@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from ..results import PortResult, Results
 from . import _format
 from .context import View, environment_items
-from .figures import Figure, Note, Table, build_figures
+from .figure import Figure, Note, Table
+from .figures import build_figures
 from .verdict import NOISE_RULE, endpoint_verdict
 
 SUMMARY = "summary"

@@ -8,14 +8,23 @@ repeats of a run the two are nearly the same. A figure measured once has no band
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from ..results import Scenario, Stats
 from . import _format
 
-Kind = Literal["time", "size"]
+Kind = Literal["time", "size", "ratio"]
+
+
+def formatter(kind: Kind) -> Callable[[float], str]:
+    if kind == "time":
+        return _format.seconds
+    if kind == "size":
+        return _format.size
+    return _format.ratio
+
 
 NOISE_RULE = (
     "Noise is each figure's own spread, from its fastest run to its 95th percentile ([min, p95]). "
@@ -59,7 +68,7 @@ class Comparison:
         return self.a_label if self.a.median < self.b.median else self.b_label
 
     def sentence(self) -> str:
-        fmt = _format.seconds if self.kind == "time" else _format.size
+        fmt = formatter(self.kind)
         values = (
             f"{self.a_label} {fmt(self.a.median)}, {self.b_label} {fmt(self.b.median)} (median)"
         )
@@ -128,7 +137,7 @@ def ranking_verdict(subject: str, entries: Sequence[tuple[str, Stats]], kind: Ki
     """Name the lowest figure the winner only if it is clear of every other; else say who ties."""
     if not entries:
         return f"{subject}: nothing measured."
-    fmt = _format.seconds if kind == "time" else _format.size
+    fmt = formatter(kind)
     ordered = sorted(entries, key=lambda entry: (entry[1].median, entry[0]))
     values = ", ".join(f"{label} {fmt(stats.median)}" for label, stats in ordered)
     if len(ordered) == 1:
@@ -142,5 +151,9 @@ def ranking_verdict(subject: str, entries: Sequence[tuple[str, Stats]], kind: Ki
         return f"{subject}: {values}; {leader_label} is clearly lowest."
     if len(ties) == len(ordered) - 1:
         return f"{subject}: {values}; all within the noise, no winner."
-    tied = " and ".join([leader_label, *ties])
-    return f"{subject}: {values}; {tied} are within the noise of each other, ahead of the rest."
+    tied = ", ".join(ties)
+    verb = "is" if len(ties) == 1 else "are"
+    return (
+        f"{subject}: {values}; {leader_label} is lowest but {tied} {verb} within its noise; "
+        "the rest are clearly behind."
+    )

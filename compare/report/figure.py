@@ -1,0 +1,89 @@
+"""What a report's figure is made of: its charts, the notes that sit beside them, a table of
+medians with their spread, and its verdicts; plus the notes every figure derives the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ..results import Scenario, Stats
+from .context import View, scenario_label
+from .svg import Chart, Point
+
+NoteLevel = Literal["flag", "error", "excluded"]
+
+
+@dataclass(frozen=True)
+class Note:
+    level: NoteLevel
+    text: str
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class Figure:
+    ident: str
+    heading: str
+    charts: tuple[Chart, ...]
+    notes: tuple[Note, ...]
+    table: Table | None
+    verdicts: tuple[str, ...]
+
+
+def notes_for(view: View, scenarios: Sequence[Scenario], ports: Sequence[str]) -> tuple[Note, ...]:
+    """Flags and failures of the scenarios a figure draws, and the ports it cannot draw."""
+    notes: list[Note] = []
+    for scenario in scenarios:
+        label = scenario_label(scenario, with_port=len(ports) > 1)
+        for flag in scenario.flags:
+            reason = scenario.flag_reasons.get(flag, "")
+            notes.append(Note("flag", f"{flag}: {label}" + (f": {reason}" if reason else "")))
+        if scenario.errors:
+            example = f": {scenario.error_examples[0]}" if scenario.error_examples else ""
+            notes.append(
+                Note(
+                    "error",
+                    f"{scenario.errors} of {scenario.requests} requests failed: {label}{example}",
+                )
+            )
+    for port in view.failed_ports:
+        if len(ports) > 1 or port.name in ports:
+            reasons = "; ".join(c.reason for c in port.verification.failures) or "no reason given"
+            notes.append(
+                Note("excluded", f"{port.name} is not drawn: failed verification: {reasons}")
+            )
+    return tuple(notes)
+
+
+def flag_mark(scenario: Scenario) -> str:
+    marks = list(scenario.flags) + (["errors"] if scenario.errors else [])
+    return f" ⚠ {', '.join(marks)}" if marks else ""
+
+
+def scale_points(points: Sequence[Point], factor: float) -> tuple[Point, ...]:
+    return tuple(
+        Point(
+            p.x,
+            p.y * factor,
+            None if p.low is None else p.low * factor,
+            None if p.high is None else p.high * factor,
+            p.flagged,
+        )
+        for p in points
+    )
+
+
+def stats_point(x: float, stats: Stats, scenario: Scenario) -> Point:
+    return Point(
+        x,
+        stats.median,
+        stats.min,
+        max(stats.p95, stats.median),
+        bool(scenario.flags or scenario.errors),
+    )
