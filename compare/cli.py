@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from pathlib import Path
 
@@ -35,6 +36,8 @@ def validate(args: argparse.Namespace, settings: Settings) -> CompareOptions:
 
 
 def command(args: argparse.Namespace, settings: Settings) -> int:
+    # httpx narrates every request at INFO: thousands of lines that would bury the progress bar.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     console = Console()
     if not console.is_terminal:
         console.width = max(console.width, 180)  # a piped summary keeps its table on one line
