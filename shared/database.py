@@ -190,8 +190,13 @@ class RowStream:
         self._closed = False
 
     def _start_fetch(self) -> asyncio.Future[list[Row]]:
-        fetch: Awaitable[list[Row]] = self._cursor.fetch(self._batch_size)
-        return asyncio.ensure_future(fetch)
+        return asyncio.ensure_future(self._fetch_batch())
+
+    async def _fetch_batch(self) -> list[Row]:
+        # Called inside the task: asyncpg's `Cursor.fetch` checks the connection synchronously,
+        # and a connection closed since the last batch must surface in `fetch()` as StreamFailed.
+        batch: list[Row] = await self._cursor.fetch(self._batch_size)
+        return batch
 
     async def fetch(self) -> list[Row]:
         """The next batch: at most `batch_size` rows, empty once the cursor is exhausted."""
