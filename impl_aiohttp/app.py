@@ -74,8 +74,8 @@ async def _contract_errors(request: web.Request, handler: Handler) -> web.Stream
         return _error_response(error)
     except web.HTTPNotFound:
         return _error_response(not_found())
-    except web.HTTPMethodNotAllowed:
-        return _error_response(method_not_allowed())
+    except web.HTTPMethodNotAllowed as refusal:
+        return _error_response(method_not_allowed(", ".join(sorted(refusal.allowed_methods))))
     except web.HTTPException as error:
         return _error_response(ContractError(error.status, error.reason))
 
