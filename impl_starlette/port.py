@@ -9,7 +9,7 @@ from typing import Any
 import uvicorn
 
 from shared.ports import PortDescriptor
-from shared.settings import Settings
+from shared.settings import LOG_FORMAT, Settings
 
 from .app import create_app
 
@@ -21,8 +21,6 @@ PORT = PortDescriptor(
     serve="impl_starlette.port:serve",
     details="uvicorn, httptools + uvloop",
 )
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 # In-flight responses get this long after SIGTERM or SIGINT, as on the aiohttp port.
 GRACEFUL_SHUTDOWN_SECONDS = 10

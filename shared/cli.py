@@ -17,7 +17,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from .settings import Settings
+from .settings import LOG_FORMAT, Settings
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     logging.basicConfig(
         level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=LOG_FORMAT,
         stream=sys.stderr,
     )
     # The wheel narrates every start at INFO; its failures still come through.

@@ -11,6 +11,8 @@ from typing import Any
 DEFAULT_ROWS = 500_000
 DEFAULT_BATCH = 1_000
 MAX_BATCH = 100_000
+# Every process and port logs alike, so a log line reads the same whichever framework wrote it.
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 def _default_cache_dir() -> Path:
