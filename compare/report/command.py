@@ -26,7 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="folder to write into")
 
 
-def run(args: argparse.Namespace, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
+def run(
+    args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
+    # Looked up per call, not bound at import: a test's (or caller's) redirection must count.
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
     paths: list[Path] = args.results
     wanted = 2 if args.diff else 1
     if len(paths) != wanted:
