@@ -66,7 +66,10 @@ def _fuzz(
     )
 
 
+# Several hundred real requests, some of 100,000 rows: over the suite's 120 s default when the
+# machine is busy. The subprocess has its own 600 s limit.
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_fuzz_against_the_contract(port_name: str, servers: ServerPool, tmp_path: Path) -> None:
     if not SPEC.exists():
         pytest.fail(f"{SPEC} is missing: the contract must be written down")
@@ -79,6 +82,7 @@ def test_fuzz_against_the_contract(port_name: str, servers: ServerPool, tmp_path
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_fuzz_with_auth_on(port_name: str, servers: ServerPool, tmp_path: Path) -> None:
     if not SPEC.exists():
         pytest.fail(f"{SPEC} is missing: the contract must be written down")
