@@ -59,6 +59,14 @@ async def seeded_rows(connection: asyncpg.Connection) -> int:
     return count
 
 
+async def _needs_vacuum(connection: asyncpg.Connection) -> bool:
+    pending = await connection.fetchval(
+        "SELECT n_ins_since_vacuum + n_dead_tup FROM pg_stat_user_tables "
+        "WHERE relid = to_regclass('messages')"
+    )
+    return bool(pending)
+
+
 async def seed(
     connection: asyncpg.Connection,
     rows: int,
@@ -68,7 +76,6 @@ async def seed(
     started = time.perf_counter()
     async with connection.transaction():
         await connection.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
-        await connection.execute("SET LOCAL synchronous_commit = off")
         present = await seeded_rows(connection)
         if present == 0:
             await connection.execute("DROP TABLE IF EXISTS messages")
@@ -92,8 +99,11 @@ async def seed(
             if progress:
                 progress(end - present, total)
             start = end + 1
-    if total:
-        await connection.execute("ANALYZE messages")
+    if total or await _needs_vacuum(connection):
+        # A bulk-loaded table is not yet all-visible: index-only scans then visit the heap for
+        # every row (2M rows: 0.54 s instead of 0.25 s here), until autovacuum passes by at a
+        # moment of its choosing, in the middle of a comparison. Settle it now, once.
+        await connection.execute("VACUUM (FREEZE, ANALYZE) messages")
     return SeedResult(
         rows=max(rows, present), inserted=total, seconds=time.perf_counter() - started
     )

@@ -91,3 +91,25 @@ async def test_foreign_table_is_rebuilt_not_mixed(empty_url: str) -> None:
         assert comment == SEED_VERSION
     finally:
         await connection.close()
+
+
+async def test_seeded_table_is_all_visible(empty_url: str) -> None:
+    """Index-only scans must not visit the heap, or the first comparison after a seed measures
+    a different database than the next one (autovacuum settles it at a moment of its choosing)."""
+    connection = await asyncpg.connect(empty_url)
+    try:
+        await seed(connection, 50_000)
+        pages, visible = await connection.fetchrow(
+            "SELECT relpages, relallvisible FROM pg_class WHERE oid = 'messages'::regclass"
+        )
+        assert pages > 0
+        assert visible == pages, f"{visible} of {pages} pages all-visible after seeding"
+        plan = "\n".join(
+            row[0]
+            for row in await connection.fetch(
+                "EXPLAIN (ANALYZE, COSTS OFF) SELECT id FROM messages ORDER BY id LIMIT 50000"
+            )
+        )
+        assert "Heap Fetches: 0" in plan, plan
+    finally:
+        await connection.close()
