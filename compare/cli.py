@@ -18,7 +18,7 @@ from shared.settings import Settings
 
 from . import environment
 from .options import CompareOptions, OptionError, add_arguments, options_from_args, plan
-from .results import Results
+from .report import write_reports
 from .run import estimate_work, run_compare
 
 __all__ = ["add_arguments", "command", "validate"]
@@ -69,18 +69,13 @@ def command(args: argparse.Namespace, settings: Settings) -> int:
         results = asyncio.run(
             run_compare(options, settings, database_url, not settings.database_url, advance)
         )
-    paths = [str(results.dump(out / "results.json"))]
-    paths += [str(p) for p in _reports(results, out, console)]
+    results.dump(out / "results.json")
+    written = write_reports(results, out)
+    # The pages people open; the charts and the rest are beside them.
+    shown = [out / "results.json", out / "index.html", out / "summary.md"]
+    shown += [p for p in written if p.suffix == ".html" and p.name != "index.html"]
     from .summary import print_summary
 
-    print_summary(console, results, paths)
+    print_summary(console, results, [str(p) for p in shown])
+    print(f"{len(written) + 1} files in {out}", file=sys.stderr)
     return 0 if any(p.verification.passed for p in results.ports) else 1
-
-
-def _reports(results: Results, out: Path, console: Console) -> list[Path]:
-    try:
-        from compare.report import write_reports  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return []
-    written: list[Path] = write_reports(results, out)
-    return written

@@ -7,6 +7,7 @@ import importlib.metadata
 import os
 import platform
 import subprocess
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -57,8 +58,26 @@ def _cpu_model() -> str | None:
     return platform.processor() or None
 
 
-def describe(database_url: str, server_version: str | None, embedded: bool) -> Environment:
+# Set by whoever laid the processes out (the compose stack names its cpusets here).
+LAYOUT_ENV = "STREAMBENCH_LAYOUT"
+
+
+def layout(database_url: str, local_ports: Sequence[str], targets: Mapping[str, str]) -> str:
+    """Where the client, the servers and the database ran, as far as this process can tell."""
+    if os.environ.get(LAYOUT_ENV):
+        return os.environ[LAYOUT_ENV]
     host = urlsplit(database_url).hostname or "a local socket"
+    parts = ["client on this host"]
+    if local_ports:
+        parts.append(f"{', '.join(local_ports)} started here, one process each")
+    parts += [f"{name} at {url}" for name, url in targets.items()]
+    parts.append(f"PostgreSQL at {host}")
+    return "; ".join(parts)
+
+
+def describe(
+    database_url: str, server_version: str | None, embedded: bool, layout: str
+) -> Environment:
     return Environment(
         python=platform.python_version(),
         platform=platform.platform(),
@@ -66,6 +85,6 @@ def describe(database_url: str, server_version: str | None, embedded: bool) -> E
         cpu_count=os.cpu_count(),
         memory_bytes=psutil.virtual_memory().total,
         client=f"httpx {importlib.metadata.version('httpx')}",
-        layout=f"client and server processes on this host; PostgreSQL at {host}",
+        layout=layout,
         database=DatabaseInfo(redact_url(database_url), server_version, embedded),
     )

@@ -170,7 +170,14 @@ async def run_compare(
     return Results(
         created_at=created_at,
         streambench=environment.streambench_info(),
-        environment=environment.describe(database_url, server_version, embedded),
+        environment=environment.describe(
+            database_url,
+            server_version,
+            embedded,
+            environment.layout(
+                database_url, options.ports, {t.name: t.url for t in options.targets}
+            ),
+        ),
         settings={**server_settings.as_public_dict(), "auth": options.auth},
         matrix=Matrix(
             ports=options.names,

@@ -206,3 +206,18 @@ def test_summary_formats() -> None:
     assert format_ms(Stats.of([0.0123])) == "12.3"
     assert format_megabytes(Stats.of([1e6, 1e6, 5e6])) == "1.0 (5.0)"
     assert format_megabytes(Stats.of([2e6])) == "2.0"
+
+
+def test_layout_says_where_everything_ran(monkeypatch: pytest.MonkeyPatch) -> None:
+    from compare.environment import LAYOUT_ENV, layout
+
+    monkeypatch.delenv(LAYOUT_ENV, raising=False)
+    text = layout(
+        "postgresql://u@db.example:5432/x", ("aiohttp",), {"starlette": "http://app:8080"}
+    )
+    assert text == (
+        "client on this host; aiohttp started here, one process each; "
+        "starlette at http://app:8080; PostgreSQL at db.example"
+    )
+    monkeypatch.setenv(LAYOUT_ENV, "docker compose: db=0 aiohttp=1")
+    assert layout("postgresql://u@h/x", (), {}) == "docker compose: db=0 aiohttp=1"
