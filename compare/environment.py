@@ -58,6 +58,9 @@ def _cpu_model() -> str | None:
     return platform.processor() or None
 
 
+# What every port's figures also depend on; the frameworks and servers are in each port's entry.
+LIBRARIES = ("asyncpg", "sqlalchemy", "uvloop", "httptools", "orjson", "anyio", "h11", "httpx")
+
 # Set by whoever laid the processes out (the compose stack names its cpusets here).
 LAYOUT_ENV = "STREAMBENCH_LAYOUT"
 
@@ -86,5 +89,13 @@ def describe(
         memory_bytes=psutil.virtual_memory().total,
         client=f"httpx {importlib.metadata.version('httpx')}",
         layout=layout,
+        libraries={name: _version(name) for name in LIBRARIES},
         database=DatabaseInfo(redact_url(database_url), server_version, embedded),
     )
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"

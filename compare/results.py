@@ -113,6 +113,8 @@ class Environment:
     client: str
     layout: str | None
     database: DatabaseInfo
+    # Versions of what sits between the database and the socket (driver, ORM, event loop, ...).
+    libraries: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Environment:
@@ -125,6 +127,7 @@ class Environment:
             client=data["client"],
             layout=data.get("layout"),
             database=DatabaseInfo.from_dict(data["database"]),
+            libraries=dict(data.get("libraries", {})),
         )
 
 

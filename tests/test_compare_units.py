@@ -221,3 +221,14 @@ def test_layout_says_where_everything_ran(monkeypatch: pytest.MonkeyPatch) -> No
     )
     monkeypatch.setenv(LAYOUT_ENV, "docker compose: db=0 aiohttp=1")
     assert layout("postgresql://u@h/x", (), {}) == "docker compose: db=0 aiohttp=1"
+
+
+def test_environment_names_the_driver_and_loop_versions() -> None:
+    import importlib.metadata
+
+    from compare.environment import describe
+
+    env = describe("postgresql://u@h/x", "18.6", False, "here")
+    assert env.libraries["asyncpg"] == importlib.metadata.version("asyncpg")
+    assert env.libraries["sqlalchemy"] == importlib.metadata.version("sqlalchemy")
+    assert env.libraries["uvloop"] == importlib.metadata.version("uvloop")

@@ -156,6 +156,10 @@ def environment_items(results: Results) -> list[tuple[str, str]]:
         ("machine", machine),
         ("python", env.python),
         ("client", env.client),
+        (
+            "libraries",
+            ", ".join(f"{k} {v}" for k, v in sorted(env.libraries.items())) or "not recorded",
+        ),
         ("ports", ports),
         ("database", db_text),
         ("streambench", f"{info.version}, commit {commit}"),
