@@ -74,25 +74,14 @@ async def timed_request(
                 counter.feed(piece)
                 arrival.append((now, received))
     except httpx.HTTPError as failure:
-        total = time.perf_counter() - started
-        return RequestTiming(
-            ok=False,
-            error=f"{type(failure).__name__}: {failure} after {received} bytes",
-            status=status,
-            headers=header_time,
-            ttfb=first,
-            total=total,
-            bytes=received,
-            rows=counter.rows,
-            chunks=chunks,
-            arrival=arrival,
-        )
+        error: str | None = f"{type(failure).__name__}: {failure} after {received} bytes"
+    else:
+        error = None
+        if status != 200:
+            error = f"status {status}"
+        elif counter.rows != expected_rows:
+            error = f"{counter.rows} rows, expected {expected_rows}"
     total = time.perf_counter() - started
-    error: str | None = None
-    if status != 200:
-        error = f"status {status}"
-    elif counter.rows != expected_rows:
-        error = f"{counter.rows} rows, expected {expected_rows}"
     return RequestTiming(
         ok=error is None,
         error=error,
