@@ -113,3 +113,19 @@ async def test_seeded_table_is_all_visible(empty_url: str) -> None:
         assert "Heap Fetches: 0" in plan, plan
     finally:
         await connection.close()
+
+
+async def test_reseeding_settles_a_table_left_unvacuumed(empty_url: str) -> None:
+    connection = await asyncpg.connect(empty_url)
+    try:
+        await seed(connection, 20_000)
+        # As a bulk load that no vacuum has seen leaves it: no page all-visible.
+        await connection.execute("UPDATE pg_class SET relallvisible = 0 WHERE relname = 'messages'")
+        result = await seed(connection, 20_000)
+        assert result.inserted == 0
+        pages, visible = await connection.fetchrow(
+            "SELECT relpages, relallvisible FROM pg_class WHERE oid = 'messages'::regclass"
+        )
+        assert visible == pages > 0
+    finally:
+        await connection.close()
