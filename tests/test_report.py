@@ -16,7 +16,7 @@ from compare.report import (
     render_summary_markdown,
     write_reports,
 )
-from compare.report.verdict import Comparison, ranking_verdict
+from compare.report.verdict import Comparison, clearly_different, ranking_verdict
 from compare.results import Results
 from shared.cli import main
 
@@ -197,6 +197,22 @@ def test_verdict_wording() -> None:
         "Total", [("x", fx.stats(1.0, 0.9, 1.1)), ("z", fx.stats(3, 2.9, 3.1))]
     )
     assert clear_leader.endswith("x is clearly lowest.")
+
+
+def test_memory_closer_than_the_allocator_step_is_never_a_difference() -> None:
+    """Tight, disjoint bands 12 kB apart: real for a time, below what memory can resolve."""
+    kib = 1024.0
+    low, high = fx.stats(0.0, 0.0, 0.0), fx.stats(12 * kib, 12 * kib, 12 * kib)
+    assert clearly_different(low, high, "time") is True
+    assert clearly_different(low, high, "size") is False
+    small = Comparison("Server memory growth", "a", low, "b", high, kind="size")
+    assert small.sentence().endswith("within the noise, no winner.")
+    assert ranking_verdict("Memory", [("x", low), ("y", high)], "size").endswith(
+        "all within the noise, no winner."
+    )
+    megabytes = fx.stats(3e6, 3e6, 3e6)
+    large = Comparison("Server memory growth", "a", low, "b", megabytes, kind="size")
+    assert large.winner == "a"
 
 
 def test_failed_port_is_shown_with_its_reasons(results: Results) -> None:

@@ -14,13 +14,13 @@ from ..results import Results, Scenario, Stats
 from . import _format, html, markdown
 from .context import environment_items, scenario_label
 from .figure import Table
-from .verdict import NOISE_RULE, band, clearly_different
+from .verdict import NOISE_RULE, Kind, band, clearly_different
 
 
 @dataclass(frozen=True)
 class Metric:
     heading: str
-    kind: str  # time, size or ratio
+    kind: Kind
     figure: Callable[[Results, Scenario], Stats | None]
 
 
@@ -64,7 +64,7 @@ def diff_sections(old: Results, new: Results) -> list[DiffSection]:
             after = metric.figure(new, new_by_key[key])
             if before is None or after is None:
                 continue
-            clear = clearly_different(before, after)
+            clear = clearly_different(before, after, metric.kind)
             change = (after.median - before.median) / before.median if before.median else None
             if clear is None:
                 verdict = "too few runs to tell"
@@ -119,7 +119,7 @@ def diff_sections(old: Results, new: Results) -> list[DiffSection]:
     return sections
 
 
-def _value(stats: Stats, kind: str) -> str:
+def _value(stats: Stats, kind: Kind) -> str:
     low, high = band(stats)
     if kind == "time":
         fmt: Callable[[float], str] = _format.seconds

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..results import PortResult, Results
+from ..results import PortResult, Results, Stats
 from . import _format
 from .context import View, environment_items
 from .figure import Figure, Note, Table
 from .figures import build_figures
-from .verdict import NOISE_RULE, endpoint_verdict
+from .verdict import NOISE_RULE, Kind, clearly_different, endpoint_verdict
 
 SUMMARY = "summary"
 
@@ -136,15 +136,12 @@ def glance_table(view: View, ports: list[str] | None = None) -> Table:
     return Table(headers, tuple(body))
 
 
-def _pair(standard: object, chunked: object, kind: str, *, sooner: bool = False) -> str:
-    from ..results import Stats
-    from .verdict import clearly_different
-
+def _pair(standard: object, chunked: object, kind: Kind, *, sooner: bool = False) -> str:
     if not isinstance(standard, Stats) or not isinstance(chunked, Stats):
         return "not measured"
     fmt = _format.seconds if kind == "time" else _format.size
     text = f"{fmt(chunked.median)} vs {fmt(standard.median)}"
-    clear = clearly_different(standard, chunked)
+    clear = clearly_different(standard, chunked, kind)
     if clear is None:
         return text + " (measured once)"
     if not clear:

@@ -4,6 +4,11 @@ Noise comes from the runs themselves: each figure's band runs from its fastest m
 95th percentile ([min, p95]). Two figures differ clearly only when their bands do not overlap. The
 p95 rather than the max keeps one stray request from hiding a real difference; with the five or so
 repeats of a run the two are nearly the same. A figure measured once has no band, so no verdict.
+
+Memory has a resolution of its own besides the spread: CPython's allocator takes memory from the
+system in 1 MiB arenas, so a process's peak resident memory moves in steps up to that size whatever
+the request did. Two memory figures closer than that are never called different, however tight
+their bands.
 """
 
 from __future__ import annotations
@@ -28,22 +33,28 @@ def formatter(kind: Kind) -> Callable[[float], str]:
 
 NOISE_RULE = (
     "Noise is each figure's own spread, from its fastest run to its 95th percentile ([min, p95]). "
-    "A difference is called clear only when those bands do not overlap; otherwise the verdict is "
-    "“within the noise” and no winner is named."
+    "A difference is called clear only when those bands do not overlap (for memory, only when they "
+    "are also more than 1 MiB apart, the step in which Python's allocator grows a process); "
+    "otherwise the verdict is “within the noise” and no winner is named."
 )
+
+# The smallest gap between two bands that a measurement of this kind can resolve.
+RESOLUTION: dict[Kind, float] = {"time": 0.0, "size": float(1 << 20), "ratio": 0.0}
 
 
 def band(stats: Stats) -> tuple[float, float]:
     return (stats.min, max(stats.p95, stats.median))
 
 
-def clearly_different(a: Stats, b: Stats) -> bool | None:
-    """True when the bands do not overlap, False when they do, None when either was measured once."""
+def clearly_different(a: Stats, b: Stats, kind: Kind = "time") -> bool | None:
+    """True when the bands are further apart than the kind's resolution, False when they are not
+    (overlapping bands are not apart at all), None when either figure was measured once."""
     if a.count < 2 or b.count < 2:
         return None
     a_low, a_high = band(a)
     b_low, b_high = band(b)
-    return a_high < b_low or b_high < a_low
+    gap = max(b_low - a_high, a_low - b_high)
+    return gap > 0 and gap > RESOLUTION[kind]
 
 
 @dataclass(frozen=True)
@@ -59,7 +70,7 @@ class Comparison:
 
     @property
     def clear(self) -> bool | None:
-        return clearly_different(self.a, self.b)
+        return clearly_different(self.a, self.b, self.kind)
 
     @property
     def winner(self) -> str | None:
@@ -143,7 +154,7 @@ def ranking_verdict(subject: str, entries: Sequence[tuple[str, Stats]], kind: Ki
     if len(ordered) == 1:
         return f"{subject}: {values}; only one contender."
     leader_label, leader = ordered[0]
-    verdicts = [clearly_different(leader, stats) for _, stats in ordered[1:]]
+    verdicts = [clearly_different(leader, stats, kind) for _, stats in ordered[1:]]
     if any(v is None for v in verdicts):
         return f"{subject}: {values}; measured once, too few runs to call a winner."
     ties = [label for (label, _), clear in zip(ordered[1:], verdicts, strict=True) if not clear]
