@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from shared.database import Database, Row
-from shared.encoders import ENCODERS, encode_all
+from shared.encoders import ENCODERS, batch_chunk, closing_chunk, encode_all
 
 from .analysis import MEGABYTE
 from .client import timed_request
@@ -32,11 +32,11 @@ from .verify import ExpectedBody, expected_body
 def chunk_sizes(format: str, rows: Sequence[Row], batch: int) -> list[int]:
     """The sizes of the chunks /chunked sends for these rows: head with the first batch, tail last."""
     encoder = ENCODERS[format]
-    sizes: list[int] = []
-    for start in range(0, len(rows), batch):
-        chunk = encoder.batch(rows[start : start + batch], start == 0)
-        sizes.append(len(chunk) + (len(encoder.head()) if start == 0 else 0))
-    closing = (encoder.head() if not rows else b"") + encoder.tail()
+    sizes = [
+        len(batch_chunk(encoder, rows[start : start + batch], start == 0))
+        for start in range(0, len(rows), batch)
+    ]
+    closing = closing_chunk(encoder, not rows)
     if closing:
         sizes.append(len(closing))
     return sizes

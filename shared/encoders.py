@@ -125,10 +125,6 @@ ENCODERS: Mapping[str, Encoder] = {
 FORMATS: tuple[str, ...] = tuple(ENCODERS)
 
 
-def get_encoder(name: str) -> Encoder:
-    return ENCODERS[name]
-
-
 def encode_all(encoder: Encoder, rows: Sequence[Row]) -> bytes:
     """The buffered body: one encode, one join."""
     return b"".join((encoder.head(), encoder.batch(rows, True), encoder.tail()))
@@ -144,11 +140,19 @@ async def encode_chunks(
     """
     first = True
     async for rows in batches:
-        chunk = encoder.batch(rows, first)
-        if first:
-            chunk = encoder.head() + chunk
-            first = False
-        yield chunk
-    closing = (encoder.head() if first else b"") + encoder.tail()
+        yield batch_chunk(encoder, rows, first)
+        first = False
+    closing = closing_chunk(encoder, first)
     if closing:
         yield closing
+
+
+def batch_chunk(encoder: Encoder, rows: Sequence[Row], first: bool) -> bytes:
+    """One batch as `/chunked` sends it: the head travels with the first."""
+    chunk = encoder.batch(rows, first)
+    return encoder.head() + chunk if first else chunk
+
+
+def closing_chunk(encoder: Encoder, nothing_sent: bool) -> bytes:
+    """The last chunk: the tail, and the head too when no batch carried it (may be empty)."""
+    return (encoder.head() if nothing_sent else b"") + encoder.tail()
