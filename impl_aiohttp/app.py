@@ -11,13 +11,19 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 
-import orjson
 from aiohttp import web
 
 from shared import metrics
+from shared.answers import (
+    Answer,
+    data_headers,
+    health,
+    log_client_gone,
+    log_stream_failed,
+    refusal,
+)
 from shared.auth import check_authorization
 from shared.contract import (
-    JSON_CONTENT_TYPE,
     ContractError,
     DataRequest,
     method_not_allowed,
@@ -56,9 +62,7 @@ def create_app(settings: Settings) -> web.Application:
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    if not settings.database_url:
-        raise RuntimeError("settings.database_url is unset: resolve it before creating the app")
-    database = await create_database(settings, settings.database_url)
+    database = await create_database(settings)
     app[DATABASE] = database
     yield
     await database.dispose()
@@ -86,11 +90,11 @@ async def _tag_response(request: web.Request, response: web.StreamResponse) -> N
 
 
 def _error_response(error: ContractError) -> web.Response:
-    return web.Response(
-        status=error.status,
-        body=error.body(),
-        headers={"Content-Type": JSON_CONTENT_TYPE, **error.headers},
-    )
+    return _send(refusal(error))
+
+
+def _send(answer: Answer) -> web.Response:
+    return web.Response(status=answer.status, body=answer.body, headers=answer.headers)
 
 
 def _data_request(request: web.Request) -> DataRequest:
@@ -107,8 +111,7 @@ async def standard(request: web.Request) -> web.Response:
     except DatabaseUnavailable as error:
         raise unavailable(str(error)) from None
     return web.Response(
-        body=encode_all(encoder, rows),
-        headers={"Content-Type": encoder.content_type, "Cache-Control": "no-store"},
+        body=encode_all(encoder, rows), headers=data_headers(encoder, streamed=False)
     )
 
 
@@ -120,13 +123,7 @@ async def chunked(request: web.Request) -> web.StreamResponse:
         stream = await request.app[DATABASE].open_stream(encoder.columns, data.rows, data.batch)
     except DatabaseUnavailable as error:
         raise unavailable(str(error)) from None
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": encoder.content_type,
-            "Cache-Control": "no-store",
-            "X-Accel-Buffering": "no",
-        }
-    )
+    response = web.StreamResponse(headers=data_headers(encoder, streamed=True))
     response.enable_chunked_encoding()
     sent = 0
     async with stream:
@@ -137,9 +134,7 @@ async def chunked(request: web.Request) -> web.StreamResponse:
                     await response.write(chunk)  # drains: waits for a slow reader
                     sent += len(chunk)
         except StreamFailed as error:
-            logger.error(
-                "request %s: stream failed after %d bytes: %s", request[REQUEST_ID], sent, error
-            )
+            log_stream_failed(logger, request[REQUEST_ID], sent, error)
             # Without the terminating chunk the client sees an incomplete body, not an end.
             if request.transport is not None:
                 request.transport.abort()
@@ -148,7 +143,7 @@ async def chunked(request: web.Request) -> web.StreamResponse:
             # aiohttp does not cancel the handler when a client goes away: the next write
             # raises, as ClientConnectionResetError or, when it was waiting on flow control,
             # as a plain ConnectionError. Database errors arrive as StreamFailed, never here.
-            logger.info("request %s: client disconnected after %d bytes", request[REQUEST_ID], sent)
+            log_client_gone(logger, request[REQUEST_ID], sent)
             return response
     await response.write_eof()
     return response
@@ -158,15 +153,8 @@ async def healthz(request: web.Request) -> web.Response:
     try:
         await request.app[DATABASE].ping()
     except DatabaseUnavailable as error:
-        refusal = unavailable(str(error))
-        return web.Response(
-            status=503,
-            body=orjson.dumps({"status": "unavailable", "error": str(error)}),
-            headers={"Content-Type": JSON_CONTENT_TYPE, **refusal.headers},
-        )
-    return web.Response(
-        body=orjson.dumps({"status": "ok"}), headers={"Content-Type": JSON_CONTENT_TYPE}
-    )
+        return _send(health(str(error)))
+    return _send(health(None))
 
 
 async def show_metrics(request: web.Request) -> web.Response:

@@ -11,9 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypedDict
+from typing import TypedDict
 
-import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -22,12 +21,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from shared import metrics
+from shared.answers import Answer, data_headers, health, refusal, server_error
 from shared.auth import check_authorization
 from shared.contract import (
-    JSON_CONTENT_TYPE,
     ContractError,
     DataRequest,
-    error_body,
     method_not_allowed,
     not_found,
     parse_data_request,
@@ -67,9 +65,7 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[_State]:
-        if not settings.database_url:
-            raise RuntimeError("settings.database_url is unset: resolve it before creating the app")
-        database = await create_database(settings, settings.database_url)
+        database = await create_database(settings)
         open_streams = OpenStreams()
         # On uvicorn's logger for this app's lifetime only; see PurposelyIncompleteFilter.
         quieter = PurposelyIncompleteFilter()
@@ -114,11 +110,11 @@ def _state(request: Request) -> _State:
 
 
 def _json(error: ContractError) -> Response:
-    return Response(
-        error.body(),
-        status_code=error.status,
-        headers={"Content-Type": JSON_CONTENT_TYPE, **error.headers},
-    )
+    return _send(refusal(error))
+
+
+def _send(answer: Answer) -> Response:
+    return Response(answer.body, status_code=answer.status, headers=answer.headers)
 
 
 async def _contract_error(request: Request, exc: Exception) -> Response:
@@ -141,11 +137,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _server_error(request: Request, exc: Exception) -> Response:
     # Outside RequestIdMiddleware (Starlette puts this handler outermost): tag it here. Starlette
     # re-raises the exception afterwards, so uvicorn still logs the bug with its traceback.
-    return Response(
-        error_body("internal server error"),
-        status_code=500,
-        headers={"Content-Type": JSON_CONTENT_TYPE, "X-Request-ID": get_request_id(request)},
-    )
+    answer = server_error()
+    answer.headers["X-Request-ID"] = get_request_id(request)
+    return _send(answer)
 
 
 def _data_request(request: Request, settings: Settings) -> DataRequest:
@@ -163,10 +157,7 @@ async def standard(request: Request) -> Response:
         rows = await state["database"].fetch_all(encoder.columns, data.rows)
     except DatabaseUnavailable as error:
         raise unavailable(str(error)) from None
-    return Response(
-        encode_all(encoder, rows),
-        headers={"Content-Type": encoder.content_type, "Cache-Control": "no-store"},
-    )
+    return Response(encode_all(encoder, rows), headers=data_headers(encoder, streamed=False))
 
 
 async def chunked(request: Request) -> Response:
@@ -184,11 +175,7 @@ async def chunked(request: Request) -> Response:
         encoder,
         request_id=get_request_id(request),
         logger=logger,
-        headers={
-            "Content-Type": encoder.content_type,
-            "Cache-Control": "no-store",
-            "X-Accel-Buffering": "no",
-        },
+        headers=data_headers(encoder, streamed=True),
         open_streams=state["open_streams"],
     )
 
@@ -197,21 +184,8 @@ async def healthz(request: Request) -> Response:
     try:
         await _state(request)["database"].ping()
     except DatabaseUnavailable as error:
-        refusal = unavailable(str(error))
-        return _json_body(
-            {"status": "unavailable", "error": str(error)}, 503, headers=refusal.headers
-        )
-    return _json_body({"status": "ok"}, 200)
-
-
-def _json_body(
-    payload: dict[str, Any], status: int, headers: dict[str, str] | None = None
-) -> Response:
-    return Response(
-        orjson.dumps(payload),
-        status_code=status,
-        headers={"Content-Type": JSON_CONTENT_TYPE, **(headers or {})},
-    )
+        return _send(health(str(error)))
+    return _send(health(None))
 
 
 async def show_metrics(request: Request) -> Response:

@@ -21,6 +21,7 @@ import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from shared.answers import log_client_gone, log_stream_failed
 from shared.database import RowStream, StreamFailed
 from shared.encoders import Encoder, encode_chunks
 
@@ -124,20 +125,13 @@ class RowStreamResponse(Response):
         finally:
             self._open_streams.discard(self._stream)
         if failure is not None:
-            self._logger.error(
-                "request %s: stream failed after %d bytes: %s",
-                self._request_id,
-                progress.sent,
-                failure,
-            )
+            log_stream_failed(self._logger, self._request_id, progress.sent, failure)
             # Return without the last body message: uvicorn closes the connection, the client
             # sees a body without its terminating chunk, never a clean end.
             _cut_on_purpose.set(True)
             return
         if progress.disconnected:
-            self._logger.info(
-                "request %s: client disconnected after %d bytes", self._request_id, progress.sent
-            )
+            log_client_gone(self._logger, self._request_id, progress.sent)
 
     async def _send_body(self, send: Send, progress: _Progress) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})

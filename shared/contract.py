@@ -46,10 +46,6 @@ class ContractError(Exception):
         return orjson.dumps(payload)
 
 
-def error_body(error: str, **extra: Any) -> bytes:
-    return orjson.dumps({"error": error, **extra})
-
-
 def not_found() -> ContractError:
     return ContractError(404, "not found")
 

@@ -285,8 +285,12 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-async def create_database(settings: Settings, url: str) -> Database:
-    """A pool of `settings.pool_size` connections to `url` (a plain `postgresql://` DSN)."""
+async def create_database(settings: Settings, url: str | None = None) -> Database:
+    """A pool of `settings.pool_size` connections to `url` (a plain `postgresql://` DSN), by
+    default `settings.database_url`, which a port's process has already resolved."""
+    url = url or settings.database_url
+    if not url:
+        raise RuntimeError("settings.database_url is unset: resolve it before creating the app")
 
     async def connect() -> asyncpg.Connection:
         # JIT compiles a plan once its estimated cost is high (here from ~4M rows on), adding
