@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import psutil
 
+from shared.ports import installed_version
 from shared.settings import redact_url
 
 from .results import DatabaseInfo, Environment, StreambenchInfo
@@ -89,13 +90,6 @@ def describe(
         memory_bytes=psutil.virtual_memory().total,
         client=f"httpx {importlib.metadata.version('httpx')}",
         layout=layout,
-        libraries={name: _version(name) for name in LIBRARIES},
+        libraries={name: installed_version(name) for name in LIBRARIES},
         database=DatabaseInfo(redact_url(database_url), server_version, embedded),
     )
-
-
-def _version(distribution: str) -> str:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"

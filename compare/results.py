@@ -434,11 +434,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
-
-
-def dump(results: Results, path: Path) -> Path:
-    return results.dump(path)
-
-
-def load(path: Path) -> Results:
-    return Results.load(path)

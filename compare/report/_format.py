@@ -7,8 +7,6 @@ from dataclasses import dataclass
 
 from ..results import Stats
 
-MEGABYTE = 1_000_000
-
 
 @dataclass(frozen=True)
 class Unit:
@@ -17,15 +15,10 @@ class Unit:
     label: str
     factor: float
 
-    def __call__(self, value: float) -> float:
-        return value * self.factor
-
 
 SECONDS = Unit("s", 1.0)
 MILLISECONDS = Unit("ms", 1e3)
-MICROSECONDS = Unit("µs", 1e6)
 MEGABYTES = Unit("MB", 1e-6)
-KILOBYTES = Unit("kB", 1e-3)
 
 
 def time_unit(values: Iterable[float]) -> Unit:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from ..analysis import MEGABYTE
 from ..results import Scenario, Stats
 from . import _format
 from .context import ENDPOINTS, View
@@ -66,7 +67,7 @@ def arrival_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
                 y=Axis(
                     "data received (MB, cumulative)",
                     start=0.0,
-                    end=_nice_end(max(all_bytes, default=0) / _format.MEGABYTE),
+                    end=_nice_end(max(all_bytes, default=0) / MEGABYTE),
                 ),
                 series=series,
             )
@@ -112,7 +113,7 @@ def _step_points(arrival: Sequence[tuple[float, int]], factor: float) -> tuple[P
     for time, received in arrival:
         x = time * factor
         points.append(Point(x, level))
-        level = received / _format.MEGABYTE
+        level = received / MEGABYTE
         points.append(Point(x, level))
     return tuple(points)
 
