@@ -7,7 +7,6 @@ from its /metrics page when it answers one, else there are none.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import subprocess
@@ -20,8 +19,8 @@ import httpx
 import psutil
 
 from shared import metrics
-from shared.ports import EXTRA_PORTS_ENV, PortDescriptor
-from shared.settings import ENV_NAMES, Settings
+from shared.ports import PortDescriptor, process_env
+from shared.settings import Settings
 
 from .results import ServerSource
 
@@ -58,20 +57,6 @@ def free_port(host: str = HOST) -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def server_env(settings: Settings) -> dict[str, str]:
-    """The environment a port's process runs with: exactly `settings`, metrics off (we read /proc)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMBENCH_")}
-    env.pop("DATABASE_URL", None)
-    for name, variable in ENV_NAMES.items():
-        value = getattr(settings.replace(metrics=False), name)
-        if value is None:
-            continue
-        env[variable] = ("1" if value else "0") if isinstance(value, bool) else str(value)
-    if EXTRA_PORTS_ENV in os.environ:
-        env[EXTRA_PORTS_ENV] = os.environ[EXTRA_PORTS_ENV]
-    return env
 
 
 class ProcProbe:
@@ -219,7 +204,7 @@ async def start_local(
         # Popen returns at once; the wait for /healthz below is the part that is awaited.
         process = subprocess.Popen(  # noqa: ASYNC220
             descriptor.command(HOST, port),
-            env=server_env(settings),
+            env=process_env(settings.replace(metrics=False)),  # we read /proc ourselves
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

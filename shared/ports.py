@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .settings import Settings
+from .settings import ENV_NAMES, Settings
 
 PORTS: Mapping[str, str] = {
     "aiohttp": "impl_aiohttp.port:PORT",
@@ -57,6 +57,22 @@ class PortDescriptor:
     def run(self, settings: Settings, host: str, port: int) -> None:
         serve: Callable[[Settings, str, int], None] = import_string(self.serve)
         serve(settings, host, port)
+
+
+def process_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a port's process (`PortDescriptor.command`) run with exactly
+    `settings`: this process's environment without its own streambench settings, plus the ports
+    registered outside the repository, so the child finds them too."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMBENCH_")}
+    env.pop("DATABASE_URL", None)
+    for name, variable in ENV_NAMES.items():
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        env[variable] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+    if EXTRA_PORTS_ENV in os.environ:
+        env[EXTRA_PORTS_ENV] = os.environ[EXTRA_PORTS_ENV]
+    return env
 
 
 class PortUnavailable(Exception):

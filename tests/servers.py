@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -13,31 +11,9 @@ from pathlib import Path
 
 import httpx
 
-from shared.ports import load_port
-from shared.settings import ENV_NAMES, Settings
-
-HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMBENCH_")}
-    env.pop("DATABASE_URL", None)
-    for name, variable in ENV_NAMES.items():
-        value = getattr(settings, name)
-        if value is None:
-            continue
-        env[variable] = ("1" if value else "0") if isinstance(value, bool) else str(value)
-    # Extra ports registered by tests must be found by the server process too.
-    if "STREAMBENCH_EXTRA_PORTS" in os.environ:
-        env["STREAMBENCH_EXTRA_PORTS"] = os.environ["STREAMBENCH_EXTRA_PORTS"]
-    return env
+from compare.servers import HOST, free_port
+from shared.ports import load_port, process_env
+from shared.settings import Settings
 
 
 @dataclass
@@ -84,7 +60,7 @@ def start_server(name: str, settings: Settings, log_dir: Path, timeout: float = 
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             descriptor.command(HOST, port),
-            env=settings_env(settings),
+            env=process_env(settings),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -28,10 +28,10 @@ import httpx
 import pytest
 import yaml
 
+from compare.servers import HOST, free_port
 from shared.ports import PORTS
 from shared.settings import ENV_NAMES, Settings
 
-from .servers import HOST, free_port
 from .stackfiles import (
     COMPOSE_FILE,
     ROOT,
