@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 from ..results import Stats
 
@@ -84,11 +85,22 @@ def _significant(value: float) -> str:
     return f"{value:.2f}"
 
 
-def spread(stats: Stats | None, *, kind: str = "time") -> str:
+Kind = Literal["time", "size", "ratio"]
+
+
+def formatter(kind: Kind) -> Callable[[float], str]:
+    if kind == "time":
+        return seconds
+    if kind == "size":
+        return size
+    return ratio
+
+
+def spread(stats: Stats | None, *, kind: Kind = "time") -> str:
     """`median (min-p95)`: the median and the band the verdicts call noise."""
     if stats is None:
         return "n/a"
-    fmt = seconds if kind == "time" else size
+    fmt = formatter(kind)
     if stats.count < 2:
         return f"{fmt(stats.median)} (1 run)"
     return f"{fmt(stats.median)} ({fmt(stats.min)}–{fmt(stats.p95)})"

@@ -45,10 +45,11 @@ def run(
         return 2
     if args.diff:
         old, new = loaded
-        stdout.write(render_diff_markdown(old, new))
+        text = render_diff_markdown(old, new)
+        stdout.write(text)
         if args.out is not None:
             args.out.mkdir(parents=True, exist_ok=True)
-            (args.out / "diff.md").write_text(render_diff_markdown(old, new), encoding="utf-8")
+            (args.out / "diff.md").write_text(text, encoding="utf-8")
             (args.out / "diff.html").write_text(render_diff_html(old, new), encoding="utf-8")
             print(f"wrote {args.out / 'diff.md'} and {args.out / 'diff.html'}", file=stderr)
         return 0

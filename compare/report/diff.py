@@ -12,9 +12,10 @@ from html import escape
 
 from ..results import Results, Scenario, Stats
 from . import _format, html, markdown
+from ._format import Kind
 from .context import environment_items, scenario_label
 from .figure import Table
-from .verdict import NOISE_RULE, Kind, band, clearly_different
+from .verdict import NOISE_RULE, band, clearly_different
 
 
 @dataclass(frozen=True)
@@ -121,12 +122,7 @@ def diff_sections(old: Results, new: Results) -> list[DiffSection]:
 
 def _value(stats: Stats, kind: Kind) -> str:
     low, high = band(stats)
-    if kind == "time":
-        fmt: Callable[[float], str] = _format.seconds
-    elif kind == "size":
-        fmt = _format.size
-    else:
-        fmt = _format.ratio
+    fmt = _format.formatter(kind)
     return f"{fmt(stats.median)} [{fmt(low)}–{fmt(high)}]"
 
 

@@ -12,6 +12,7 @@ from .context import View, scenario_label
 from .svg import Chart, Point
 
 NoteLevel = Literal["flag", "error", "excluded"]
+NOTE_ICONS: dict[NoteLevel, str] = {"flag": "⚠", "error": "✖", "excluded": "⛔"}
 
 
 @dataclass(frozen=True)

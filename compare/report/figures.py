@@ -8,10 +8,11 @@ from collections.abc import Callable, Sequence
 from ..analysis import MEGABYTE
 from ..results import Scenario, Stats
 from . import _format
+from ._format import Kind
 from .context import ENDPOINTS, View
 from .figure import Figure, Table, flag_mark, notes_for, scale_points, stats_point
 from .svg import Axis, Bar, BarChart, Chart, LineChart, Point, Series
-from .verdict import Comparison, Kind, ranking_verdict
+from .verdict import Comparison, ranking_verdict
 
 
 def build_figures(view: View, ports: Sequence[str], prefix: str) -> list[Figure]:

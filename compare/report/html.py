@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from .figure import Figure, Note, Table
+from .figure import NOTE_ICONS, Figure, Note, Table
 from .pages import SUMMARY, Page
 from .svg import chart_css, render_chart
-
-ICONS = {"flag": "⚠", "error": "✖", "excluded": "⛔"}
 
 PAGE_CSS = """
 :root{color-scheme:light dark;--fg:#1f2328;--muted:#57606a;--bg:#ffffff;--panel:#f6f8fa;
@@ -72,8 +70,7 @@ def render_page_html(page: Page) -> str:
     body = [f"<h1>{escape(page.title)}</h1>"]
     if page.links:
         links = " · ".join(
-            f'<a href="{escape(page_file(slug))}">{escape("summary" if slug == SUMMARY else slug)}</a>'
-            for slug in page.links
+            f'<a href="{escape(page_file(slug))}">{escape(slug)}</a>' for slug in page.links
         )
         body.append(f"<nav>Other reports: {links}</nav>")
     body += [f'<p class="lead">{escape(paragraph)}</p>' for paragraph in page.lead]
@@ -119,7 +116,7 @@ def render_notes(notes: Sequence[Note]) -> list[str]:
     if not notes:
         return []
     items = [
-        f'<li class="note-{note.level}">{ICONS[note.level]} {escape(note.text)}</li>'
+        f'<li class="note-{note.level}">{NOTE_ICONS[note.level]} {escape(note.text)}</li>'
         for note in notes
     ]
     return ['<ul class="notes">', *items, "</ul>"]

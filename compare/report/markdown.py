@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .figure import Figure, Note, Table
+from .figure import NOTE_ICONS, Figure, Note, Table
 from .pages import SUMMARY, Page
 from .svg import Chart
 
 CHART_DIR = "charts"
-
-ICONS = {"flag": "⚠", "error": "✖", "excluded": "⛔"}
 
 
 def chart_path(chart: Chart) -> str:
@@ -24,7 +22,7 @@ def page_file(slug: str) -> str:
 
 def render_page_markdown(page: Page) -> str:
     out: list[str] = [f"# {page.title}", ""]
-    links = " · ".join(f"[{_link_label(slug)}]({page_file(slug)})" for slug in page.links)
+    links = " · ".join(f"[{slug}]({page_file(slug)})" for slug in page.links)
     if links:
         out += [f"Other reports: {links}", ""]
     for paragraph in page.lead:
@@ -62,7 +60,7 @@ def render_figure(figure: Figure) -> list[str]:
 def render_notes(notes: Sequence[Note]) -> list[str]:
     if not notes:
         return []
-    lines = [f"> {ICONS[note.level]} {_escape(note.text)}  " for note in notes]
+    lines = [f"> {NOTE_ICONS[note.level]} {_escape(note.text)}  " for note in notes]
     lines[-1] = lines[-1].rstrip()
     return [*lines, ""]
 
@@ -80,10 +78,6 @@ def render_environment(items: Sequence[tuple[str, str]]) -> list[str]:
     out = ["## Environment", "", "| | |", "|---|---|"]
     out += [f"| {_cell(key)} | {_cell(value)} |" for key, value in items]
     return [*out, ""]
-
-
-def _link_label(slug: str) -> str:
-    return "summary" if slug == SUMMARY else slug
 
 
 def _cell(text: str) -> str:

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from ..results import PortResult, Results, Stats
 from . import _format
+from ._format import Kind
 from .context import View, environment_items
 from .figure import Figure, Note, Table
 from .figures import build_figures
-from .verdict import NOISE_RULE, Kind, clearly_different, endpoint_verdict
+from .verdict import NOISE_RULE, clearly_different, endpoint_verdict
 
 SUMMARY = "summary"
 
@@ -139,7 +140,7 @@ def glance_table(view: View, ports: list[str] | None = None) -> Table:
 def _pair(standard: object, chunked: object, kind: Kind, *, sooner: bool = False) -> str:
     if not isinstance(standard, Stats) or not isinstance(chunked, Stats):
         return "not measured"
-    fmt = _format.seconds if kind == "time" else _format.size
+    fmt = _format.formatter(kind)
     text = f"{fmt(chunked.median)} vs {fmt(standard.median)}"
     clear = clearly_different(standard, chunked, kind)
     if clear is None:

@@ -282,7 +282,7 @@ def _n(value: float) -> str:
 # ---- line charts ------------------------------------------------------------------------------
 
 
-def _legend(items: Sequence[tuple[str, str, bool]], top: float) -> tuple[list[str], float]:
+def _legend(items: Sequence[tuple[str, str, bool]], top: float) -> tuple[list[str], int]:
     """Legend rows below the plot; items are (label, colour class suffix, dashed)."""
     per_row = max(1, (WIDTH - _MARGIN_LEFT) // _LEGEND_ITEM)
     parts = []
@@ -305,9 +305,9 @@ def _colour(series: Series) -> str:
 
 
 def _line_chart(chart: LineChart) -> tuple[list[str], int]:
-    legend_items = [(s.name, _colour(s), s.dashed) for s in chart.series]
-    per_row = max(1, (WIDTH - _MARGIN_LEFT) // _LEGEND_ITEM)
-    legend_height = math.ceil(len(legend_items) / per_row) * _LEGEND_ROW
+    legend, legend_height = _legend(
+        [(s.name, _colour(s), s.dashed) for s in chart.series], HEIGHT - 8
+    )
     height = HEIGHT + legend_height
     plot_bottom = HEIGHT - _MARGIN_BOTTOM
     xs = [p.x for s in chart.series for p in s.points]
@@ -324,7 +324,6 @@ def _line_chart(chart: LineChart) -> tuple[list[str], int]:
         )
     for series in chart.series:
         parts.extend(_draw_series(series, x_scale, y_scale))
-    legend, _ = _legend(legend_items, HEIGHT - 8)
     parts.extend(legend)
     return parts, height
 

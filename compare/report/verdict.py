@@ -13,23 +13,12 @@ their bands.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from ..results import Scenario, Stats
 from . import _format
-
-Kind = Literal["time", "size", "ratio"]
-
-
-def formatter(kind: Kind) -> Callable[[float], str]:
-    if kind == "time":
-        return _format.seconds
-    if kind == "size":
-        return _format.size
-    return _format.ratio
-
+from ._format import Kind, formatter
 
 NOISE_RULE = (
     "Noise is each figure's own spread, from its fastest run to its 95th percentile ([min, p95]). "
