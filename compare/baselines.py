@@ -47,6 +47,7 @@ class Reference:
     """Expected bodies per (rows, format); their bytes and chunking saved for the ceiling server."""
 
     expected: dict[tuple[int, str], ExpectedBody]
+    chunks: dict[tuple[int, str], int]  # how many chunks /chunked sends for each body
     folder: Path
 
     @staticmethod
@@ -63,6 +64,7 @@ async def build_reference(
 ) -> Reference:
     folder.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (once per run, before timing)
     expected: dict[tuple[int, str], ExpectedBody] = {}
+    chunks: dict[tuple[int, str], int] = {}
     for format in formats:
         encoder = ENCODERS[format]
         everything = await database.fetch_all(encoder.columns, max(rows_list))
@@ -78,8 +80,9 @@ async def build_reference(
             (folder / f"{key}.body").write_bytes(body)
             (folder / f"{key}.chunks").write_text(json.dumps(sizes))
             expected[(rows, format)] = expected_body(body, rows, format)
+            chunks[(rows, format)] = len(sizes)
         del everything
-    return Reference(expected, folder)
+    return Reference(expected, chunks, folder)
 
 
 async def measure_floor(

@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 
 from shared.encoders import FORMATS
 
-ENDPOINTS: tuple[str, ...] = ("standard", "chunked")
+from .results import ENDPOINTS, Endpoint
+
 DEFAULT_ROWS = (10_000, 100_000, 500_000)
 DEFAULT_FORMATS = ("text",)
 DEFAULT_CONCURRENCY = (1, 8, 32)
@@ -67,7 +68,7 @@ class CompareOptions:
 class Cell:
     """One scenario of the matrix, for every port alike."""
 
-    endpoint: str
+    endpoint: Endpoint
     rows: int
     format: str
     concurrency: int

@@ -21,6 +21,7 @@ SCHEMA_VERSION = 1
 CheckStatus = Literal["pass", "warn", "fail"]
 ServerSource = Literal["proc", "metrics", "none"]
 Endpoint = Literal["standard", "chunked"]
+ENDPOINTS: tuple[Endpoint, ...] = ("standard", "chunked")
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ class Matrix:
             rows=tuple(int(r) for r in data["rows"]),
             formats=tuple(data["formats"]),
             concurrency=tuple(int(c) for c in data["concurrency"]),
-            endpoints=tuple(data.get("endpoints", ("standard", "chunked"))),
+            endpoints=tuple(data.get("endpoints", ENDPOINTS)),
             repeats=int(data["repeats"]),
             batch=int(data["batch"]),
             warmup=int(data["warmup"]),

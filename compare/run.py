@@ -27,6 +27,7 @@ from .baselines import MemoryServer, Reference, build_reference, measure_ceiling
 from .client import Round, make_client, timed_round
 from .options import Cell, CompareOptions, plan
 from .results import (
+    ENDPOINTS,
     Check,
     ClientCeiling,
     Floor,
@@ -194,7 +195,7 @@ async def run_compare(
             rows=options.rows,
             formats=options.formats,
             concurrency=options.concurrency,
-            endpoints=("standard", "chunked"),
+            endpoints=ENDPOINTS,
             repeats=options.repeats,
             batch=options.batch,
             warmup=options.warmup,
@@ -235,8 +236,7 @@ async def _ceilings(
     ceilings: list[ClientCeiling] = []
     try:
         for (rows, format), expected in reference.expected.items():
-            sizes = (reference.folder / f"{Reference.key(rows, format)}.chunks").read_text()
-            chunks = sizes.count(",") + 1
+            chunks = reference.chunks[(rows, format)]
             ceilings.append(
                 await measure_ceiling(
                     client, server, expected, chunks, options.repeats, options.warmup
@@ -427,7 +427,7 @@ def build_scenario(
     )
     return Scenario(
         port=contender.name,
-        endpoint="standard" if cell.endpoint == "standard" else "chunked",
+        endpoint=cell.endpoint,
         rows=cell.rows,
         format=cell.format,
         concurrency=cell.concurrency,

@@ -18,7 +18,7 @@ from shared.contract import JSON_CONTENT_TYPE
 from shared.encoders import ENCODERS
 
 from .analysis import count_rows
-from .results import Check, CheckStatus, Verification
+from .results import ENDPOINTS, Check, CheckStatus, Verification
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ async def verify_port(
     checks = _Checks()
     await _check_health(client, base_url, checks)
     for body in expected:
-        for endpoint in ("standard", "chunked"):
+        for endpoint in ENDPOINTS:
             await _check_data(client, base_url, endpoint, body, batch, auth_header, checks)
     await _check_refusals(client, base_url, auth_header, checks)
     if auth_header:

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from ..results import PortResult, Results, Scenario
 from . import _format
 
-ENDPOINTS = ("standard", "chunked")
-
 
 @dataclass(frozen=True)
 class View:

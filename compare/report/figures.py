@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ..analysis import MEGABYTE
-from ..results import Scenario, Stats
+from ..results import ENDPOINTS, Scenario, Stats
 from . import _format
 from ._format import Kind
-from .context import ENDPOINTS, View
+from .context import View
 from .figure import Figure, Table, flag_mark, notes_for, scale_points, stats_point
 from .svg import Axis, Bar, BarChart, Chart, LineChart, Point, Series
 from .verdict import Comparison, ranking_verdict
