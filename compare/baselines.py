@@ -19,8 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from shared.database import Database, Row
-from shared.encoders import ENCODERS, batch_chunk, closing_chunk, encode_all
+from shared.database import Database
+from shared.encoders import ENCODERS, Row, batch_chunk, closing_chunk, encode_all
 
 from .analysis import MEGABYTE
 from .client import timed_request

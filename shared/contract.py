@@ -92,12 +92,10 @@ def _integer(values: Mapping[str, str], name: str, default: int, low: int, high:
     if raw is None:
         return default
     # Plain decimal digits only: no sign, spaces, underscores, exponents or non-ASCII digits.
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 20:
+    # At most 20 digits before int(): no huge conversions; the range check comes after.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 20 or not low <= int(raw) <= high:
         raise ContractError(400, f"'{name}' must be an integer from {low} to {high}", name)
-    number = int(raw)
-    if not low <= number <= high:
-        raise ContractError(400, f"'{name}' must be an integer from {low} to {high}", name)
-    return number
+    return int(raw)
 
 
 def negotiate(accept: str | None) -> str:

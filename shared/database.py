@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
@@ -17,12 +17,11 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
+from .encoders import Row
 from .schema import compiled_select, literal_select
 from .settings import Settings
 
 logger = logging.getLogger("streambench.database")
-
-Row = Sequence[Any]
 
 
 class DatabaseUnavailable(Exception):

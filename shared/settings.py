@@ -41,7 +41,7 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for field in dataclasses.fields(cls):
-            raw = env.get(_ENV_NAMES[field.name])
+            raw = env.get(ENV_NAMES[field.name])
             if raw is None or raw == "":
                 continue
             values[field.name] = _parse(field.name, raw)
@@ -63,7 +63,7 @@ class Settings:
         return public
 
 
-_ENV_NAMES = {
+ENV_NAMES: Mapping[str, str] = {
     "database_url": "DATABASE_URL",
     "pool_size": "STREAMBENCH_POOL_SIZE",
     "pool_timeout": "STREAMBENCH_POOL_TIMEOUT",
@@ -76,8 +76,6 @@ _ENV_NAMES = {
     "metrics": "STREAMBENCH_METRICS",
     "log_level": "STREAMBENCH_LOG_LEVEL",
 }
-
-ENV_NAMES: Mapping[str, str] = _ENV_NAMES
 
 
 def _parse(name: str, raw: str) -> Any:
