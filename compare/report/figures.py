@@ -140,32 +140,31 @@ def _rows_figure(
     rows_measured = view.rows_for(ports)
     used: list[Scenario] = []
     raw: list[tuple[str, int, bool, list[Point]]] = []
+    table_rows = []
     for port in ports:
         for endpoint in ENDPOINTS:
             points = []
+            cells = []
             for rows in rows_measured:
                 scenario = view.find(port, endpoint, rows)
-                stats = figure(scenario) if scenario else None
-                if scenario is None or stats is None:
+                if scenario is None:
+                    cells.append("n/a")
                     continue
-                used.append(scenario)
-                points.append(stats_point(rows, stats, scenario))
-            raw.append(
-                (
-                    view.series_name(port, endpoint, ports),
-                    view.colour(port, endpoint, ports),
-                    endpoint == "standard",
-                    points,
-                )
-            )
-    floor_points = []
-    if floor:
-        for rows in rows_measured:
-            measured = view.results.floor_for(rows, view.format)
-            if measured is not None:
-                floor_points.append(
-                    Point(rows, measured.seconds.median, measured.seconds.min, measured.seconds.p95)
-                )
+                stats = figure(scenario)
+                cells.append(_format.spread(stats, kind=kind) + flag_mark(scenario))
+                if stats is not None:
+                    used.append(scenario)
+                    points.append(stats_point(rows, stats, scenario))
+            name = view.series_name(port, endpoint, ports)
+            raw.append((name, view.colour(port, endpoint, ports), endpoint == "standard", points))
+            if any(c != "n/a" for c in cells):
+                table_rows.append((name, *cells))
+    floors = [view.results.floor_for(rows, view.format) for rows in rows_measured] if floor else []
+    floor_points = [
+        Point(rows, measured.seconds.median, measured.seconds.min, measured.seconds.p95)
+        for rows, measured in zip(rows_measured, floors, strict=False)
+        if measured is not None
+    ]
     # Times on log axes span decades: tick labels carry their own unit (1 ms, 100 ms, 1 s).
     unit = _format.SECONDS if kind == "time" else _format.MEGABYTES
     series = [
@@ -193,25 +192,8 @@ def _rows_figure(
         series=tuple(series),
     )
     headers = ("series", *(f"{_format.rows(r)} rows" for r in rows_measured))
-    table_rows = []
-    for port in ports:
-        for endpoint in ENDPOINTS:
-            cells = []
-            for rows in rows_measured:
-                scenario = view.find(port, endpoint, rows)
-                stats = figure(scenario) if scenario else None
-                cells.append(
-                    "n/a"
-                    if scenario is None
-                    else _format.spread(stats, kind=kind) + flag_mark(scenario)
-                )
-            if any(c != "n/a" for c in cells):
-                table_rows.append((view.series_name(port, endpoint, ports), *cells))
     if floor_points:
-        floor_cells = []
-        for rows in rows_measured:
-            measured = view.results.floor_for(rows, view.format)
-            floor_cells.append(_format.spread(measured.seconds) if measured else "n/a")
+        floor_cells = (_format.spread(m.seconds) if m else "n/a" for m in floors)
         table_rows.append(("COPY floor", *floor_cells))
         ceilings = [view.results.ceiling_for(rows, view.format) for rows in rows_measured]
         if any(ceilings):
