@@ -137,7 +137,7 @@ async def run_compare(
 
     advance(0, "seeding the database")
     await _seed(database_url, max(options.rows))
-    database = await create_database(server_settings, database_url)
+    database = await create_database(server_settings)
     log_dir = (options.out or Path(".")) / "logs"
     top = max(max(cell.concurrency for cell in cells), 1)
     try:
@@ -463,9 +463,7 @@ def _median(values: Sequence[float]) -> float | None:
 def _port_result(contender: Contender) -> PortResult:
     descriptor = contender.descriptor
     if descriptor is not None:
-        versions = descriptor.versions()
-        framework = f"{descriptor.framework} {versions[descriptor.framework]}"
-        server = f"{descriptor.server} {versions[descriptor.server]}"
+        framework, server = descriptor.labels()
         details = descriptor.details
     else:
         framework = server = "unknown (target)"

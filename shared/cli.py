@@ -197,14 +197,7 @@ def _ports(args: argparse.Namespace, settings: Settings) -> int:
         if descriptor is None:
             table.add_row(name, targets[name], "", "", f"[red]unavailable[/]: {reason}")
             continue
-        versions = descriptor.versions()
-        table.add_row(
-            name,
-            f"{descriptor.framework} {versions[descriptor.framework]}",
-            f"{descriptor.server} {versions[descriptor.server]}",
-            descriptor.details,
-            "[green]available[/]",
-        )
+        table.add_row(name, *descriptor.labels(), descriptor.details, "[green]available[/]")
     Console().print(table)
     return 0
 

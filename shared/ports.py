@@ -47,6 +47,14 @@ class PortDescriptor:
             dist: installed_version(dist) for dist in dict.fromkeys((self.framework, self.server))
         }
 
+    def labels(self) -> tuple[str, str]:
+        """Framework and server with their installed versions, e.g. ("aiohttp 3.14.0", ...)."""
+        versions = self.versions()
+        return (
+            f"{self.framework} {versions[self.framework]}",
+            f"{self.server} {versions[self.server]}",
+        )
+
     def command(self, host: str, port: int) -> list[str]:
         """The command line that serves this port in a process of its own."""
         return [

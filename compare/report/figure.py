@@ -62,9 +62,14 @@ def notes_for(view: View, scenarios: Sequence[Scenario], ports: Sequence[str]) -
     return tuple(notes)
 
 
+def flag_names(scenario: Scenario) -> str:
+    """The scenario's flags, and `errors` if requests failed, as one comma list ("" if none)."""
+    return ", ".join([*scenario.flags, *(["errors"] if scenario.errors else [])])
+
+
 def flag_mark(scenario: Scenario) -> str:
-    marks = list(scenario.flags) + (["errors"] if scenario.errors else [])
-    return f" ⚠ {', '.join(marks)}" if marks else ""
+    names = flag_names(scenario)
+    return f" ⚠ {names}" if names else ""
 
 
 def scale_points(points: Sequence[Point], factor: float) -> tuple[Point, ...]:

@@ -10,7 +10,7 @@ from ..results import ENDPOINTS, Scenario, Stats
 from . import _format
 from ._format import Kind
 from .context import View
-from .figure import Figure, Table, flag_mark, notes_for, scale_points, stats_point
+from .figure import Figure, Table, flag_mark, flag_names, notes_for, scale_points, stats_point
 from .svg import Axis, Bar, BarChart, Chart, LineChart, Point, Series
 from .verdict import Comparison, ranking_verdict
 
@@ -87,7 +87,7 @@ def arrival_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
                         _format.spread(scenario.total),
                         _format.size(scenario.bytes),
                         _format.count(scenario.chunks.median if scenario.chunks else None),
-                        flag_mark(scenario).strip(" ⚠") or "",
+                        flag_names(scenario),
                     )
                 )
         if standard and chunked and standard.ttfb and chunked.ttfb:
@@ -415,7 +415,7 @@ def floor_ratio_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
                         _format.ratio(ratio),
                         f"{_format.ratio(low)}–{_format.ratio(high)}",
                         _format.seconds(base),
-                        flag_mark(scenario).strip(" ⚠"),
+                        flag_names(scenario),
                     )
                 )
     chart = BarChart(
