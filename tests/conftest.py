@@ -1,12 +1,12 @@
 """Real parts only: a database of our own on a real PostgreSQL, ports as real server processes.
 
 Each run creates `streambench_test_<random>` on the server at `STREAMBENCH_TEST_ADMIN_URL` (default:
-the machine's PostgreSQL at 127.0.0.1:5432), seeds it, and drops it at the end.
+the machine's PostgreSQL at 127.0.0.1:5432), seeds it, and drops it at the end. When nothing answers
+there, the session starts a throwaway embedded server instead (`tests/_postgres.py`).
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 
@@ -18,28 +18,41 @@ from shared.ports import available_ports
 from shared.seed import seed
 from shared.settings import Settings
 
+from . import _postgres
+from ._postgres import admin_url, with_database
 from .servers import ServerPool
 
-ADMIN_URL = os.environ.get(
-    "STREAMBENCH_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 TEST_ROWS = 100_000
 JWT_SECRET = "streambench-test-secret-of-32-bytes!"
 
 
-def _with_database(url: str, name: str) -> str:
-    base, _, query = url.partition("?")
-    base = base.rsplit("/", 1)[0] + "/" + name
-    return f"{base}?{query}" if query else base
+_POSTGRES = pytest.StashKey[_postgres.Choice]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Only the controlling process chooses; xdist workers inherit its choice through the environment.
+    if not hasattr(config, "workerinput"):
+        config.stash[_POSTGRES] = _postgres.resolve()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    choice = config.stash.get(_POSTGRES, None)
+    if choice is not None:
+        _postgres.release(choice)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    choice = config.stash.get(_POSTGRES, None)
+    return [choice.describe()] if choice is not None else []
 
 
 @pytest.fixture(scope="session")
 async def database_url() -> AsyncIterator[str]:
     name = f"streambench_test_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(ADMIN_URL)
+    admin = await asyncpg.connect(admin_url())
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
-        url = _with_database(ADMIN_URL, name)
+        url = with_database(admin_url(), name)
         connection = await asyncpg.connect(url)
         try:
             await seed(connection, TEST_ROWS)

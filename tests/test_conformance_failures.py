@@ -9,6 +9,7 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -16,7 +17,7 @@ import pytest
 
 from shared.seed import seed
 
-from .conftest import ADMIN_URL, _with_database
+from ._postgres import admin_url, with_database
 from .rawhttp import IncompleteBody, RawConnection, fetch
 from .servers import Server, ServerPool
 
@@ -177,9 +178,9 @@ async def test_more_requests_than_connections(port_name: str, servers: ServerPoo
 async def doomed_database() -> AsyncIterator[str]:
     """A database of the test's own, dropped by the test while a port is serving it."""
     name = f"streambench_doomed_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(ADMIN_URL)
+    admin = await asyncpg.connect(admin_url())
     await admin.execute(f'CREATE DATABASE "{name}"')
-    url = _with_database(ADMIN_URL, name)
+    url = with_database(admin_url(), name)
     connection = await asyncpg.connect(url)
     await seed(connection, 1000)
     await connection.close()
@@ -200,9 +201,9 @@ async def test_health_and_503_when_the_database_goes(
             assert response.status_code == 200
             assert json.loads(response.content) == {"status": "ok"}
             assert (await client.get("/chunked?rows=10")).status_code == 200
-            admin = await asyncpg.connect(ADMIN_URL)
+            admin = await asyncpg.connect(admin_url())
             try:
-                name = doomed_database.rsplit("/", 1)[1]
+                name = urlsplit(doomed_database).path.lstrip("/")
                 await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
             finally:
                 await admin.close()

@@ -11,16 +11,16 @@ import pytest
 
 from shared.seed import SEED_VERSION, seed, seeded_rows
 
-from .conftest import ADMIN_URL, _with_database
+from ._postgres import admin_url, with_database
 
 
 @pytest.fixture
 async def empty_url() -> AsyncIterator[str]:
     name = f"streambench_seed_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(ADMIN_URL)
+    admin = await asyncpg.connect(admin_url())
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield _with_database(ADMIN_URL, name)
+        yield with_database(admin_url(), name)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
