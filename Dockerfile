@@ -17,6 +17,7 @@ COPY shared ./shared
 COPY impl_aiohttp ./impl_aiohttp
 COPY impl_starlette ./impl_starlette
 COPY compare ./compare
+COPY streambench ./streambench
 # Not editable: the project goes into the environment as a wheel, so the runtime needs no sources.
 RUN uv sync --locked --no-dev --no-editable
 

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from shared.cli import main
+from streambench.cli import main
 
 sys.exit(main(["compare", *sys.argv[1:]]))

@@ -95,7 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="a small matrix: 1,000 and 10,000 rows, concurrency 1 and 4, 2 repeats (13 s here)",
+        help="a small matrix: 1,000 and 10,000 rows, concurrency 1 and 4, 2 repeats",
     )
     parser.add_argument(
         "--target",
@@ -214,19 +214,24 @@ def plan(options: CompareOptions) -> tuple[list[Cell], str]:
     return cells, "; ".join(notes)
 
 
+def _items(raw: str, option: str, what: str) -> list[str]:
+    """A comma list's items; an empty item (`1,,2`, a trailing comma) is a typo, not a default."""
+    parts = [part.strip() for part in raw.split(",")]
+    if not any(parts):
+        raise OptionError(f"{option}: give at least one {what}")
+    if not all(parts):
+        raise OptionError(f"{option}: empty item in {raw!r}")
+    return parts
+
+
 def _names(raw: str, option: str) -> list[str]:
-    names = [part.strip() for part in raw.split(",") if part.strip()]
-    if not names:
-        raise OptionError(f"{option}: give at least one name")
+    names = _items(raw, option, "name")
     _unique(names, option)
     return names
 
 
 def _integers(raw: str, option: str, minimum: int) -> tuple[int, ...]:
-    parts = [part.strip() for part in raw.split(",") if part.strip()]
-    if not parts:
-        raise OptionError(f"{option}: give at least one number")
-    return tuple(_integer(part, option, minimum) for part in parts)
+    return tuple(_integer(part, option, minimum) for part in _items(raw, option, "number"))
 
 
 def _integer(raw: str, option: str, minimum: int) -> int:

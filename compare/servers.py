@@ -149,7 +149,7 @@ async def metrics_probe(client: httpx.AsyncClient, url: str, headers: dict[str, 
 
 
 class LocalServer:
-    """One port served by `python -m shared.cli serve` on a free local port."""
+    """One port served by `python -m streambench serve` on a free local port."""
 
     def __init__(self, process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
         self.process = process

@@ -58,7 +58,7 @@ class PortDescriptor:
     def command(self, host: str, port: int) -> list[str]:
         """The command line that serves this port in a process of its own."""
         return [
-            sys.executable, "-m", "shared.cli", "serve", self.name,
+            sys.executable, "-m", "streambench", "serve", self.name,
             "--host", host, "--port", str(port),
         ]  # fmt: skip
 

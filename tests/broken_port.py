@@ -1,5 +1,5 @@
 """A deliberately broken port for the comparator's verification tests, served by the real CLI
-(`STREAMBENCH_EXTRA_PORTS=broken=tests.broken_port:PORT`, then `python -m shared.cli serve broken`).
+(`STREAMBENCH_EXTRA_PORTS=broken=tests.broken_port:PORT`, then `python -m streambench serve broken`).
 
 It is the aiohttp port with two faults: /standard drops the body's last row (its Content-Length
 stays consistent with the shortened body), and /chunked answers buffered, with Content-Length.

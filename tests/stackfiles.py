@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from shared.cli import build_parser
+from streambench.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"

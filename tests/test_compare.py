@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from compare.results import Results
-from shared.cli import main
 from shared.ports import available_ports
+from streambench.cli import main
 
 from .servers import ServerPool
 
@@ -145,6 +145,8 @@ def test_target_without_metrics_has_no_server_figures(
         (["--rows", "ten"], "--rows: 'ten' is not a whole number"),
         (["--concurrency", ""], "--concurrency: give at least one number"),
         (["--rows", ","], "--rows: give at least one number"),
+        (["--rows", "1,,2"], "--rows: empty item in '1,,2'"),
+        (["--ports", "aiohttp,"], "--ports: empty item in 'aiohttp,'"),
         (["--repeats", "0"], "--repeats: 0 is below 1"),
         (["--auth", "--target", "x=http://127.0.0.1:9"], "needs the targets' secret"),
     ],

@@ -181,7 +181,7 @@ def test_compare_command_parses_with_the_cli() -> None:
     argv = command_line(services()["compare"])
     if "compare" not in subcommands():
         pytest.fail(
-            "streambench has no `compare` subcommand (shared.cli.build_parser()), so the compose "
+            "streambench has no `compare` subcommand (streambench.cli.build_parser()), so the compose "
             f"service's command cannot run: {' '.join(argv)}"
         )
     parse_arguments(argv)
@@ -397,4 +397,4 @@ def test_image_runs_as_a_user_of_its_own() -> None:
 
 def test_entrypoint_is_the_cli() -> None:
     assert entrypoint() == ["streambench"]
-    assert _pyproject()["project"]["scripts"]["streambench"] == "shared.cli:main"
+    assert _pyproject()["project"]["scripts"]["streambench"] == "streambench.cli:main"

@@ -40,7 +40,7 @@ def test_embedded_server_lifecycle(tmp_path: Path) -> None:
     assert asyncio.run(use(url)) == b"object_id:1 \nobject_id:2 \nobject_id:3 \n"
     # A second command (another process) joins the same server instead of starting another.
     printed = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "db"],
+        [sys.executable, "-m", "streambench", "db"],
         env={"STREAMBENCH_CACHE_DIR": str(settings.cache_dir), "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,

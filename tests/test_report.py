@@ -18,7 +18,7 @@ from compare.report import (
 )
 from compare.report.verdict import Comparison, clearly_different, ranking_verdict
 from compare.results import Results
-from shared.cli import main
+from streambench.cli import main
 
 from . import report_fixtures as fx
 

@@ -1,9 +1,4 @@
-"""`streambench report`: render a stored results file again, or diff two of them.
-
-streambench report RESULTS.json [--out DIR]         reports beside the results (or into DIR)
-streambench report --diff OLD.json NEW.json [--out DIR]
-                                                    Markdown to stdout; diff.md and diff.html in DIR
-"""
+"""`streambench report`: render a stored results file again, or diff two of them."""
 
 from __future__ import annotations
 
@@ -12,8 +7,15 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from ..results import Results
-from . import render_diff_html, render_diff_markdown, write_reports
+from shared.settings import Settings
+
+EPILOG = """\
+examples:
+  streambench report reports/RUN/results.json --out /tmp/report
+                          the reports of a stored run again, into /tmp/report
+  streambench report --diff OLD/results.json NEW/results.json --out /tmp/diff
+                          what changed, figure by figure: Markdown to stdout, diff.md and diff.html
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,11 +29,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(
-    args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO | None = None
+    args: argparse.Namespace,
+    settings: Settings | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
 ) -> int:
     # Looked up per call, not bound at import: a test's (or caller's) redirection must count.
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
+    from compare.report import render_diff_html, render_diff_markdown, write_reports
+    from compare.results import Results
+
     paths: list[Path] = args.results
     wanted = 2 if args.diff else 1
     if len(paths) != wanted:

@@ -1,31 +1,31 @@
-"""`streambench compare` / `python -m compare`: what streaming buys over buffering, per framework,
-size and concurrency. Options are validated first; the I/O lives at this edge."""
+"""`streambench compare` (or `python -m compare`): what streaming buys over buffering, per
+framework, size and concurrency. Options are validated first; the I/O lives at this edge."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-from shared import embedded
-from shared.ports import available_ports
 from shared.settings import Settings
 
-from . import environment
-from .options import CompareOptions, OptionError, add_arguments, options_from_args, plan
-from .report import write_reports
-from .run import estimate_work, run_compare
+if TYPE_CHECKING:
+    from compare.options import CompareOptions
 
-__all__ = ["add_arguments", "command", "validate"]
+EPILOG = """\
+examples:
+  streambench compare --quick
+  streambench compare --ports aiohttp --rows 100000 --formats text,ndjson --concurrency 1
+  streambench compare --target remote=http://bench-host:8080 --out reports/remote
+"""
 
 
 def validate(args: argparse.Namespace, settings: Settings) -> CompareOptions:
     """The run's options, or `OptionError` saying what is wrong."""
+    from compare.options import OptionError, options_from_args
+    from shared.ports import available_ports
+
     ports = [(name, reason) for name, _, reason in available_ports()]
     options = options_from_args(args, ports)
     if options.auth and options.targets and not settings.jwt_secret:
@@ -35,7 +35,26 @@ def validate(args: argparse.Namespace, settings: Settings) -> CompareOptions:
     return options
 
 
-def command(args: argparse.Namespace, settings: Settings) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+    import logging
+
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from compare import environment
+    from compare.options import CompareOptions, OptionError, plan
+    from compare.report import write_reports
+    from compare.run import estimate_work, run_compare
+    from compare.summary import print_summary
+    from shared import embedded
+
     # httpx narrates every request at INFO: thousands of lines that would bury the progress bar.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     console = Console()
@@ -74,8 +93,6 @@ def command(args: argparse.Namespace, settings: Settings) -> int:
     # The pages people open; the charts and the rest are beside them.
     shown = [out / "results.json", out / "index.html", out / "summary.md"]
     shown += [p for p in written if p.suffix == ".html" and p.name != "index.html"]
-    from .summary import print_summary
-
     print_summary(console, results, [str(p) for p in shown])
     print(f"{len(written) + 1} files in {out}", file=sys.stderr)
     return 0 if any(p.verification.passed for p in results.ports) else 1

@@ -1,0 +1,9 @@
+"""`python -m streambench`: the same command as `streambench`."""
+
+from __future__ import annotations
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

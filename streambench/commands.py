@@ -1,0 +1,102 @@
+"""The small commands: db, seed, serve, token and ports. Each imports what it uses when it runs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from shared.settings import Settings
+
+
+def db(args: argparse.Namespace, settings: Settings) -> int:
+    from shared import embedded
+
+    if args.stop:
+        stopped = embedded.stop(embedded.data_dir(settings))
+        print("stopped" if stopped else "not running")
+        return 0
+    print(embedded.database_url(settings))
+    return 0
+
+
+def seed(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncpg
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from shared import embedded
+    from shared.seed import seed as fill
+
+    rows = args.rows if args.rows is not None else settings.default_rows
+    url = embedded.database_url(settings)
+
+    async def run() -> None:
+        connection = await asyncpg.connect(url)
+        try:
+            with Progress(
+                TextColumn("seeding messages"),
+                BarColumn(),
+                TextColumn("{task.completed:,}/{task.total:,} rows"),
+                TimeRemainingColumn(),
+                transient=True,
+            ) as progress:
+                task = progress.add_task("seed", total=rows)
+
+                def follow(done: int, total: int) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                result = await fill(connection, rows, follow)
+        finally:
+            await connection.close()
+        action = f"inserted {result.inserted:,}" if result.inserted else "already seeded"
+        print(f"messages holds {result.rows:,} rows ({action}, {result.seconds:.2f} s)")
+
+    asyncio.run(run())
+    return 0
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    from shared import embedded
+    from shared.ports import PortUnavailable, load_port
+
+    try:
+        port = load_port(args.framework)
+    except PortUnavailable as error:
+        print(f"streambench serve: {error}", file=sys.stderr)
+        return 2
+    settings = settings.replace(
+        database_url=embedded.database_url(settings),
+        access_log=args.access_log or None,
+        metrics=args.metrics or None,
+    )
+    port.run(settings, args.host, args.port)
+    return 0
+
+
+def token(args: argparse.Namespace, settings: Settings) -> int:
+    from shared.auth import make_token
+
+    if not settings.jwt_secret:
+        print(
+            "streambench token: set STREAMBENCH_JWT_SECRET (or --jwt-secret) first", file=sys.stderr
+        )
+        return 2
+    print(make_token(settings.jwt_secret, ttl=args.ttl))
+    return 0
+
+
+def ports(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from shared.ports import available_ports, registered_ports
+
+    table = Table("port", "framework", "server", "details", "status")
+    targets = registered_ports()
+    for name, descriptor, reason in available_ports():
+        if descriptor is None:
+            table.add_row(name, targets[name], "", "", f"[red]unavailable[/]: {reason}")
+            continue
+        table.add_row(name, *descriptor.labels(), descriptor.details, "[green]available[/]")
+    Console().print(table)
+    return 0

@@ -1,0 +1,107 @@
+"""The command line as a user meets it: help, version, options per command, quick start."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from streambench.cli import build_parser, main
+
+SETTINGS_OPTIONS = ("--database-url", "--pool-size", "--jwt-secret", "--log-level")
+
+
+def _help(*argv: str) -> None:
+    parser = build_parser()
+    with pytest.raises(SystemExit) as exit_:
+        parser.parse_args([*argv, "--help"])
+    assert exit_.value.code == 0
+
+
+def _help_text(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    capsys.readouterr()
+    _help(*argv)
+    return capsys.readouterr().out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    printed = capsys.readouterr().out.strip()
+    name, version = printed.split()
+    assert name == "streambench"
+    assert version[0].isdigit(), printed
+
+
+def test_top_level_help_speaks_to_a_user_with_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    text = _help_text(capsys)
+    assert "lives here" not in text
+    assert "streaming" in text
+    assert "examples:" in text
+    for command in ("db", "seed", "serve", "token", "ports", "compare", "report"):
+        assert command in text
+
+
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [
+        ("db", ("--database-url", "--log-level")),
+        ("seed", ("--database-url", "--log-level")),
+        ("serve", SETTINGS_OPTIONS),
+        ("compare", SETTINGS_OPTIONS),
+        ("token", ("--jwt-secret",)),
+        ("ports", ()),
+        ("report", ()),
+    ],
+)
+def test_settings_options_only_where_they_mean_something(
+    command: str, options: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = _help_text(capsys, command)
+    for option in SETTINGS_OPTIONS:
+        assert (option in text) == (option in options), f"{command} --help and {option}"
+
+
+def test_serve_names_its_framework_apart_from_its_port(capsys: pytest.CaptureFixture[str]) -> None:
+    text = _help_text(capsys, "serve")
+    assert "FRAMEWORK" in text
+    assert "default: 127.0.0.1" in text
+    assert "default: 8080" in text
+    args = build_parser().parse_args(["serve", "aiohttp", "--port", "9000"])
+    assert (args.framework, args.host, args.port) == ("aiohttp", "127.0.0.1", 9000)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "aiohttp", "--port", "70000"])
+
+
+def test_help_states_no_duration_it_did_not_measure(capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    for command in ((), ("compare",), ("report",)):
+        text = _help_text(capsys, *command)
+        assert not re.search(r"\d+ ?s here|\d+ seconds here", text), text
+
+
+def test_help_imports_no_database_machinery() -> None:
+    # A fresh interpreter: what `streambench --help` loads, not what this test session already has.
+    code = (
+        "import sys\n"
+        "from streambench.cli import main\n"
+        "try:\n"
+        "    main(['compare', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = sorted(m for m in ('sqlalchemy', 'asyncpg', 'httpx', 'aiohttp', 'starlette')"
+        " if m in sys.modules)\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in done.stderr, done.stderr
+
+
+def test_unknown_port_to_serve_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "no-such-framework"]) == 2
+    err = capsys.readouterr().err
+    assert "no port named 'no-such-framework'" in err
+    assert "Traceback" not in err
