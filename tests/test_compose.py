@@ -145,7 +145,7 @@ def test_every_registered_port_has_a_server_service() -> None:
             f"{name}'s healthcheck must ask its own /healthz"
         )
         assert service["depends_on"]["db"]["condition"] == "service_healthy", name
-        assert parse_arguments(argv).port_name == port_name
+        assert parse_arguments(argv).framework == port_name
 
 
 def test_seed_command_parses_and_waits_for_the_database() -> None:
