@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 
 from shared import metrics
 from shared.answers import (
@@ -35,6 +35,7 @@ from shared.contract import (
 from shared.database import Database, DatabaseUnavailable, StreamFailed, create_database
 from shared.encoders import encode_all, encode_chunks
 from shared.settings import Settings
+from shared.transport import reset
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
@@ -124,7 +125,12 @@ async def chunked(request: web.Request) -> web.StreamResponse:
     except DatabaseUnavailable as error:
         raise unavailable(str(error)) from None
     response = web.StreamResponse(headers=data_headers(encoder, streamed=True))
-    response.enable_chunked_encoding()
+    if request.version >= HttpVersion11:
+        response.enable_chunked_encoding()
+    else:
+        # HTTP/1.0 has no chunked encoding (aiohttp refuses it at prepare()): the body is
+        # delimited by closing the connection, and a cut one by resetting it.
+        response.force_close()
     sent = 0
     async with stream:
         try:
@@ -137,7 +143,7 @@ async def chunked(request: web.Request) -> web.StreamResponse:
             log_stream_failed(logger, request[REQUEST_ID], sent, error)
             # Without the terminating chunk the client sees an incomplete body, not an end.
             if request.transport is not None:
-                request.transport.abort()
+                reset(request.transport)
             return response
         except ConnectionError:
             # aiohttp does not cancel the handler when a client goes away: the next write
@@ -145,7 +151,12 @@ async def chunked(request: web.Request) -> web.StreamResponse:
             # as a plain ConnectionError. Database errors arrive as StreamFailed, never here.
             log_client_gone(logger, request[REQUEST_ID], sent)
             return response
-    await response.write_eof()
+    try:
+        # After the stream is closed: its connection is back in the pool before the last chunk.
+        await response.write_eof()
+    except ConnectionError:
+        # Gone after the last row but before the terminating chunk: still a body cut short.
+        log_client_gone(logger, request[REQUEST_ID], sent)
     return response
 
 

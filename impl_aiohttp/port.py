@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import logging
+import asyncio
 
 import uvloop
-from aiohttp import web
 
 from shared.ports import PortDescriptor
 from shared.settings import Settings
 
 from .app import create_app
+from .server import serve_app
 
 PORT = PortDescriptor(
     name="aiohttp",
@@ -23,15 +23,9 @@ PORT = PortDescriptor(
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
-    """Serve until SIGTERM or SIGINT, then finish in-flight requests (up to 10 s)."""
-    web.run_app(
-        create_app(settings),
-        host=host,
-        port=port,
-        # Access logging costs a log line per request and distorts the figures: off unless asked.
-        access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
-        print=None,
-        shutdown_timeout=10.0,
-        # The same event loop as the uvicorn ports, so the comparison is of frameworks.
-        loop=uvloop.new_event_loop(),
-    )
+    """Serve until SIGTERM or SIGINT, then finish in-flight requests (shared/shutdown.py)."""
+    # The same event loop as the uvicorn ports, so the comparison is of frameworks.
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        interrupted = runner.run(serve_app(create_app(settings), settings, host, port))
+    if interrupted:
+        raise KeyboardInterrupt  # SIGINT: the CLI's status 130, as on the other ports

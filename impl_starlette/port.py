@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import signal
 from types import FrameType
 from typing import Any
 
 import uvicorn
 
+from shared.asgi.uvicorn_protocol import contract_protocol
 from shared.ports import PortDescriptor
 from shared.settings import LOG_FORMAT, Settings
 
@@ -22,18 +24,16 @@ PORT = PortDescriptor(
     details="uvicorn, httptools + uvloop",
 )
 
-# In-flight responses get this long after SIGTERM or SIGINT, as on the aiohttp port.
-GRACEFUL_SHUTDOWN_SECONDS = 10
-
 
 def serve(settings: Settings, host: str, port: int) -> None:
-    """Serve until SIGTERM or SIGINT, then finish in-flight requests (up to 10 s)."""
+    """Serve until SIGTERM or SIGINT, then finish in-flight requests (shared/shutdown.py)."""
     config = uvicorn.Config(
         app=lambda: create_app(settings),
         factory=True,
         host=host,
         port=port,
-        http="httptools",
+        # httptools, with the contract's head limits, timeouts, HTTP/1.0 framing and shutdown.
+        http=contract_protocol(settings),
         loop="uvloop",
         ws="none",
         lifespan="on",
@@ -41,7 +41,8 @@ def serve(settings: Settings, host: str, port: int) -> None:
         proxy_headers=False,
         access_log=settings.access_log,
         log_config=log_config(settings),
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        # Never reached in practice: the protocol cuts what still runs before the grace is over.
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace),
     )
     server = uvicorn.Server(config)
 

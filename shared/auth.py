@@ -28,6 +28,11 @@ def check_authorization(header: str | None, secret: str | None) -> None:
     token = token.strip()
     if scheme.lower() not in _SCHEMES or not token or " " in token:
         raise _unauthorized("Authorization must be 'JWT <token>' or 'Bearer <token>'")
+    if not token.isascii():
+        # A JWT is base64url and dots. Servers decode other header bytes differently (latin-1,
+        # or UTF-8 with surrogate escapes that PyJWT cannot encode back): refuse them here, the
+        # same way on every port, as PyJWT refuses any other token that does not parse.
+        raise _unauthorized("invalid token: DecodeError")
     try:
         jwt.decode(
             token,

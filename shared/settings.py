@@ -35,6 +35,11 @@ class Settings:
     access_log: bool = False
     metrics: bool = False
     log_level: str = "INFO"
+    # A connection must deliver a whole request head this soon after it opens or its previous
+    # response ends, or it is closed (shared/limits.py); the same figure is the idle keep-alive.
+    head_timeout: float = 5.0
+    # SIGTERM/SIGINT to exit: in-flight responses get this long in all (shared/shutdown.py).
+    shutdown_grace: float = 10.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -75,13 +80,15 @@ ENV_NAMES: Mapping[str, str] = {
     "access_log": "STREAMBENCH_ACCESS_LOG",
     "metrics": "STREAMBENCH_METRICS",
     "log_level": "STREAMBENCH_LOG_LEVEL",
+    "head_timeout": "STREAMBENCH_HEAD_TIMEOUT",
+    "shutdown_grace": "STREAMBENCH_SHUTDOWN_GRACE",
 }
 
 
 def _parse(name: str, raw: str) -> Any:
     if name in ("pool_size", "default_rows", "default_batch", "max_rows"):
         return int(raw.replace("_", ""))
-    if name == "pool_timeout":
+    if name in ("pool_timeout", "head_timeout", "shutdown_grace"):
         return float(raw)
     if name in ("access_log", "metrics"):
         return raw.strip().lower() in ("1", "true", "yes", "on")

@@ -1,0 +1,197 @@
+"""aiohttp's own server, run the way the contract wants it rather than the way `web.run_app` does.
+
+- Head limits (shared/limits.py): the C parser's own limits refuse an oversized request line or
+  field while it arrives (`max_line_size` counts the target alone: `cb_on_url` in
+  aiohttp/_http_parser.pyx), the rest is checked exactly before the app sees the request, and
+  both answer 414 or 431 where aiohttp would answer 400 to everything.
+- One WARNING line per request the parser refuses: aiohttp logs each with a traceback at ERROR
+  (web_protocol.py, `RequestHandler.handle_error`), which lets any client flood the log.
+- Head timeout: aiohttp's keep-alive timer runs from the connection's start and from the end of
+  each response and closes a connection still waiting for its request (`_process_keepalive`),
+  so `keepalive_timeout` set to the head timeout is both.
+- Shutdown within the grace: `run_app` applies `shutdown_timeout` twice to a handler stuck on a
+  slow reader (once waiting, once after cancelling it: `RequestHandler.shutdown`), and the
+  cancellation lands wherever the handler is, a database fetch included. Here the server stops
+  accepting, lets responses run until the plan's `cut_after`, then resets what is still open,
+  which the handler sees as a client gone away; only then does aiohttp clean up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
+
+from shared.limits import (
+    MAX_HEADER_BYTES,
+    MAX_HEADER_FIELDS,
+    MAX_TARGET_BYTES,
+    HeadRefused,
+    check_head,
+    header_section_too_large,
+    log_malformed,
+    target_too_long,
+    too_many_fields,
+)
+from shared.settings import Settings
+from shared.shutdown import ShutdownPlan, log_cut
+from shared.transport import reset
+
+Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+
+# The parser's wording when a request has more fields than `max_headers` (_http_parser.pyx).
+_TOO_MANY_HEADERS = "Too many headers received"
+
+
+def handler_options(settings: Settings) -> dict[str, Any]:
+    """What every connection's `RequestHandler` is created with."""
+    return {
+        # Access logging costs a log line per request and distorts the figures: off unless asked.
+        "access_log": logging.getLogger("aiohttp.access") if settings.access_log else None,
+        "keepalive_timeout": settings.head_timeout,
+        "max_line_size": MAX_TARGET_BYTES,
+        # No single field may be larger than the whole section; the section is checked whole
+        # once parsed (`_checked`).
+        "max_field_size": MAX_HEADER_BYTES,
+        "max_headers": MAX_HEADER_FIELDS,
+    }
+
+
+async def serve_app(
+    app: web.Application,
+    settings: Settings,
+    host: str,
+    port: int,
+    on_listening: Callable[[], None] = lambda: None,
+) -> bool:
+    """Serve `app` until SIGTERM or SIGINT, then stop within the grace. True if it was SIGINT."""
+    plan = ShutdownPlan.from_settings(settings)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    stopped_by: list[signal.Signals] = []
+
+    def request_stop(signum: signal.Signals) -> None:
+        stopped_by.append(signum)
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, request_stop, signum)
+    # Half the time left after the cut each: aiohttp waits on a handler twice (see above).
+    runner = ContractAppRunner(app, shutdown_timeout=plan.closing / 2, **handler_options(settings))
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        on_listening()
+        await stop.wait()
+        await _drain(runner, plan)
+    finally:
+        await runner.cleanup()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    return signal.SIGINT in stopped_by
+
+
+async def _drain(runner: web.AppRunner, plan: ShutdownPlan) -> None:
+    """Stop accepting, let in-flight responses finish until the cut, then reset what is left."""
+    for site in list(runner.sites):
+        await site.stop()
+    server = runner.server
+    if server is None:
+        return
+    server.pre_shutdown()  # closes idle keep-alive connections, marks the others to close
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + plan.cut_after
+    # aiohttp signals nothing when a connection ends: poll, as uvicorn's own shutdown does.
+    while server.connections and loop.time() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    for connection in server.connections:
+        if connection.transport is not None and not connection.transport.is_closing():
+            log_cut(connection.transport.get_extra_info("peername"), plan.cut_after)
+            reset(connection.transport)
+    # The cut handlers notice at their next write and close their streams (shielded).
+    while server.connections and loop.time() < deadline + plan.closing / 2:  # noqa: ASYNC110
+        await asyncio.sleep(0.02)
+
+
+class ContractAppRunner(web.AppRunner):
+    """An `AppRunner` whose server refuses heads over the limits and logs parse errors briefly."""
+
+    async def _make_server(self) -> web.Server:
+        made = await super()._make_server()
+        return ContractServer(
+            _checked(made.request_handler),
+            request_factory=made.request_factory,
+            handler_cancellation=made.handler_cancellation,
+            loop=asyncio.get_running_loop(),
+            # What the app put together for its handlers (debug, access logger class, ours).
+            **made._kwargs,
+        )
+
+
+class ContractServer(web.Server):
+    def __init__(self, handler: Handler, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._handler_kwargs = {
+            k: v for k, v in kwargs.items() if k not in ("request_factory", "handler_cancellation")
+        }
+        self._handler_kwargs.pop("loop", None)
+
+    def __call__(self) -> web.RequestHandler:
+        return ContractRequestHandler(self, loop=asyncio.get_running_loop(), **self._handler_kwargs)
+
+
+class ContractRequestHandler(web.RequestHandler):
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if not isinstance(exc, HttpProcessingError):
+            # A bug, not a client's fault: aiohttp's answer and its traceback.
+            return super().handle_error(request, status, exc, message)
+        refused = _as_head_refusal(exc)
+        if refused is not None:
+            refused.log(request.remote)
+            return _refusal_response(refused)
+        log_malformed(request.remote, exc.message or type(exc).__name__)
+        response = web.Response(
+            status=status, text=message or exc.message, content_type="text/plain"
+        )
+        response.force_close()
+        return response
+
+
+def _as_head_refusal(error: HttpProcessingError) -> HeadRefused | None:
+    if isinstance(error, LineTooLong):
+        limit = error.args[1] if len(error.args) > 1 else None
+        return target_too_long() if limit == MAX_TARGET_BYTES else header_section_too_large()
+    if error.message == _TOO_MANY_HEADERS:
+        return too_many_fields()
+    return None
+
+
+def _checked(handler: Handler) -> Handler:
+    async def checked(request: web.BaseRequest) -> web.StreamResponse:
+        try:
+            target = request.raw_path.encode("utf-8", "surrogateescape")
+            check_head(len(target), request.raw_headers)
+        except HeadRefused as refused:
+            refused.log(request.remote)
+            return _refusal_response(refused)
+        return await handler(request)
+
+    return checked
+
+
+def _refusal_response(refused: HeadRefused) -> web.Response:
+    answer = refused.answer()
+    response = web.Response(status=answer.status, body=answer.body, headers=answer.headers)
+    response.force_close()
+    return response

@@ -1,0 +1,182 @@
+"""Hostile and unlucky clients, for every port: bytes no client library sends, HTTP/1.0, heads over
+the limits, malformed requests. Real servers on real sockets, each exchange under a hard time
+limit, every answer checked against docs/contract.md."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+import pytest
+
+from shared.auth import make_token
+from shared.limits import FIELD_OVERHEAD, MAX_HEADER_BYTES, MAX_HEADER_FIELDS, MAX_TARGET_BYTES
+
+from .conftest import JWT_SECRET
+from .servers import Server, ServerPool
+from .test_conformance_failures import _assert_quiet
+from .wire import WireResult, exchange, request
+
+
+def _where(server: Server, what: str) -> str:
+    return f"{server.name}: {what}"
+
+
+def _assert_json_refusal(result: WireResult, status: int, where: str) -> dict[str, object]:
+    assert result.status == status, f"{where}: expected {status}, got {result.raw[:300]!r}"
+    assert result.headers.get("content-type") == "application/json", f"{where}: {result.head!r}"
+    assert result.headers.get("x-request-id"), f"{where}: no X-Request-ID: {result.head!r}"
+    body: dict[str, object] = json.loads(result.body)
+    assert isinstance(body.get("error"), str), f"{where}: {result.body!r}"
+    return body
+
+
+def _dechunk(body: bytes) -> tuple[bytes, bool]:
+    """The data of a chunked body, and whether it ended with the terminating chunk."""
+    data = bytearray()
+    while body:
+        size_line, sep, rest = body.partition(b"\r\n")
+        if not sep:
+            return bytes(data), False
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            return bytes(data), rest.startswith(b"\r\n")
+        data += rest[:size]
+        body = rest[size + 2 :]
+    return bytes(data), False
+
+
+# 1. Authorization bytes that are not a token
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"JWT \xff", b"Bearer \xc3\xa9t\xc3\xa9", b"JWT abc.\xe2\x9c\x93.def", b"jwt \x80\x81"],
+    ids=["latin-1 byte", "utf-8 word", "utf-8 in a token", "bare high bytes"],
+)
+async def test_non_ascii_authorization_is_401(
+    port_name: str, servers: ServerPool, value: bytes
+) -> None:
+    server = servers.get(port_name, jwt_secret=JWT_SECRET)
+    server.mark_log()
+    for endpoint in ("standard", "chunked"):
+        data = request(f"/{endpoint}?rows=1", b"Authorization: " + value)
+        result = await exchange(server.url, data)
+        where = _where(server, f"/{endpoint} with Authorization {value!r}")
+        body = _assert_json_refusal(result, 401, where)
+        assert body == {"error": "invalid token: DecodeError"}, where
+        assert result.headers.get("www-authenticate", "").startswith("JWT"), where
+    # A valid token still passes on the same server.
+    token = make_token(JWT_SECRET).encode()
+    result = await exchange(server.url, request("/chunked?rows=2", b"Authorization: JWT " + token))
+    assert result.status == 200, _where(server, f"valid token refused: {result.raw[:200]!r}")
+    _assert_quiet(server.new_log(), _where(server, "non-ASCII Authorization"))
+
+
+# 2. HTTP/1.0: a close-delimited stream
+
+
+async def test_http10_gets_a_close_delimited_stream(port_name: str, servers: ServerPool) -> None:
+    server = servers.get(port_name)
+    server.mark_log()
+    query = "rows=2500&batch=300&format=csv"
+    reference = await exchange(server.url, request(f"/standard?{query}"))
+    assert reference.status == 200, reference.raw[:200]
+    for endpoint in ("chunked", "standard"):
+        result = await exchange(server.url, request(f"/{endpoint}?{query}", version=b"HTTP/1.0"))
+        where = _where(server, f"HTTP/1.0 /{endpoint}")
+        assert result.status == 200, f"{where}: {result.raw[:300]!r}"
+        assert "transfer-encoding" not in result.headers, (
+            f"{where}: chunked to 1.0: {result.head!r}"
+        )
+        assert result.ended == "eof", f"{where}: the body must end with a clean close"
+        assert result.body == reference.body, f"{where}: body differs from HTTP/1.1 /standard"
+        if endpoint == "chunked":
+            assert "content-length" not in result.headers, where
+            assert "close" in result.headers.get("connection", "close").lower(), where
+    _assert_quiet(server.new_log(), _where(server, "HTTP/1.0"))
+
+
+# 4. Limits on the request head
+
+
+def _header_fields(total: int, count: int = 1) -> list[bytes]:
+    """`count` fields whose section bytes (with `Host: x`) add up to exactly `total`."""
+    host = len(b"Host") + len(b"x") + FIELD_OVERHEAD
+    close = len(b"Connection") + len(b"close") + FIELD_OVERHEAD
+    left = total - host - close
+    fields = [b"X-F%d: v" % i for i in range(count - 1)]
+    left -= sum(len(f) - 2 + FIELD_OVERHEAD for f in fields)
+    name = b"X-Filler"
+    value_length = left - len(name) - FIELD_OVERHEAD
+    assert value_length > 0
+    return [*fields, name + b": " + b"a" * value_length]
+
+
+async def test_head_limits(port_name: str, servers: ServerPool) -> None:
+    server = servers.get(port_name)
+    server.mark_log()
+    prefix = "/standard?rows=1&pad="
+    at_limit = prefix + "a" * (MAX_TARGET_BYTES - len(prefix))
+    cases: list[tuple[str, bytes, int]] = [
+        ("target at the limit", request(at_limit), 200),
+        ("target one byte over", request(at_limit + "a"), 414),
+        ("target of 1 MB", request(at_limit + "a" * 1_000_000), 414),
+        ("header section at the limit", request("/standard?rows=1", *_header_fields(MAX_HEADER_BYTES)), 200),
+        ("header section one byte over", request("/standard?rows=1", *_header_fields(MAX_HEADER_BYTES + 1)), 431),
+        ("fields at the limit", request("/standard?rows=1", *_header_fields(2000, MAX_HEADER_FIELDS - 2)), 200),
+        ("one field too many", request("/standard?rows=1", *_header_fields(2000, MAX_HEADER_FIELDS - 1)), 431),
+        ("spread over many fields", request("/standard?rows=1", *[b"X-%d: " % i + b"b" * 400 for i in range(50)]), 431),
+    ]  # fmt: skip
+    refused = 0
+    for what, data, status in cases:
+        result = await exchange(server.url, data)
+        where = _where(server, what)
+        if status == 200:
+            assert result.status == 200, f"{where}: {result.raw[:300]!r}"
+            continue
+        refused += 1
+        body = _assert_json_refusal(result, status, where)
+        limit = MAX_TARGET_BYTES if status == 414 else None
+        assert limit is None or str(limit) in str(body["error"]), f"{where}: {body}"
+    await asyncio.sleep(0.2)
+    log = server.new_log()
+    _assert_quiet(log, _where(server, "heads over the limits"))
+    warnings = [line for line in log.splitlines() if "WARNING" in line and "refused" in line]
+    assert len(warnings) == refused, _where(server, f"one WARNING line per refusal:\n{log}")
+
+
+# 6. Malformed requests: the server's 400, one WARNING line, no traceback
+
+MALFORMED = {
+    "NUL in a value": b"X-A: a\x00b",
+    "CR in a value": b"X-A: a\rb",
+    "space before the colon": b"X-A : b",
+    "no colon": b"X-A b",
+    "conflicting framing": b"Content-Length: 5\r\nTransfer-Encoding: chunked",
+    "two lengths": b"Content-Length: 1\r\nContent-Length: 2",
+}
+
+
+async def test_malformed_requests_log_one_warning_each(port_name: str, servers: ServerPool) -> None:
+    server = servers.get(port_name)
+    server.mark_log()
+    sent = 0
+    for what, field in MALFORMED.items():
+        result = await exchange(server.url, request("/standard?rows=1", field))
+        sent += 1
+        assert result.status == 400, _where(server, f"{what}: {result.raw[:300]!r}")
+    for what, data in {
+        "bad request line": b"GET /standard HTTP/1.1 extra\r\nHost: x\r\n\r\n",
+        "bad version": b"GET /standard HTTP/9.z\r\nHost: x\r\n\r\n",
+    }.items():
+        result = await exchange(server.url, data)
+        sent += 1
+        assert result.status == 400, _where(server, f"{what}: {result.raw[:300]!r}")
+    await asyncio.sleep(0.2)
+    log = server.new_log()
+    _assert_quiet(log, _where(server, "malformed requests"))
+    warnings = [line for line in log.splitlines() if re.search(r"\bWARNING\b", line)]
+    assert len(warnings) == sent, _where(server, f"{sent} WARNING lines expected:\n{log}")
+    assert len(log.splitlines()) == sent, _where(server, f"one line each, nothing else:\n{log}")
