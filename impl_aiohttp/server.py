@@ -146,6 +146,11 @@ class ContractServer(web.Server):
 
 
 class ContractRequestHandler(web.RequestHandler):
+    def __init__(self, manager: web.Server, **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        # The one place this reaches into aiohttp: see `_StopAtFirstRefusal`.
+        self._parser = _StopAtFirstRefusal(self._parser)  # type: ignore[assignment]
+
     def handle_error(
         self,
         request: web.BaseRequest,
@@ -166,6 +171,33 @@ class ContractRequestHandler(web.RequestHandler):
         )
         response.force_close()
         return response
+
+
+class _StopAtFirstRefusal:
+    """The connection's parser, fed nothing more once it has refused a request.
+
+    aiohttp goes on feeding a parser that has failed, and each later read fails again with an
+    error that quotes the whole read (`feed_data` in aiohttp/_http_parser.pyx) and is queued
+    until the connection closes: a client sending megabytes of one header line had the server
+    keep a multiple of them. The refusal is answered and the connection closed anyway.
+    """
+
+    def __init__(self, parser: Any) -> None:
+        self._parser = parser
+        self._refused = False
+
+    def feed_data(self, data: bytes) -> tuple[Any, bool, bytes]:
+        if self._refused:
+            return (), False, b""
+        try:
+            result: tuple[Any, bool, bytes] = self._parser.feed_data(data)
+        except HttpProcessingError:
+            self._refused = True
+            raise
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._parser, name)
 
 
 def _as_head_refusal(error: HttpProcessingError) -> HeadRefused | None:

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import asyncpg
@@ -22,6 +22,7 @@ from .schema import compiled_select, literal_select
 from .settings import Settings
 
 logger = logging.getLogger("streambench.database")
+T = TypeVar("T")
 
 
 class DatabaseUnavailable(Exception):
@@ -33,6 +34,10 @@ class DatabaseUnavailable(Exception):
 
 class StreamFailed(Exception):
     """The database failed while a stream was being read: the response must not end cleanly."""
+
+
+class _ConnectionGone(Exception):
+    """Opening a stream failed because its connection had gone: worth one more try."""
 
 
 class Database:
@@ -52,6 +57,21 @@ class Database:
         return {"size": pool.size(), "checked_out": pool.checkedout(), "idle": pool.checkedin()}
 
     async def _checkout(self) -> tuple[AsyncConnection, asyncpg.Connection]:
+        """A pooled connection the driver has not seen closed.
+
+        After a restart or failover every pooled connection is dead, and the driver knows it as
+        soon as the event loop has read the server's goodbye: checking costs no round trip
+        (benchmarks/checkout_liveness.py). A dead one is dropped and the next taken, so the pool
+        refills from the database instead of handing each dead connection to one client.
+        """
+        for _ in range(self._settings.pool_size):
+            connection, driver = await self._checkout_any()
+            if not driver.is_closed():
+                return connection, driver
+            await _release(connection, healthy=False)
+        return await self._checkout_any()  # every idle one was dead: this one is new
+
+    async def _checkout_any(self) -> tuple[AsyncConnection, asyncpg.Connection]:
         try:
             connection = await self._engine.connect()
         except Exception as error:
@@ -65,25 +85,50 @@ class Database:
             raise
         return connection, raw.driver_connection
 
+    async def _first_use(self, use: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """`use` on a checked-out connection, tried once more on a fresh one when the first
+        failed because its connection was gone (closed between the check and the query).
+        Any failure is `DatabaseUnavailable`: nothing was sent to the client yet."""
+        for attempt in (1, 2):
+            connection, driver = await self._checkout()
+            healthy = False
+            try:
+                result = await use(driver)
+                healthy = True
+                return result
+            except Exception as error:
+                if attempt == 1 and driver.is_closed():
+                    logger.info("retrying on a fresh connection: %s", _describe(error))
+                    continue
+                raise DatabaseUnavailable(_describe(error)) from error
+            finally:
+                await _release(connection, healthy)
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
     async def fetch_all(self, columns: tuple[str, ...], rows: int) -> list[Row]:
         """Every row in one round trip. Any failure is `DatabaseUnavailable`: nothing was sent yet."""
-        connection, driver = await self._checkout()
-        healthy = False
-        try:
+
+        async def fetch(driver: asyncpg.Connection) -> list[Row]:
             records: list[Row] = await driver.fetch(compiled_select(columns), rows)
-            healthy = True
             return records
-        except Exception as error:
-            raise DatabaseUnavailable(_describe(error)) from error
-        finally:
-            await _release(connection, healthy)
+
+        return await self._first_use(fetch)
 
     async def open_stream(self, columns: tuple[str, ...], rows: int, batch_size: int) -> RowStream:
         """Check out a connection, begin a read-only transaction and open the cursor.
 
         All of it happens before a response starts, so a failure here is a 503, never a broken
-        200. The caller owns the returned stream and must close it (`async with` or `aclose()`).
+        200; a connection found gone on the way is replaced once, as in `_first_use`. The caller
+        owns the returned stream and must close it (`async with` or `aclose()`).
         """
+        try:
+            return await self._open_stream(columns, rows, batch_size)
+        except _ConnectionGone:
+            return await self._open_stream(columns, rows, batch_size, last_try=True)
+
+    async def _open_stream(
+        self, columns: tuple[str, ...], rows: int, batch_size: int, last_try: bool = False
+    ) -> RowStream:
         connection, driver = await self._checkout()
 
         async def begin() -> tuple[Any, Any]:
@@ -108,6 +153,9 @@ class Database:
             raise
         except Exception as error:
             await _release(connection, healthy=False)
+            if not last_try and driver.is_closed():
+                logger.info("retrying on a fresh connection: %s", _describe(error))
+                raise _ConnectionGone from error
             raise DatabaseUnavailable(_describe(error)) from error
         return RowStream(connection, transaction, cursor, batch_size, self._settings.pool_timeout)
 
@@ -125,16 +173,11 @@ class Database:
                 yield batch
 
     async def ping(self) -> None:
-        connection, driver = await self._checkout()
-        healthy = False
-        try:
+        async def select_one(driver: asyncpg.Connection) -> None:
             with anyio.fail_after(self._settings.pool_timeout):
                 await driver.fetchval("SELECT 1")
-            healthy = True
-        except Exception as error:
-            raise DatabaseUnavailable(_describe(error)) from error
-        finally:
-            await _release(connection, healthy)
+
+        await self._first_use(select_one)
 
     async def copy_to(
         self, columns: tuple[str, ...], rows: int, sink: Callable[[bytes], Awaitable[None]]

@@ -42,7 +42,7 @@ def test_head_counter_refuses_as_pieces_arrive() -> None:
     counter = HeadCounter()
     counter.add_target(b"/" * (MAX_TARGET_BYTES - 1))
     counter.add_target(b"x")
-    with pytest.raises(HeadRefused, match="414|target") as refused:
+    with pytest.raises(HeadRefused) as refused:
         counter.add_target(b"y")
     assert refused.value.status == 414
     counter = HeadCounter()

@@ -85,6 +85,6 @@ async def read_to_end(
                 received += piece
     except TimeoutError:
         ended = "timeout"
-    except ConnectionResetError:
+    except ConnectionError:  # reset, or a broken pipe the stream reader kept for us
         ended = "reset"
     return WireResult(bytes(received), ended, time.monotonic() - started)
