@@ -56,7 +56,7 @@ def handler_options(settings: Settings) -> dict[str, Any]:
         "keepalive_timeout": settings.head_timeout,
         "max_line_size": MAX_TARGET_BYTES,
         # No single field may be larger than the whole section; the section is checked whole
-        # once parsed (`_checked`).
+        # once parsed (`ContractServer._checked`).
         "max_field_size": MAX_HEADER_BYTES,
         "max_headers": MAX_HEADER_FIELDS,
     }
@@ -101,21 +101,20 @@ async def _drain(runner: web.AppRunner, plan: ShutdownPlan) -> None:
     for site in list(runner.sites):
         await site.stop()
     server = runner.server
-    if server is None:
+    if not isinstance(server, ContractServer):
         return
-    server.pre_shutdown()  # closes idle keep-alive connections, marks the others to close
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + plan.cut_after
-    # aiohttp signals nothing when a connection ends: poll, as uvicorn's own shutdown does.
-    while server.connections and loop.time() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(0.05)
-    for connection in server.connections:
-        if connection.transport is not None and not connection.transport.is_closing():
-            log_cut(connection.transport.get_extra_info("peername"), plan.cut_after)
-            reset(connection.transport)
+    # Idle keep-alive connections stop waiting for a request; the others close after theirs.
+    server.pre_shutdown()
+    in_flight = set(server.in_flight)
+    if in_flight:
+        await asyncio.wait(in_flight, timeout=plan.cut_after)
+    for task, request in list(server.in_flight.items()):
+        if not task.done() and request.transport is not None:
+            log_cut(request.transport.get_extra_info("peername"), plan.cut_after)
+            reset(request.transport)
     # The cut handlers notice at their next write and close their streams (shielded).
-    while server.connections and loop.time() < deadline + plan.closing / 2:  # noqa: ASYNC110
-        await asyncio.sleep(0.02)
+    if server.in_flight:
+        await asyncio.wait(set(server.in_flight), timeout=plan.closing / 2)
 
 
 class ContractAppRunner(web.AppRunner):
@@ -124,7 +123,7 @@ class ContractAppRunner(web.AppRunner):
     async def _make_server(self) -> web.Server:
         made = await super()._make_server()
         return ContractServer(
-            _checked(made.request_handler),
+            made.request_handler,
             request_factory=made.request_factory,
             handler_cancellation=made.handler_cancellation,
             loop=asyncio.get_running_loop(),
@@ -134,8 +133,13 @@ class ContractAppRunner(web.AppRunner):
 
 
 class ContractServer(web.Server):
+    """Checks each parsed head against the limits before the app sees it, and knows which
+    requests are in flight (the task that handles each, its response's writing included)."""
+
     def __init__(self, handler: Handler, **kwargs: Any) -> None:
-        super().__init__(handler, **kwargs)
+        super().__init__(self._checked, **kwargs)
+        self._app_handler = handler
+        self.in_flight: dict[asyncio.Task[Any], web.BaseRequest] = {}
         self._handler_kwargs = {
             k: v for k, v in kwargs.items() if k not in ("request_factory", "handler_cancellation")
         }
@@ -143,6 +147,23 @@ class ContractServer(web.Server):
 
     def __call__(self) -> web.RequestHandler:
         return ContractRequestHandler(self, loop=asyncio.get_running_loop(), **self._handler_kwargs)
+
+    async def _checked(self, request: web.BaseRequest) -> web.StreamResponse:
+        try:
+            target = request.raw_path.encode("utf-8", "surrogateescape")
+            check_head(len(target), request.raw_headers)
+        except HeadRefused as refused:
+            refused.log(request.remote)
+            return _refusal_response(refused)
+        # aiohttp runs each request in a task of its own that also writes the response out.
+        task = asyncio.current_task()
+        if task is not None:
+            self.in_flight[task] = request
+            task.add_done_callback(self._finished)
+        return await self._app_handler(request)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self.in_flight.pop(task, None)
 
 
 class ContractRequestHandler(web.RequestHandler):
@@ -207,19 +228,6 @@ def _as_head_refusal(error: HttpProcessingError) -> HeadRefused | None:
     if error.message == _TOO_MANY_HEADERS:
         return too_many_fields()
     return None
-
-
-def _checked(handler: Handler) -> Handler:
-    async def checked(request: web.BaseRequest) -> web.StreamResponse:
-        try:
-            target = request.raw_path.encode("utf-8", "surrogateescape")
-            check_head(len(target), request.raw_headers)
-        except HeadRefused as refused:
-            refused.log(request.remote)
-            return _refusal_response(refused)
-        return await handler(request)
-
-    return checked
 
 
 def _refusal_response(refused: HeadRefused) -> web.Response:
