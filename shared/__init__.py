@@ -1,5 +1,5 @@
-"""The data layer every port shares: settings, the query and its two access paths, encoders, the
-request contract, auth, seeding, the embedded server and the registry of ports.
+"""The data layer every port shares: settings, the queries and the three sources of a body,
+encoders, the request contract, auth, seeding, the embedded server and the registry of ports.
 
 Names load on first use (PEP 562): `import shared.settings` must not import SQLAlchemy, so the
 command line starts at once."""
@@ -11,8 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .auth import check_authorization, make_token
-    from .contract import ContractError, DataRequest, parse_data_request
-    from .database import Database, DatabaseUnavailable, RowStream, StreamFailed, create_database
+    from .bodies import Body, open_body, read_body
+    from .contract import SOURCES, ContractError, DataRequest, parse_data_request
+    from .database import (
+        CopyStream,
+        Database,
+        DatabaseUnavailable,
+        RowStream,
+        StreamFailed,
+        create_database,
+    )
     from .encoders import ENCODERS, FORMATS, Encoder, encode_all, encode_chunks
     from .ports import PORTS, PortDescriptor, PortUnavailable, available_ports, load_port
     from .seed import seed
@@ -22,7 +30,10 @@ __all__ = [
     "ENCODERS",
     "FORMATS",
     "PORTS",
+    "SOURCES",
+    "Body",
     "ContractError",
+    "CopyStream",
     "DataRequest",
     "Database",
     "DatabaseUnavailable",
@@ -39,12 +50,16 @@ __all__ = [
     "encode_chunks",
     "load_port",
     "make_token",
+    "open_body",
     "parse_data_request",
+    "read_body",
     "seed",
 ]
 
 _HOME = {
+    "Body": "bodies",
     "ContractError": "contract",
+    "CopyStream": "database",
     "DataRequest": "contract",
     "Database": "database",
     "DatabaseUnavailable": "database",
@@ -55,6 +70,7 @@ _HOME = {
     "PortDescriptor": "ports",
     "PortUnavailable": "ports",
     "RowStream": "database",
+    "SOURCES": "contract",
     "Settings": "settings",
     "StreamFailed": "database",
     "available_ports": "ports",
@@ -64,7 +80,9 @@ _HOME = {
     "encode_chunks": "encoders",
     "load_port": "ports",
     "make_token": "auth",
+    "open_body": "bodies",
     "parse_data_request": "contract",
+    "read_body": "bodies",
     "seed": "seed",
 }
 

@@ -20,7 +20,14 @@ JSON_CONTENT_TYPE = "application/json"
 RETRY_AFTER_SECONDS = 1
 
 _MEDIA_TO_FORMAT = {encoder.media_type: name for name, encoder in ENCODERS.items()}
-_PARAMETERS = ("rows", "batch", "format")
+_PARAMETERS = ("rows", "batch", "format", "source")
+
+ENDPOINTS: tuple[str, ...] = ("standard", "chunked")
+# How the rows are read: `fetch` all in one round trip then encode; `cursor` a server-side cursor
+# read in batches and encoded; `copy` the database writes the body itself (`COPY ... TO STDOUT`).
+SOURCES: tuple[str, ...] = ("fetch", "cursor", "copy")
+# Each endpoint's default is what it did before `source` existed: the two baselines users write.
+DEFAULT_SOURCES: Mapping[str, str] = {"standard": "fetch", "chunked": "cursor"}
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,7 @@ class DataRequest:
     rows: int
     batch: int
     encoder: Encoder
+    source: str = "fetch"
 
 
 @dataclass
@@ -65,9 +73,10 @@ def unavailable(reason: str) -> ContractError:
 
 
 def parse_data_request(
-    query: Iterable[tuple[str, str]], accept: str | None, settings: Settings
+    endpoint: str, query: Iterable[tuple[str, str]], accept: str | None, settings: Settings
 ) -> DataRequest:
-    """Validate `rows`, `batch` and `format` (each at most once) and negotiate the format."""
+    """Validate `rows`, `batch`, `format` and `source` (each at most once) for `endpoint`
+    (`standard` or `chunked`, which picks the default source) and negotiate the format."""
     values: dict[str, str] = {}
     for key, value in query:
         if key not in _PARAMETERS:
@@ -83,8 +92,12 @@ def parse_data_request(
             raise ContractError(
                 400, f"unknown format; expected one of {', '.join(FORMATS)}", "format"
             )
-        return DataRequest(rows, batch, ENCODERS[name])
-    return DataRequest(rows, batch, ENCODERS[negotiate(accept)])
+    source = values.get("source", DEFAULT_SOURCES[endpoint])
+    if source not in SOURCES:
+        raise ContractError(400, f"unknown source; expected one of {', '.join(SOURCES)}", "source")
+    # Negotiation last: a bad parameter is a 400 even when Accept allows nothing.
+    encoder = ENCODERS[values["format"] if "format" in values else negotiate(accept)]
+    return DataRequest(rows, batch, encoder, source)
 
 
 def _integer(values: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -1,15 +1,16 @@
-"""Data access: SQLAlchemy owns the pool and compiles the query, asyncpg runs the hot path.
+"""Data access: SQLAlchemy owns the pool and compiles the queries, asyncpg runs the hot path.
 
-Two paths share one query: `fetch_all` (one round trip, the buffered path) and `open_stream`/
-`stream_batches` (a server-side cursor read `batch_size` rows at a time, the streamed path).
+Three ways to read the rows, the contract's sources: `fetch_all` (one round trip), `open_stream`
+(a server-side cursor read in batches, `RowStream`) and `open_copy` (the database writes the body
+itself, `CopyStream`). Two floors to measure them against: `copy_to` (the rows' ids alone) and
+`copy_body` (the exact body), both `COPY ... TO STDOUT`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from types import TracebackType
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import anyio
@@ -17,9 +18,16 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from .encoders import Row
-from .schema import compiled_select, literal_select
+from ._pooling import describe as _describe
+from ._pooling import release as _release
+from ._pooling import settle as _settle
+from .copy_stream import CopyStream
+from .encoders import ENCODERS, Row
+from .row_stream import RowStream, StreamFailed
+from .schema import COPY_OPTIONS, body_query, compiled_select, literal_select
 from .settings import Settings
+
+__all__ = ["CopyStream", "Database", "DatabaseUnavailable", "RowStream", "StreamFailed"]
 
 logger = logging.getLogger("streambench.database")
 T = TypeVar("T")
@@ -30,10 +38,6 @@ class DatabaseUnavailable(Exception):
 
     Raised before any byte of a response exists, so ports answer 503.
     """
-
-
-class StreamFailed(Exception):
-    """The database failed while a stream was being read: the response must not end cleanly."""
 
 
 class _ConnectionGone(Exception):
@@ -72,6 +76,20 @@ class Database:
         return await self._checkout_any()  # every idle one was dead: this one is new
 
     async def _checkout_any(self) -> tuple[AsyncConnection, asyncpg.Connection]:
+        # Shielded: a request cancelled while the pool opens a new connection (an ASGI client
+        # gone away) would interrupt asyncpg mid-handshake, and asyncpg then leaves a future's
+        # exception unretrieved (its SSL request's `on_data`, connect_utils.py), logged at ERROR.
+        # Let the connect finish, then give the connection back.
+        opening = asyncio.ensure_future(self._connect())
+        try:
+            return await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            with anyio.CancelScope(shield=True):
+                if await _settle(opening, self._settings.pool_timeout):
+                    await _release(opening.result()[0], healthy=True)
+            raise
+
+    async def _connect(self) -> tuple[AsyncConnection, asyncpg.Connection]:
         try:
             connection = await self._engine.connect()
         except Exception as error:
@@ -157,7 +175,38 @@ class Database:
                 logger.info("retrying on a fresh connection: %s", _describe(error))
                 raise _ConnectionGone from error
             raise DatabaseUnavailable(_describe(error)) from error
-        return RowStream(connection, transaction, cursor, batch_size, self._settings.pool_timeout)
+        stream = RowStream(connection, transaction, cursor, batch_size, self._settings.pool_timeout)
+        try:
+            # The first batch too: until the database has answered a fetch, a failure is a 503.
+            await stream.first()
+        except BaseException as error:
+            await stream.aclose()
+            if isinstance(error, Exception):
+                raise DatabaseUnavailable(_describe(error)) from error
+            raise
+        return stream
+
+    async def open_copy(self, fmt: str, rows: int) -> CopyStream:
+        """Check out a connection and start `COPY (<the body's query>) TO STDOUT` for `rows` rows
+        in format `fmt`, up to its first piece of output (or its end): a failure up to here is
+        `DatabaseUnavailable`, before any byte of a response. The caller must close the stream.
+        The chunks hold the rows only: the encoder's head and tail are the caller's to add."""
+        connection, driver = await self._checkout()
+        stream = CopyStream(
+            connection,
+            driver,
+            body_query(fmt, rows),
+            COPY_OPTIONS[fmt],
+            self._settings.pool_timeout,
+        )
+        try:
+            await stream.start()
+        except BaseException as error:
+            await stream.aclose()
+            if isinstance(error, Exception):
+                raise DatabaseUnavailable(_describe(error)) from error
+            raise
+        return stream
 
     async def stream_batches(
         self, columns: tuple[str, ...], rows: int, batch_size: int
@@ -192,6 +241,31 @@ class Database:
         finally:
             await _release(connection, healthy)
 
+    async def copy_body(self, fmt: str, rows: int, sink: Callable[[bytes], Awaitable[None]]) -> int:
+        """The body floor: the database writing the exact body of `rows` rows in format `fmt`
+        (`COPY (<the body's query>) TO STDOUT`, the encoder's head and tail around it), each
+        piece awaited by `sink`, straight from the driver. Returns the body's length."""
+        encoder = ENCODERS[fmt]
+        size = 0
+
+        async def counted(piece: bytes) -> None:
+            nonlocal size
+            size += len(piece)
+            await sink(piece)
+
+        connection, driver = await self._checkout()
+        healthy = False
+        try:
+            if encoder.head():
+                await counted(encoder.head())
+            await driver.copy_from_query(body_query(fmt, rows), output=counted, **COPY_OPTIONS[fmt])
+            if encoder.tail():
+                await counted(encoder.tail())
+            healthy = True
+        finally:
+            await _release(connection, healthy)
+        return size
+
     async def server_version(self) -> str:
         connection, driver = await self._checkout()
         try:
@@ -204,127 +278,7 @@ class Database:
         await self._engine.dispose()
 
 
-class RowStream:
-    """An open server-side cursor on a checked-out connection inside a read-only transaction.
-
-    Reads one batch ahead: while the consumer encodes and writes batch n, the driver is already
-    fetching batch n+1, so database time overlaps encoding and sending. The fetch in flight is
-    shielded from the consumer's cancellation (a client gone away): `aclose()` lets it finish,
-    at most one batch, instead of interrupting the driver mid-protocol and losing the connection.
-    """
-
-    def __init__(
-        self,
-        connection: AsyncConnection,
-        transaction: Any,
-        cursor: Any,
-        batch_size: int,
-        settle_timeout: float,
-    ) -> None:
-        self._connection = connection
-        self._transaction = transaction
-        self._cursor = cursor
-        self._batch_size = batch_size
-        self._settle_timeout = settle_timeout
-        self._pending: asyncio.Future[list[Row]] | None = None
-        self._exhausted = False
-        self._healthy = True
-        self._closed = False
-
-    def _start_fetch(self) -> asyncio.Future[list[Row]]:
-        return asyncio.ensure_future(self._fetch_batch())
-
-    async def _fetch_batch(self) -> list[Row]:
-        # Called inside the task: asyncpg's `Cursor.fetch` checks the connection synchronously,
-        # and a connection closed since the last batch must surface in `fetch()` as StreamFailed.
-        batch: list[Row] = await self._cursor.fetch(self._batch_size)
-        return batch
-
-    async def fetch(self) -> list[Row]:
-        """The next batch: at most `batch_size` rows, empty once the cursor is exhausted."""
-        if self._exhausted or self._closed:
-            return []
-        pending = self._pending or self._start_fetch()
-        self._pending = pending
-        try:
-            batch: list[Row] = await asyncio.shield(pending)
-        except asyncio.CancelledError:
-            raise  # the fetch goes on; aclose() settles it
-        except Exception as error:
-            self._pending = None
-            self._healthy = False
-            raise StreamFailed(_describe(error)) from error
-        if len(batch) < self._batch_size:
-            self._exhausted = True
-            self._pending = None
-        else:
-            self._pending = self._start_fetch()
-        return batch
-
-    def __aiter__(self) -> AsyncIterator[list[Row]]:
-        return self._batches()
-
-    async def _batches(self) -> AsyncIterator[list[Row]]:
-        while batch := await self.fetch():
-            yield batch
-
-    async def aclose(self) -> None:
-        """Close the cursor (by ending the transaction) and return the connection.
-
-        Shielded: a cancelled request (a client that went away) must still finish the rollback,
-        or the driver resets a connection with an open transaction, or the pool loses it.
-        """
-        if self._closed:
-            return
-        self._closed = True
-        with anyio.CancelScope(shield=True):
-            pending, self._pending = self._pending, None
-            if pending is not None and not await _settle(pending, self._settle_timeout):
-                self._healthy = False
-            if self._healthy:
-                try:
-                    await self._transaction.rollback()
-                except Exception as error:
-                    logger.info("rollback after stream failed: %s", _describe(error))
-                    self._healthy = False
-            await _release(self._connection, self._healthy)
-
-    async def __aenter__(self) -> RowStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-
-async def _settle(operation: asyncio.Future[Any], patience: float) -> bool:
-    """Let a driver operation in flight finish; whether the connection can still be trusted."""
-    await asyncio.wait({operation}, timeout=patience)
-    if not operation.done():
-        operation.cancel()
-        await asyncio.wait({operation})
-        return False
-    return not operation.cancelled() and operation.exception() is None
-
-
-async def _release(connection: AsyncConnection, healthy: bool) -> None:
-    """Return a connection to the pool, or drop it when its state cannot be trusted."""
-    with anyio.CancelScope(shield=True):
-        try:
-            if not healthy:
-                await connection.invalidate()
-            await connection.close()
-        except Exception as error:
-            logger.info("dropping a connection that failed to close: %s", _describe(error))
-
-
-def _describe(error: BaseException) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+SERVER_SETTINGS = {"jit": "off", "TimeZone": "UTC"}
 
 
 async def create_database(settings: Settings, url: str | None = None) -> Database:
@@ -338,8 +292,10 @@ async def create_database(settings: Settings, url: str | None = None) -> Databas
         # JIT compiles a plan once its estimated cost is high (here from ~4M rows on), adding
         # milliseconds before the first row: a cost that streaming, which lives on its first
         # byte, should not pay for a plain index scan. The COPY floor runs with it off too.
+        # TimeZone=UTC: the database writes timestamps in the session's offset when it writes a
+        # body itself (`copy`), and ours are UTC (asyncpg's decoded rows are UTC whatever it is).
         return await asyncpg.connect(
-            url, timeout=settings.pool_timeout, server_settings={"jit": "off"}
+            url, timeout=settings.pool_timeout, server_settings=SERVER_SETTINGS
         )
 
     engine = create_async_engine(

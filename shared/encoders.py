@@ -86,7 +86,9 @@ class NdjsonEncoder(_BaseEncoder):
 
 @dataclass(frozen=True)
 class JsonArrayEncoder(_BaseEncoder):
-    """One JSON array; streamed as `[`, objects separated by commas across batches, `]`."""
+    """One JSON array written a row per line: `[`, then `{...}\\n` for the first row and
+    `,{...}\\n` for every later one, then `]` (`[]` for zero rows). Each row's bytes depend on that
+    row alone (and on whether it is the first), so the database can write them too."""
 
     def head(self) -> bytes:
         return b"["
@@ -94,7 +96,7 @@ class JsonArrayEncoder(_BaseEncoder):
     def batch(self, rows: Sequence[Row], first: bool) -> bytes:
         if not rows:
             return b""
-        inner = orjson.dumps(_as_dicts(rows))[1:-1]
+        inner = b"\n,".join([orjson.dumps(obj) for obj in _as_dicts(rows)]) + b"\n"
         return inner if first else b"," + inner
 
     def tail(self) -> bytes:
@@ -103,14 +105,15 @@ class JsonArrayEncoder(_BaseEncoder):
 
 @dataclass(frozen=True)
 class CsvEncoder(_BaseEncoder):
-    """RFC 4180: a header line, CRLF line endings, fields quoted only where needed."""
+    """RFC 4180 fields (quoted only where needed) with LF record ends, as PostgreSQL's `COPY ...
+    (FORMAT csv)`, pandas and Python's `csv` module write and read them by default."""
 
     def head(self) -> bytes:
-        return (",".join(self.columns) + "\r\n").encode()
+        return (",".join(self.columns) + "\n").encode()
 
     def batch(self, rows: Sequence[Row], first: bool) -> bytes:
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer = csv.writer(buffer, lineterminator="\n")
         writer.writerows([(r[0], r[1], r[2], r[3], r[4].isoformat()) for r in rows])
         return buffer.getvalue().encode()
 

@@ -24,7 +24,9 @@ from schemathesis.specs.openapi.definitions import OPENAPI_31
 
 from shared.auth import check_authorization, make_token
 from shared.contract import (
+    DEFAULT_SOURCES,
     RETRY_AFTER_SECONDS,
+    SOURCES,
     ContractError,
     method_not_allowed,
     negotiate,
@@ -34,7 +36,8 @@ from shared.contract import (
     unavailable,
 )
 from shared.encoders import ENCODERS, FORMATS, encode_all
-from shared.ports import available_ports, import_string
+from shared.ports import available_ports
+from shared.servers.registry import import_string
 from shared.settings import MAX_BATCH, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -192,17 +195,23 @@ def test_rows_and_batch_ranges_are_the_settings(spec: dict[str, Any]) -> None:
 @pytest.mark.parametrize("path", DATA_PATHS)
 def test_parameter_boundaries_are_what_the_parser_accepts(spec: dict[str, Any], path: str) -> None:
     settings = Settings()
+    endpoint = path.lstrip("/")
     for name in ("rows", "batch"):
         schema = _parameter(spec, path, name)["schema"]
         for value in (schema["minimum"], schema["maximum"]):
-            parse_data_request([(name, str(value))], None, settings)
+            parse_data_request(endpoint, [(name, str(value))], None, settings)
         for value in (schema["minimum"] - 1, schema["maximum"] + 1):
             with pytest.raises(ContractError) as refused:
-                parse_data_request([(name, str(value))], None, settings)
+                parse_data_request(endpoint, [(name, str(value))], None, settings)
             assert (refused.value.status, refused.value.parameter) == (400, name)
-    defaults = parse_data_request([], None, settings)
+    defaults = parse_data_request(endpoint, [], None, settings)
     assert defaults.rows == _parameter(spec, path, "rows")["schema"]["default"]
     assert defaults.batch == _parameter(spec, path, "batch")["schema"]["default"]
+    source = _parameter(spec, path, "source")["schema"]
+    assert source["enum"] == list(SOURCES), path
+    assert defaults.source == source["default"] == DEFAULT_SOURCES[endpoint], path
+    for value in SOURCES:
+        assert parse_data_request(endpoint, [("source", value)], None, settings).source == value
 
 
 @pytest.mark.parametrize("path", DATA_PATHS)
@@ -256,6 +265,8 @@ def _header_schema(spec: dict[str, Any], name: str) -> dict[str, Any]:
         ([("batch", "0")], None),
         ([("batch", "1"), ("batch", "2")], None),
         ([("format", "xml")], None),
+        ([("source", "COPY")], None),
+        ([("source", "copy"), ("source", "copy")], None),
     ],
 )
 def test_400_bodies_match(
@@ -265,7 +276,7 @@ def test_400_bodies_match(
     accept: str | None,
 ) -> None:
     with pytest.raises(ContractError) as refused:
-        parse_data_request(query, accept, Settings())
+        parse_data_request("chunked", query, accept, Settings())
     assert refused.value.status == 400
     _validate(registry, "#/components/schemas/ParameterError", json.loads(refused.value.body()))
 
@@ -395,11 +406,17 @@ def _served(app: object) -> set[tuple[str, str]]:
             for route in app.router.routes()
             if route.resource is not None
         }
+    while not hasattr(app, "routes") and hasattr(app, "app"):
+        app = app.app  # the shared ASGI wrappers (lifespan, request id) in front of the router
     routes = getattr(app, "routes", None)
     if routes is None:
         raise AssertionError(f"teach _served how to list the routes of a {type(app).__name__}")
     served: set[tuple[str, str]] = set()
     for route in routes:
+        if hasattr(route, "pattern"):  # Django: a URLPattern and the view's one method
+            method = route.callback.allowed_method
+            served.add((f"/{route.pattern}", method.lower()))
+            continue
         path = getattr(route, "path", None)
         methods = getattr(route, "methods", None)
         assert path is not None, f"{route!r}: a route without a path"

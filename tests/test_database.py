@@ -28,8 +28,9 @@ async def _assert_pool_idle(db: Database, admin: asyncpg.Connection) -> None:
 
 
 async def test_exhausted(database: Database, admin: asyncpg.Connection) -> None:
-    batches = [b async for b in database.stream_batches(("id",), 2500, 1000)]
-    assert [len(b) for b in batches] == [1000, 1000, 500]
+    batches = [b async for b in database.stream_batches(("id",), 4000, 1000)]
+    # A small first batch for an early first byte, then doubling up to the batch size.
+    assert [len(b) for b in batches] == [100, 200, 400, 800, 1000, 1000, 500]
     await _assert_pool_idle(database, admin)
 
 

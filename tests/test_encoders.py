@@ -57,10 +57,12 @@ def _assert_parses(fmt: str, body: bytes, rows: int) -> None:
 
 
 async def test_chunk_per_batch(database: Database) -> None:
-    _, chunks = await _streamed(database, "text", 2500, 1000)
-    assert chunks == 3
-    _, chunks = await _streamed(database, "json", 2000, 1000)
-    assert chunks == 3, "two batches, then the closing bracket"
+    _, chunks = await _streamed(database, "text", 3500, 1000)
+    assert chunks == 6, "batches of 100, 200, 400, 800, 1000 and 1000 rows"
+    _, chunks = await _streamed(database, "json", 2500, 1000)
+    assert chunks == 6, "five batches, then the closing bracket"
+    _, chunks = await _streamed(database, "text", 150, 50)
+    assert chunks == 3, "never more rows than the batch size"
 
 
 async def test_escaping_survives_every_format(database: Database) -> None:

@@ -1,0 +1,39 @@
+"""How a checked-out connection goes back: the few rules every access path follows alike."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import anyio
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+logger = logging.getLogger("streambench.database")
+
+
+async def settle(operation: asyncio.Future[Any], patience: float) -> bool:
+    """Let a driver operation in flight finish; whether the connection can still be trusted."""
+    await asyncio.wait({operation}, timeout=patience)
+    if not operation.done():
+        operation.cancel()
+        await asyncio.wait({operation})
+        return False
+    return not operation.cancelled() and operation.exception() is None
+
+
+async def release(connection: AsyncConnection, healthy: bool) -> None:
+    """Return a connection to the pool, or drop it when its state cannot be trusted."""
+    with anyio.CancelScope(shield=True):
+        try:
+            if not healthy:
+                await connection.invalidate()
+            await connection.close()
+        except Exception as error:
+            logger.info("dropping a connection that failed to close: %s", describe(error))
+
+
+def describe(error: BaseException) -> str:
+    """`<ExceptionClass>: <first line of its message>`, the wording of 503s and log lines."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -1,0 +1,141 @@
+"""A server-side cursor read in batches: the `cursor` source's rows."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterator
+from types import TracebackType
+from typing import Any
+
+import anyio
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ._pooling import describe, release, settle
+from .encoders import Row
+
+logger = logging.getLogger("streambench.database")
+
+# The first batch is small so that the first byte leaves after a few rows, not after `batch`;
+# later batches double up to `batch`, where each round trip carries as many rows as asked.
+FIRST_BATCH = 100
+
+
+class StreamFailed(Exception):
+    """The database failed while a stream was being read: the response must not end cleanly."""
+
+
+def batch_sizes(batch_size: int) -> Iterator[int]:
+    """Rows per fetch: FIRST_BATCH (or `batch_size` if smaller), doubling up to `batch_size`."""
+    size = min(batch_size, FIRST_BATCH)
+    while True:
+        yield size
+        size = min(size * 2, batch_size)
+
+
+class RowStream:
+    """An open server-side cursor on a checked-out connection inside a read-only transaction.
+
+    Reads one batch ahead: while the consumer encodes and writes batch n, the driver is already
+    fetching batch n+1, so database time overlaps encoding and sending. The fetch in flight is
+    shielded from the consumer's cancellation (a client gone away): `aclose()` lets it finish,
+    at most one batch, instead of interrupting the driver mid-protocol and losing the connection.
+    Batches grow from `FIRST_BATCH` rows to `batch_size` (`batch_sizes`).
+    """
+
+    def __init__(
+        self,
+        connection: AsyncConnection,
+        transaction: Any,
+        cursor: Any,
+        batch_size: int,
+        settle_timeout: float,
+    ) -> None:
+        self._connection = connection
+        self._transaction = transaction
+        self._cursor = cursor
+        self._sizes = batch_sizes(batch_size)
+        self._settle_timeout = settle_timeout
+        self._pending: asyncio.Future[list[Row]] | None = None
+        self._pending_size = 0
+        self._exhausted = False
+        self._healthy = True
+        self._closed = False
+
+    def _start_fetch(self) -> asyncio.Future[list[Row]]:
+        self._pending_size = next(self._sizes)
+        return asyncio.ensure_future(self._fetch_batch(self._pending_size))
+
+    async def _fetch_batch(self, size: int) -> list[Row]:
+        # `fetch(n)`, not iteration: asyncpg's cursor iterator prefetches its own 50 rows.
+        # Called inside the task: asyncpg's `Cursor.fetch` checks the connection synchronously,
+        # and a connection closed since the last batch must surface in `fetch()` as StreamFailed.
+        batch: list[Row] = await self._cursor.fetch(size)
+        return batch
+
+    async def first(self) -> None:
+        """Wait for the first batch without taking it: the database has answered, so a failure
+        up to here is the caller's to report before any byte is sent."""
+        if self._pending is None:
+            self._pending = self._start_fetch()
+        await asyncio.shield(self._pending)
+
+    async def fetch(self) -> list[Row]:
+        """The next batch: at most `batch_size` rows, empty once the cursor is exhausted."""
+        if self._exhausted or self._closed:
+            return []
+        pending = self._pending or self._start_fetch()
+        self._pending = pending
+        try:
+            batch: list[Row] = await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            raise  # the fetch goes on; aclose() settles it
+        except Exception as error:
+            self._pending = None
+            self._healthy = False
+            raise StreamFailed(describe(error)) from error
+        if len(batch) < self._pending_size:
+            self._exhausted = True
+            self._pending = None
+        else:
+            self._pending = self._start_fetch()
+        return batch
+
+    def __aiter__(self) -> AsyncIterator[list[Row]]:
+        return self._batches()
+
+    async def _batches(self) -> AsyncIterator[list[Row]]:
+        while batch := await self.fetch():
+            yield batch
+
+    async def aclose(self) -> None:
+        """Close the cursor (by ending the transaction) and return the connection.
+
+        Shielded: a cancelled request (a client that went away) must still finish the rollback,
+        or the driver resets a connection with an open transaction, or the pool loses it.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            pending, self._pending = self._pending, None
+            if pending is not None and not await settle(pending, self._settle_timeout):
+                self._healthy = False
+            if self._healthy:
+                try:
+                    await self._transaction.rollback()
+                except Exception as error:
+                    logger.info("rollback after stream failed: %s", describe(error))
+                    self._healthy = False
+            await release(self._connection, self._healthy)
+
+    async def __aenter__(self) -> RowStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
