@@ -15,6 +15,9 @@ COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --locked --no-dev --no-install-project
 COPY shared ./shared
 COPY impl_aiohttp ./impl_aiohttp
+COPY impl_django ./impl_django
+COPY impl_fastapi ./impl_fastapi
+COPY impl_litestar ./impl_litestar
 COPY impl_starlette ./impl_starlette
 COPY compare ./compare
 COPY streambench ./streambench

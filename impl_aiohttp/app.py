@@ -1,15 +1,17 @@
 """The reference port: the contract on aiohttp's own server.
 
-`/standard` is a `web.Response` built from one `fetch_all`; `/chunked` is a `web.StreamResponse`
-that writes one chunk per batch and awaits `write()`, which drains the transport, so a slow client
-holds the server back instead of making it buffer.
+Both endpoints take their body from `shared.bodies` for the request's source. `/standard` is a
+`web.Response` when the body is one piece (`fetch`), else a `Content-Length` response written
+piece by piece: aiohttp's writer joins a `web.Response`'s headers and body into one new buffer (on
+Python < 3.12.9), a second copy of the body. `/chunked` is a `web.StreamResponse` that writes each
+chunk and awaits `write()`, which drains the transport, so a slow client holds the server back
+instead of making it buffer.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import aclosing
 
 from aiohttp import HttpVersion11, web
 
@@ -23,6 +25,7 @@ from shared.answers import (
     refusal,
 )
 from shared.auth import check_authorization
+from shared.bodies import open_body, read_body
 from shared.contract import (
     ContractError,
     DataRequest,
@@ -33,7 +36,6 @@ from shared.contract import (
     unavailable,
 )
 from shared.database import Database, DatabaseUnavailable, StreamFailed, create_database
-from shared.encoders import encode_all, encode_chunks
 from shared.settings import Settings
 from shared.transport import reset
 
@@ -98,33 +100,43 @@ def _send(answer: Answer) -> web.Response:
     return web.Response(status=answer.status, body=answer.body, headers=answer.headers)
 
 
-def _data_request(request: web.Request) -> DataRequest:
+def _data_request(request: web.Request, endpoint: str) -> DataRequest:
     settings = request.app[SETTINGS]
     check_authorization(request.headers.get("Authorization"), settings.jwt_secret)
-    return parse_data_request(request.query.items(), request.headers.get("Accept"), settings)
-
-
-async def standard(request: web.Request) -> web.Response:
-    data = _data_request(request)
-    encoder = data.encoder
-    try:
-        rows = await request.app[DATABASE].fetch_all(encoder.columns, data.rows)
-    except DatabaseUnavailable as error:
-        raise unavailable(str(error)) from None
-    return web.Response(
-        body=encode_all(encoder, rows), headers=data_headers(encoder, streamed=False)
+    return parse_data_request(
+        endpoint, request.query.items(), request.headers.get("Accept"), settings
     )
 
 
-async def chunked(request: web.Request) -> web.StreamResponse:
-    data = _data_request(request)
-    encoder = data.encoder
+async def standard(request: web.Request) -> web.StreamResponse:
+    data = _data_request(request, "standard")
     try:
-        # Connection, transaction and cursor before the headers: a failure is still a 503.
-        stream = await request.app[DATABASE].open_stream(encoder.columns, data.rows, data.batch)
+        pieces = await read_body(request.app[DATABASE], data)
     except DatabaseUnavailable as error:
         raise unavailable(str(error)) from None
-    response = web.StreamResponse(headers=data_headers(encoder, streamed=True))
+    headers = data_headers(data.encoder, streamed=False)
+    if len(pieces) == 1:
+        return web.Response(body=pieces[0], headers=headers)
+    response = web.StreamResponse(headers=headers)
+    response.content_length = sum(len(piece) for piece in pieces)
+    try:
+        await response.prepare(request)
+        for piece in pieces:
+            await response.write(piece)
+        await response.write_eof()
+    except ConnectionError:
+        pass  # the client went away: nothing is held open, nothing to release or report
+    return response
+
+
+async def chunked(request: web.Request) -> web.StreamResponse:
+    data = _data_request(request, "chunked")
+    try:
+        # The database has answered before the headers: a failure up to here is still a 503.
+        body = await open_body(request.app[DATABASE], data)
+    except DatabaseUnavailable as error:
+        raise unavailable(str(error)) from None
+    response = web.StreamResponse(headers=data_headers(data.encoder, streamed=True))
     if request.version >= HttpVersion11:
         response.enable_chunked_encoding()
     else:
@@ -132,13 +144,12 @@ async def chunked(request: web.Request) -> web.StreamResponse:
         # delimited by closing the connection, and a cut one by resetting it.
         response.force_close()
     sent = 0
-    async with stream:
+    async with body:
         try:
             await response.prepare(request)
-            async with aclosing(encode_chunks(encoder, stream)) as chunks:
-                async for chunk in chunks:
-                    await response.write(chunk)  # drains: waits for a slow reader
-                    sent += len(chunk)
+            async for chunk in body:
+                await response.write(chunk)  # drains: waits for a slow reader
+                sent += len(chunk)
         except StreamFailed as error:
             log_stream_failed(logger, request[REQUEST_ID], sent, error)
             # Without the terminating chunk the client sees an incomplete body, not an end.

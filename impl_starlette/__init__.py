@@ -1,6 +1,6 @@
-"""The Starlette port of the streambench contract, served by uvicorn."""
+"""The Starlette port of the streambench contract: an ASGI app for any ASGI server."""
 
 from .app import create_app
-from .port import PORT, serve
+from .port import PORT
 
-__all__ = ["PORT", "create_app", "serve"]
+__all__ = ["PORT", "create_app"]

@@ -7,18 +7,28 @@ unavailable instead of breaking the others. Adding a port is a folder plus one l
 
 from __future__ import annotations
 
-import importlib
-import importlib.metadata
 import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .servers.registry import (
+    Interface,
+    ServerDescriptor,
+    ServerUnavailable,
+    import_string,
+    installed_version,
+    load_server,
+    servers_for,
+)
 from .settings import ENV_NAMES, Settings
 
 PORTS: Mapping[str, str] = {
     "aiohttp": "impl_aiohttp.port:PORT",
+    "django": "impl_django.port:PORT",
+    "fastapi": "impl_fastapi.port:PORT",
+    "litestar": "impl_litestar.port:PORT",
     "starlette": "impl_starlette.port:PORT",
 }
 
@@ -28,43 +38,55 @@ EXTRA_PORTS_ENV = "STREAMBENCH_EXTRA_PORTS"
 
 @dataclass(frozen=True)
 class PortDescriptor:
-    """One framework port: how to describe it and how to serve it as its own process.
+    """One framework port: what it is and which servers can run it.
 
-    `framework` and `server` are distribution names whose versions are read at run time;
-    `factory` is the import string of `create_app(settings)`; `serve` the import string of a blocking
-    `serve(settings, host, port)` that runs the app on a socket until SIGTERM or SIGINT.
+    `framework` is the distribution whose version is read at run time; `factory` is the import
+    string of `create_app(settings)`, which gives an app of `interface` ("asgi": any ASGI server
+    runs it; "aiohttp": an aiohttp `Application`). The server is chosen at serve time among the
+    registered servers of that interface (`shared.servers`), `default_server` when none is named.
     """
 
     name: str
     framework: str
-    server: str
     factory: str
-    serve: str
+    interface: Interface = "asgi"
+    default_server: str = "uvicorn"
     details: str = ""
 
-    def versions(self) -> dict[str, str]:
-        return {
-            dist: installed_version(dist) for dist in dict.fromkeys((self.framework, self.server))
-        }
+    def servers(self) -> list[str]:
+        """The servers that can run this port, its default first."""
+        names = servers_for(self.interface)
+        return sorted(names, key=lambda name: name != self.default_server)
 
-    def labels(self) -> tuple[str, str]:
+    def server(self, name: str | None = None) -> ServerDescriptor:
+        """The server `name` (default: this port's default), if it can run this port."""
+        server = load_server(name or self.default_server)
+        if server.interface != self.interface:
+            raise PortUnavailable(
+                f"server {server.name!r} serves {server.interface} apps; port {self.name!r} is "
+                f"{self.interface}: use one of {', '.join(self.servers())}"
+            )
+        return server
+
+    def framework_version(self) -> str:
+        return installed_version(self.framework)
+
+    def labels(self, server: str | None = None) -> tuple[str, str]:
         """Framework and server with their installed versions, e.g. ("aiohttp 3.14.0", ...)."""
-        versions = self.versions()
-        return (
-            f"{self.framework} {versions[self.framework]}",
-            f"{self.server} {versions[self.server]}",
-        )
+        chosen = self.server(server)
+        return f"{self.framework} {self.framework_version()}", f"{chosen.name} {chosen.version()}"
 
-    def command(self, host: str, port: int) -> list[str]:
-        """The command line that serves this port in a process of its own."""
+    def command(self, host: str, port: int, server: str | None = None) -> list[str]:
+        """The command line that serves this port on `server` in a process of its own."""
         return [
             sys.executable, "-m", "streambench", "serve", self.name,
+            "--server", server or self.default_server,
             "--host", host, "--port", str(port),
         ]  # fmt: skip
 
-    def run(self, settings: Settings, host: str, port: int) -> None:
-        serve: Callable[[Settings, str, int], None] = import_string(self.serve)
-        serve(settings, host, port)
+    def run(self, settings: Settings, host: str, port: int, server: str | None = None) -> None:
+        create_app: Callable[[Settings], Any] = import_string(self.factory)
+        self.server(server).run(lambda: create_app(settings), settings, host, port)
 
 
 def process_env(settings: Settings) -> dict[str, str]:
@@ -108,9 +130,14 @@ def load_port(name: str, environ: Mapping[str, str] | None = None) -> PortDescri
         raise PortUnavailable(f"port {name!r} cannot be imported: {error}") from error
     if not isinstance(descriptor, PortDescriptor):
         raise PortUnavailable(f"{ports[name]} is not a PortDescriptor")
-    for dist in (descriptor.framework, descriptor.server):
-        if installed_version(dist) == "not installed":
-            raise PortUnavailable(f"port {name!r} needs {dist!r}, which is not installed")
+    if installed_version(descriptor.framework) == "not installed":
+        raise PortUnavailable(
+            f"port {name!r} needs {descriptor.framework!r}, which is not installed"
+        )
+    try:
+        descriptor.server()
+    except ServerUnavailable as error:
+        raise PortUnavailable(f"port {name!r}: its default server: {error}") from error
     return descriptor
 
 
@@ -125,20 +152,3 @@ def available_ports(
         except PortUnavailable as error:
             result.append((name, None, str(error)))
     return result
-
-
-def import_string(target: str) -> Any:
-    module_name, _, attribute = target.partition(":")
-    module = importlib.import_module(module_name)
-    try:
-        return getattr(module, attribute)
-    except AttributeError:
-        raise ImportError(f"{module_name} has no attribute {attribute!r}") from None
-
-
-def installed_version(dist: str) -> str:
-    """A distribution's installed version, or "not installed"."""
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"

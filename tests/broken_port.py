@@ -16,9 +16,9 @@ from shared.settings import Settings
 PORT = PortDescriptor(
     name="broken",
     framework="aiohttp",
-    server="aiohttp",
     factory="tests.broken_port:create_broken_app",
-    serve="tests.broken_port:serve",
+    interface="aiohttp",
+    default_server="aiohttp",
     details="the aiohttp port with a dropped row and an unchunked /chunked",
 )
 
@@ -44,7 +44,3 @@ def create_broken_app(settings: Settings) -> web.Application:
     app = create_app(settings)
     app.middlewares.append(_break)
     return app
-
-
-def serve(settings: Settings, host: str, port: int) -> None:
-    web.run_app(create_broken_app(settings), host=host, port=port, print=None, access_log=None)

@@ -7,14 +7,16 @@ there, the session starts a throwaway embedded server instead (`tests/_postgres.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import asyncpg
 import pytest
 
 from shared.database import Database, create_database
-from shared.ports import available_ports
+from shared.pairs import available_pairs
 from shared.seed import seed
 from shared.settings import Settings
 
@@ -23,6 +25,9 @@ from ._postgres import admin_url, with_database
 from .servers import ServerPool
 
 TEST_ROWS = 100_000
+SMALL_ROWS = 3_000
+# What the cross-port tests compare every other pair with: the reference port on its own server.
+REFERENCE_PAIR = "aiohttp@aiohttp"
 JWT_SECRET = "streambench-test-secret-of-32-bytes!"
 
 
@@ -46,8 +51,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [choice.describe()] if choice is not None else []
 
 
-@pytest.fixture(scope="session")
-async def database_url() -> AsyncIterator[str]:
+@contextlib.asynccontextmanager
+async def _test_database(rows: int) -> AsyncIterator[str]:
     name = f"streambench_test_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(admin_url())
     try:
@@ -55,13 +60,27 @@ async def database_url() -> AsyncIterator[str]:
         url = with_database(admin_url(), name)
         connection = await asyncpg.connect(url)
         try:
-            await seed(connection, TEST_ROWS)
+            await seed(connection, rows)
         finally:
             await connection.close()
         yield url
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> AsyncIterator[str]:
+    async with _test_database(TEST_ROWS) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def small_database_url() -> AsyncIterator[str]:
+    """A data set of SMALL_ROWS for the fuzzing and the compare verification: hundreds of
+    requests each, and a body's size says nothing they check, so small bodies keep them quick."""
+    async with _test_database(SMALL_ROWS) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -88,13 +107,29 @@ async def admin(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         await connection.close()
 
 
+def pair_params(*, exclude: tuple[str, ...] = ()) -> list[Any]:
+    """Every registered (port, server) pair as a test parameter named `port@server`.
+
+    Each pair's tests share one xdist group, so under `--dist loadgroup` they run in one worker,
+    which starts that pair's servers once; a pair that cannot run here is skipped with the reason.
+    """
+    params = []
+    for name, _, reason in available_pairs():
+        if name in exclude:
+            continue
+        marks: list[Any] = [pytest.mark.xdist_group(name)]
+        if reason:
+            marks.append(pytest.mark.skip(reason=reason))
+        params.append(pytest.param(name, marks=marks, id=name))
+    return params
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "port_name" in metafunc.fixturenames:
-        params = [
-            pytest.param(name, marks=[pytest.mark.skip(reason=reason)] if reason else [])
-            for name, _, reason in available_ports()
-        ]
-        metafunc.parametrize("port_name", params)
+        metafunc.parametrize("port_name", pair_params())
+    elif "other_port" in metafunc.fixturenames:
+        # Cross-port tests: each pair against the reference pair, so `-k PORT` selects them too.
+        metafunc.parametrize("other_port", pair_params(exclude=(REFERENCE_PAIR,)))
 
 
 @pytest.fixture(scope="session")

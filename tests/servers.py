@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 
 from compare.servers import HOST, free_port
-from shared.ports import load_port, process_env
+from shared.pairs import load_pair
+from shared.ports import process_env
 from shared.settings import Settings
 
 
@@ -53,13 +54,13 @@ class Server:
         return self.process.returncode
 
 
-def start_server(name: str, settings: Settings, log_dir: Path, timeout: float = 20.0) -> Server:
-    descriptor = load_port(name)
+def start_server(name: str, settings: Settings, log_dir: Path, timeout: float = 60.0) -> Server:
+    pair = load_pair(name)
     port = free_port()
-    log_path = log_dir / f"{name}-{port}.log"
+    log_path = log_dir / f"{pair.name}-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            descriptor.command(HOST, port),
+            pair.command(HOST, port),
             env=process_env(settings),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -81,7 +82,13 @@ def start_server(name: str, settings: Settings, log_dir: Path, timeout: float = 
 
 
 class ServerPool:
-    """Servers shared by the tests of a session, one per (port, settings)."""
+    """Servers shared by the tests of a session, one per (pair, settings), at most MAX_LIVE at a
+    time: the least recently used is stopped first. Each keeps up to `pool_size` connections to
+    PostgreSQL open, and the machine's server allows 100 clients for every test run on it; a
+    pair's tests run one after the other in one worker (`xdist_group`), so its servers are the
+    recent ones."""
+
+    MAX_LIVE = 4
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -95,10 +102,13 @@ class ServerPool:
     def get(self, name: str, **changes: object) -> Server:
         settings = self._settings.replace(**changes)
         key = (name, settings)
-        server = self._servers.get(key)
+        server = self._servers.pop(key, None)
         if server is None or server.process.poll() is not None:
+            while len(self._servers) >= self.MAX_LIVE:
+                oldest = next(iter(self._servers))
+                self._servers.pop(oldest).stop()
             server = start_server(name, settings, self._log_dir)
-            self._servers[key] = server
+        self._servers[key] = server  # most recently used last
         return server
 
     def start_private(self, name: str, **changes: object) -> Server:

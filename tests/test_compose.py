@@ -31,6 +31,7 @@ import yaml
 from compare.servers import HOST, free_port
 from shared.ports import PORTS
 from shared.settings import ENV_NAMES, Settings
+from streambench import stack
 
 from .stackfiles import (
     COMPOSE_FILE,
@@ -133,6 +134,12 @@ def test_database_is_pinned_healthchecked_and_persistent() -> None:
     assert url.path == f"/{credentials['POSTGRES_DB']}"
 
 
+def test_the_file_is_generated_from_the_registry() -> None:
+    assert COMPOSE_FILE.read_text() == stack.render(list(PORTS)), (
+        "docker-compose.yml does not follow the registry of ports: run python -m streambench.stack"
+    )
+
+
 def test_every_registered_port_has_a_server_service() -> None:
     servers = server_services()
     assert set(servers) == set(PORTS), "one service per registered port (shared/ports.py)"
@@ -188,16 +195,21 @@ def test_compare_command_parses_with_the_cli() -> None:
 
 
 def test_long_running_services_have_cores_of_their_own() -> None:
+    """The database, the servers and the comparator never share a core; the servers share
+    theirs with each other, since the comparator measures one at a time."""
     pinned = {
         name: parse_cpuset(service["cpuset"])
         for name, service in services().items()
         if name != "seed"  # one-shot, done before anything is measured
     }
-    assert set(pinned) == {"db", "compare", *(name for name, _ in server_services().values())}
-    names = sorted(pinned)
+    server_names = {name for name, _ in server_services().values()}
+    assert set(pinned) == {"db", "compare", *server_names}
+    groups = {"db": pinned["db"], "compare": pinned["compare"]}
+    groups["servers"] = set().union(*(pinned[name] for name in server_names))
+    names = sorted(groups)
     for i, first in enumerate(names):
         for second in names[i + 1 :]:
-            shared_cpus = pinned[first] & pinned[second]
+            shared_cpus = groups[first] & groups[second]
             assert not shared_cpus, f"{first} and {second} share CPUs {sorted(shared_cpus)}"
 
 
@@ -279,9 +291,11 @@ def wait_healthy(
     pytest.fail(f"no 200 from {url}/healthz within {timeout} s:\n{log.read_text()}")
 
 
+@pytest.mark.parametrize("service_port", list(PORTS))
 def test_port_service_command_serves_healthz(
-    port_name: str, database_url: str, tmp_path: Path
+    service_port: str, database_url: str, tmp_path: Path
 ) -> None:
+    port_name = service_port  # a service serves a port on its default server
     servers = server_services()
     if port_name not in servers:
         pytest.fail(f"docker-compose.yml has no service serving {port_name}")

@@ -1,4 +1,4 @@
-"""The contract's data matrix, for every registered port: endpoint x format x rows/batch.
+"""The contract's data matrix, for every registered port: endpoint x source x format x rows/batch.
 
 Status, headers and body bytes (against the shared encoders' output straight from the database),
 `/chunked` arriving in several chunks, and every port answering the same request with the same bytes.
@@ -11,10 +11,11 @@ import math
 
 import pytest
 
+from shared.contract import DEFAULT_SOURCES, ENDPOINTS, SOURCES
 from shared.database import Database
 from shared.encoders import ENCODERS, FORMATS, encode_all
-from shared.ports import available_ports
 
+from .conftest import REFERENCE_PAIR
 from .rawhttp import RawResponse, fetch
 from .servers import ServerPool
 
@@ -45,24 +46,44 @@ async def test_matrix(port_name: str, servers: ServerPool, database: Database, f
     server = servers.get(port_name)
     for rows, batch in CASES:
         expected = await _expected(database, fmt, rows)
-        for endpoint in ("standard", "chunked"):
-            response = await fetch(
-                server.url, f"/{endpoint}?rows={rows}&batch={batch}&format={fmt}"
-            )
-            where = f"{port_name} /{endpoint} rows={rows} batch={batch} format={fmt}"
-            _assert_headers(response, endpoint, fmt)
-            assert response.complete, where
-            assert response.body == expected, where
-            if endpoint == "chunked" and rows > batch:
-                assert len(response.chunks) >= math.ceil(rows / batch), (
-                    f"{where}: one chunk per batch expected, got {len(response.chunks)}"
+        for endpoint in ENDPOINTS:
+            for source in SOURCES:
+                response = await fetch(
+                    server.url,
+                    f"/{endpoint}?rows={rows}&batch={batch}&format={fmt}&source={source}",
                 )
+                where = f"{port_name} /{endpoint} {source} rows={rows} batch={batch} format={fmt}"
+                _assert_headers(response, endpoint, fmt)
+                assert response.complete, where
+                assert response.body == expected, where
+                if endpoint == "chunked" and source != "copy" and rows > batch:
+                    assert len(response.chunks) >= math.ceil(rows / batch), (
+                        f"{where}: one chunk per batch expected, got {len(response.chunks)}"
+                    )
+
+
+@pytest.mark.parametrize("fmt", ["text", "ndjson"])
+async def test_copy_gathers_the_database_output_into_large_chunks(
+    port_name: str, servers: ServerPool, database: Database, fmt: str
+) -> None:
+    """`copy` forwards the database's pieces (about 8 KB for text rows) gathered into chunks of
+    at least 64 KiB, all but the first (which leaves as soon as it exists) and the last. Some
+    servers (Hypercorn, Django's response on any) frame one large write as a 64 KiB chunk and
+    its rest, so the wire's chunks are held to their mean: 8 KB pieces sent one by one fail."""
+    server = servers.get(port_name)
+    response = await fetch(server.url, f"/chunked?rows=100000&format={fmt}&source=copy")
+    assert response.body == await _expected(database, fmt, 100_000)
+    sizes = [len(chunk) for chunk in response.chunks]
+    assert len(sizes) > 2, sizes
+    middle = sizes[1:-1]
+    assert sum(middle) / len(middle) >= 32 * 1024, sizes
 
 
 async def test_defaults_and_negotiated_format(
     port_name: str, servers: ServerPool, database: Database
 ) -> None:
     server = servers.get(port_name)
+    assert DEFAULT_SOURCES == {"standard": "fetch", "chunked": "cursor"}
     # No parameters: default rows (more than the test data set holds: all of it), text.
     everything = await _expected(database, "text", 10**9)
     for endpoint in ("standard", "chunked"):
@@ -79,16 +100,14 @@ async def test_defaults_and_negotiated_format(
         assert response.body == await _expected(database, fmt, 20)
 
 
-def _ports() -> list[str]:
-    return [name for name, _, reason in available_ports() if reason is None]
-
-
 @pytest.mark.parametrize("fmt", FORMATS)
-async def test_every_port_sends_the_same_bytes(servers: ServerPool, fmt: str) -> None:
-    names = _ports()
-    if len(names) < 2:
-        pytest.skip(f"one port available ({names}): nothing to compare")
-    for query in (f"rows=0&format={fmt}", f"rows=3001&batch=500&format={fmt}"):
+async def test_every_port_sends_the_same_bytes(
+    other_port: str, servers: ServerPool, fmt: str
+) -> None:
+    names = [REFERENCE_PAIR, other_port]
+    queries = [f"rows=0&format={fmt}", f"rows=3001&batch=500&format={fmt}"]
+    queries += [f"rows=3001&batch=500&format={fmt}&source={source}" for source in SOURCES]
+    for query in queries:
         seen: dict[tuple[str, int, str, str], list[str]] = {}
         for name in names:
             server = servers.get(name)

@@ -15,14 +15,18 @@ import asyncpg
 import httpx
 import pytest
 
+from shared.contract import SOURCES
 from shared.seed import seed
 
 from ._postgres import admin_url, with_database
 from .rawhttp import IncompleteBody, RawConnection, fetch
 from .servers import Server, ServerPool
 
-# Big enough that a stream cannot be finished before the test acts on it.
+# Big enough that a stream cannot be finished before the test acts on it (29 MB).
 BIG = "/chunked?rows=100000&batch=100&format=ndjson"
+# The sources that still read from the database once the headers are out: `fetch` has read
+# every row before them and holds no connection while it sends.
+READING_SOURCES = [source for source in SOURCES if source != "fetch"]
 
 
 async def _backends(admin: asyncpg.Connection) -> list[asyncpg.Record]:
@@ -35,7 +39,8 @@ async def _backends(admin: asyncpg.Connection) -> list[asyncpg.Record]:
 
 
 async def _wait_until_idle(admin: asyncpg.Connection, patience: float = 10.0) -> None:
-    """Every server connection back to plain idle: no transaction left open, no query running."""
+    """Every server connection back to plain idle (or gone): no transaction left open, no query
+    running, in particular no `COPY` still writing to a client that went away."""
     deadline = time.monotonic() + patience
     while True:
         busy = [b for b in await _backends(admin) if b["state"] != "idle"]
@@ -52,14 +57,15 @@ def _assert_quiet(log: str, where: str) -> None:
     assert not re.search(r"\b(ERROR|CRITICAL)\b", log), f"{where}: logged at error:\n{log}"
 
 
+@pytest.mark.parametrize("source", SOURCES)
 async def test_disconnects_leak_nothing(
-    port_name: str, servers: ServerPool, admin: asyncpg.Connection
+    port_name: str, servers: ServerPool, admin: asyncpg.Connection, source: str
 ) -> None:
     server = servers.get(port_name)
     server.mark_log()
     drops = 24  # six times the pool size: a leak would exhaust the pool
     for attempt in range(drops):
-        connection = await RawConnection.open(server.url, BIG)
+        connection = await RawConnection.open(server.url, f"{BIG}&source={source}")
         assert connection.response is not None
         assert connection.response.status == 200
         for _ in range(attempt % 3 + 1):
@@ -70,24 +76,26 @@ async def test_disconnects_leak_nothing(
             await connection.close()
     await _wait_until_idle(admin)
     # Still serving, with every connection of the pool.
-    results = await asyncio.gather(*(fetch(server.url, "/chunked?rows=5000") for _ in range(4)))
+    path = f"/chunked?rows=5000&source={source}"
+    results = await asyncio.gather(*(fetch(server.url, path) for _ in range(4)))
     assert all(r.complete and r.status == 200 for r in results)
     await asyncio.sleep(0.2)  # let the last disconnect lines reach the log
     log = server.new_log()
-    _assert_quiet(log, f"{port_name} after {drops} disconnects")
+    _assert_quiet(log, f"{port_name} {source} after {drops} disconnects")
     lines = [line for line in log.splitlines() if "client disconnected" in line]
     assert len(lines) == drops, f"one info line per disconnect expected, got:\n{log}"
 
 
+@pytest.mark.parametrize("source", SOURCES)
 async def test_disconnect_while_client_is_slow(
-    port_name: str, servers: ServerPool, admin: asyncpg.Connection
+    port_name: str, servers: ServerPool, admin: asyncpg.Connection, source: str
 ) -> None:
     """A reader that stalls fills the socket buffers; the server waits on flow control and must
     notice the drop there too (aiohttp raises a different error in that state)."""
     server = servers.get(port_name)
     server.mark_log()
     for _ in range(4):
-        connection = await RawConnection.open(server.url, BIG)
+        connection = await RawConnection.open(server.url, f"{BIG}&source={source}")
         await connection.read_chunk()
         await asyncio.sleep(0.3)  # the server fills the buffers and blocks in drain
         connection.abort()
@@ -98,8 +106,9 @@ async def test_disconnect_while_client_is_slow(
     assert log.count("client disconnected") == 4, log
 
 
+@pytest.mark.parametrize("source", READING_SOURCES)
 async def test_stream_fails_midway(
-    port_name: str, servers: ServerPool, admin: asyncpg.Connection
+    port_name: str, servers: ServerPool, admin: asyncpg.Connection, source: str
 ) -> None:
     """The database connection dies while a response is in flight: the client must see an
     incomplete body, the server logs one line with the request id, and the next request works."""
@@ -107,7 +116,9 @@ async def test_stream_fails_midway(
     try:
         await _wait_until_idle(admin)
         request_id = f"midstream{secrets.token_hex(4)}"
-        connection = await RawConnection.open(server.url, BIG, {"X-Request-ID": request_id})
+        connection = await RawConnection.open(
+            server.url, f"{BIG}&source={source}", {"X-Request-ID": request_id}
+        )
         assert connection.response is not None
         assert connection.response.status == 200
         await connection.read_chunk()
@@ -117,7 +128,7 @@ async def test_stream_fails_midway(
         with pytest.raises(IncompleteBody):
             await asyncio.wait_for(connection.read_all(), timeout=30)
         await connection.close()
-        after = await fetch(server.url, "/chunked?rows=3000&batch=1000")
+        after = await fetch(server.url, f"/chunked?rows=3000&batch=1000&source={source}")
         assert after.status == 200
         assert after.complete
         assert after.body.count(b"\n") == 3000
@@ -141,9 +152,8 @@ async def test_more_requests_than_connections(port_name: str, servers: ServerPoo
             await holder.read_chunk()
         started = time.monotonic()
         async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
-            responses = await asyncio.gather(
-                *(client.get(path) for path in ["/chunked?rows=10", "/standard?rows=10"] * 3)
-            )
+            paths = [f"/{e}?rows=10&source={s}" for e in ("standard", "chunked") for s in SOURCES]
+            responses = await asyncio.gather(*(client.get(path) for path in paths))
         elapsed = time.monotonic() - started
         for response in responses:
             assert response.status_code == 503, response.text
@@ -207,7 +217,8 @@ async def test_health_and_503_when_the_database_goes(
                 await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
             finally:
                 await admin.close()
-            for path in ("/healthz", "/standard?rows=10", "/chunked?rows=10"):
+            paths = [f"/{e}?rows=10&source={s}" for e in ("standard", "chunked") for s in SOURCES]
+            for path in ("/healthz", *paths):
                 response = await client.get(path)
                 assert response.status_code == 503, f"{path}: {response.text}"
                 assert response.headers.get("retry-after"), path
@@ -229,7 +240,7 @@ async def test_starts_and_answers_503_without_a_database(
             health = await client.get("/healthz")
             assert health.status_code == 503
             assert json.loads(health.content)["status"] == "unavailable"
-            for path in ("/standard", "/chunked"):
+            for path in [f"/{e}?source={s}" for e in ("standard", "chunked") for s in SOURCES]:
                 response = await client.get(path)
                 assert response.status_code == 503, response.text
                 assert response.headers.get("retry-after")

@@ -12,9 +12,9 @@ import jwt
 import pytest
 
 from shared.auth import make_token
-from shared.ports import available_ports
+from shared.contract import SOURCES
 
-from .conftest import JWT_SECRET
+from .conftest import JWT_SECRET, REFERENCE_PAIR
 from .servers import ServerPool
 
 HUGE = "9" * 30  # beyond 64 bits
@@ -37,6 +37,12 @@ BAD_QUERIES: list[tuple[str, str]] = (
         ("format=text&format=csv", "format"),
         ("format=%E2%9C%93", "format"),
         ("format=text%00", "format"),
+        ("source=", "source"),
+        ("source=COPY", "source"),
+        ("source=stream", "source"),
+        ("source=copy&source=copy", "source"),
+        ("source=copy%00", "source"),
+        ("source=fetch&rows=abc", "rows"),  # rows is checked first, wherever it comes
     ]
 )
 
@@ -65,7 +71,13 @@ async def test_bad_parameters(port_name: str, servers: ServerPool, endpoint: str
             response = await client.get(f"/{endpoint}?{query}")
             _assert_json_error(response, 400, parameter)
         # The boundaries themselves are fine; unknown parameters are ignored.
-        for query in ("rows=0", "batch=1&rows=2", "batch=100000&rows=2", "rows=2&limit=9"):
+        for query in (
+            "rows=0",
+            "batch=1&rows=2",
+            "batch=100000&rows=2",
+            "rows=2&limit=9",
+            *(f"rows=2&source={source}" for source in SOURCES),
+        ):
             response = await client.get(f"/{endpoint}?{query}")
             assert response.status_code == 200, f"{query}: {response.text!r}"
 
@@ -167,10 +179,8 @@ async def test_auth_off_needs_no_token(port_name: str, servers: ServerPool) -> N
         assert response.status_code == 200
 
 
-async def test_every_port_answers_errors_alike(servers: ServerPool) -> None:
-    names = [name for name, _, reason in available_ports() if reason is None]
-    if len(names) < 2:
-        pytest.skip(f"one port available ({names}): nothing to compare")
+async def test_every_port_answers_errors_alike(other_port: str, servers: ServerPool) -> None:
+    names = [REFERENCE_PAIR, other_port]
     requests = [f"/standard?{q}" for q, _ in BAD_QUERIES[::3]] + [
         "/nope",
         "/chunked?rows=1&format=json",

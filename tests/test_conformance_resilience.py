@@ -22,7 +22,7 @@ from shared.encoders import ENCODERS, FORMATS, encode_all
 from .rawhttp import IncompleteBody, RawConnection
 from .servers import ServerPool
 from .test_conformance_failures import BIG, _assert_quiet, _backends, _wait_until_idle
-from .wire import address, read_to_end
+from .wire import address, expect_gap, read_to_end
 
 MIB = 1024 * 1024
 
@@ -46,8 +46,9 @@ def _open_fds(pid: int) -> int:
 
 
 async def test_unfinished_heads_are_closed_after_the_head_timeout(
-    port_name: str, servers: ServerPool
+    port_name: str, servers: ServerPool, request: pytest.FixtureRequest
 ) -> None:
+    expect_gap(request, port_name, "head-timeout")
     head_timeout = 1.0
     server = servers.start_private(port_name, head_timeout=head_timeout)
     try:
@@ -106,7 +107,10 @@ async def test_unfinished_heads_are_closed_after_the_head_timeout(
 # 4. Oversized heads by the megabyte keep the server's memory bounded
 
 
-async def test_oversized_heads_keep_memory_bounded(port_name: str, servers: ServerPool) -> None:
+async def test_oversized_heads_keep_memory_bounded(
+    port_name: str, servers: ServerPool, request: pytest.FixtureRequest
+) -> None:
+    expect_gap(request, port_name, "head-limits")
     server = servers.start_private(port_name)
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
@@ -152,8 +156,9 @@ async def test_oversized_heads_keep_memory_bounded(port_name: str, servers: Serv
 
 
 async def test_reset_after_the_last_row(
-    port_name: str, servers: ServerPool, admin: asyncpg.Connection
+    port_name: str, servers: ServerPool, admin: asyncpg.Connection, request: pytest.FixtureRequest
 ) -> None:
+    expect_gap(request, port_name, "quiet-drops")
     server = servers.get(port_name)
     server.mark_log()
     rows = 300
@@ -177,8 +182,9 @@ async def test_reset_after_the_last_row(
 
 
 async def test_shutdown_within_the_grace(
-    port_name: str, servers: ServerPool, admin: asyncpg.Connection
+    port_name: str, servers: ServerPool, admin: asyncpg.Connection, request: pytest.FixtureRequest
 ) -> None:
+    expect_gap(request, port_name, "shutdown")
     grace = 4.0
     server = servers.start_private(port_name, shutdown_grace=grace)
     stopped = False
@@ -282,8 +288,13 @@ async def test_no_503_after_the_database_drops_every_connection(
 
 
 async def test_soak(
-    port_name: str, servers: ServerPool, admin: asyncpg.Connection, database: Database
+    port_name: str,
+    servers: ServerPool,
+    admin: asyncpg.Connection,
+    database: Database,
+    request: pytest.FixtureRequest,
 ) -> None:
+    expect_gap(request, port_name, "quiet-drops")
     # More connections than requests at a time: every refusal would be a bug, not the pool's.
     server = servers.start_private(port_name, pool_size=10, pool_timeout=5.0)
     try:

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import pytest
+
 
 @dataclass
 class WireResult:
@@ -47,7 +49,9 @@ def address(url: str) -> tuple[str, int]:
     return parts.hostname, parts.port
 
 
-def request(path: str, *fields: bytes, version: bytes = b"HTTP/1.1", host: bytes = b"x") -> bytes:
+def request_head(
+    path: str, *fields: bytes, version: bytes = b"HTTP/1.1", host: bytes = b"x"
+) -> bytes:
     """A request head, ending with `Connection: close` so that the answer ends with the
     connection on every HTTP version."""
     lines = [b"GET " + path.encode() + b" " + version, b"Host: " + host, *fields]
@@ -88,3 +92,13 @@ async def read_to_end(
     except ConnectionError:  # reset, or a broken pipe the stream reader kept for us
         ended = "reset"
     return WireResult(bytes(received), ended, time.monotonic() - started)
+
+
+def expect_gap(request: pytest.FixtureRequest, pair_name: str, point: str) -> None:
+    """Mark the test an expected failure when the pair's server records `point` as a gap
+    (`ServerDescriptor.gaps`), with its reason; not strict: a server that does better passes."""
+    from shared.pairs import load_pair
+
+    reason = load_pair(pair_name).gaps().get(point)
+    if reason is not None:
+        request.node.add_marker(pytest.mark.xfail(reason=reason, strict=False))

@@ -1,1 +1,27 @@
-"""Pieces every ASGI port shares: what a server must add to the contract, and how it streams."""
+"""What every ASGI port shares: the lifespan, the request id, the streamed response, the
+accounting of open streams. Pure ASGI, so a port is routing plus its framework's quirks."""
+
+from . import endpoints
+from .lifespan import AppResources, WithLifespan
+from .open_streams import OpenStreams
+from .request_id import RequestIdMiddleware, header_value, request_id_of
+from .streaming import RowStreamResponse, cut_on_purpose, mark_cut_on_purpose
+from .types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = [
+    "ASGIApp",
+    "AppResources",
+    "Message",
+    "OpenStreams",
+    "Receive",
+    "RequestIdMiddleware",
+    "RowStreamResponse",
+    "Scope",
+    "Send",
+    "WithLifespan",
+    "cut_on_purpose",
+    "endpoints",
+    "header_value",
+    "mark_cut_on_purpose",
+    "request_id_of",
+]

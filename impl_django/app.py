@@ -1,0 +1,199 @@
+"""The contract on Django (ASGI, no ORM), for any ASGI server.
+
+Django wants process-wide settings and a URLconf module; a user here creates neither: the
+settings are configured in code the first time an app is built (no middleware, no apps, no
+database: the shared data layer reads the rows, as for every port), and each app brings its own
+URLconf object, which its handler puts on every request (`request.urlconf`, which Django's
+resolver prefers to `ROOT_URLCONF`), so two apps in one process do not share routes.
+
+`/chunked` is a `StreamingHttpResponse` over the async iterator of `shared.asgi.django_body`;
+the lifespan (Django refuses the `lifespan` scope) and the request id are the shared pure ASGI
+ones, in front of Django.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import django
+from django.conf import settings as django_settings
+from django.core.handlers.asgi import ASGIHandler, ASGIRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.urls import path
+
+from shared.answers import Answer, refusal, server_error
+from shared.asgi import AppResources, ASGIApp, RequestIdMiddleware, WithLifespan, endpoints
+from shared.asgi.iterated_body import CutShort, iterate_body
+from shared.asgi.request_id import request_id_of
+from shared.contract import ContractError, method_not_allowed, not_found
+from shared.settings import Settings
+
+logger = logging.getLogger("streambench.django")
+
+View = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
+
+
+def create_app(settings: Settings) -> ASGIApp:
+    _configure_django()
+    resources = AppResources(settings)
+
+    async def standard(request: HttpRequest) -> HttpResponseBase:
+        return send(await endpoints.standard(resources, *inputs(request)))
+
+    async def chunked(request: HttpRequest) -> HttpResponseBase:
+        body = await endpoints.open_chunked(resources, *inputs(request))
+        chunks = iterate_body(
+            body,
+            request_id=_request_id(request),
+            logger=logger,
+            open_streams=resources.open_streams,
+        )
+        response = StreamingHttpResponse(chunks, status=200)
+        del response["Content-Type"]
+        for name, value in body.headers.items():
+            response[name] = value
+        return response
+
+    async def healthz(request: HttpRequest) -> HttpResponseBase:
+        return send(await endpoints.healthz(resources))
+
+    async def show_metrics(request: HttpRequest) -> HttpResponseBase:
+        return send(endpoints.show_metrics())
+
+    async def reset_peak(request: HttpRequest) -> HttpResponseBase:
+        return send(endpoints.reset_peak())
+
+    routes = [
+        path("standard", _only("GET", standard)),
+        path("chunked", _only("GET", chunked)),
+        path("healthz", _only("GET", healthz)),
+    ]
+    if settings.metrics:
+        routes += [
+            path("metrics", _only("GET", show_metrics)),
+            path("metrics/reset-peak", _only("POST", reset_peak)),
+        ]
+    urlconf = _URLConf(routes)
+    handler = _Handler(urlconf)
+    return WithLifespan(RequestIdMiddleware(CutShortGuard(handler)), resources)
+
+
+class _URLConf:
+    """A URLconf as an object (Django's resolver takes a module or anything with its
+    attributes, and caches resolvers by it: hashable, by identity)."""
+
+    def __init__(self, urlpatterns: list[Any]) -> None:
+        self.urlpatterns = urlpatterns
+        self.handler404 = _not_found
+        self.handler500 = _server_error
+
+
+class _Handler(ASGIHandler):
+    """Django's ASGI handler with this app's URLconf on every request."""
+
+    def __init__(self, urlconf: Any) -> None:
+        super().__init__()
+        self.urlconf = urlconf
+
+    @property
+    def routes(self) -> list[Any]:
+        return list(self.urlconf.urlpatterns)
+
+    async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
+        request.urlconf = self.urlconf
+        return await super().get_response_async(request)
+
+
+class CutShortGuard:
+    """Ends the connection without the last body message when the body was cut on purpose.
+
+    A database failure mid-stream must leave the body without its terminating chunk, and an
+    ASGI app can only do that by not sending the last message. Django sends it whenever the
+    iterator ends, and an exception from the iterator leaves Django (django/core/handlers/asgi.py,
+    `handle`: the task's exception is re-raised) to reach the server, which would log a
+    traceback. The iterator logs the failure and raises `CutShort`; here it stops, and the
+    server sees an app that returned without completing the response.
+    """
+
+    def __init__(self, app: _Handler) -> None:
+        self.app = app
+
+    @property
+    def routes(self) -> list[Any]:
+        return self.app.routes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        with contextlib.suppress(CutShort):
+            await self.app(scope, receive, send)
+
+
+def _configure_django() -> None:
+    if django_settings.configured:
+        return
+    django_settings.configure(
+        DEBUG=False,
+        ALLOWED_HOSTS=["*"],
+        # Every app puts its own URLconf on its requests; this one routes nothing.
+        ROOT_URLCONF=_URLConf([]),
+        MIDDLEWARE=[],
+        INSTALLED_APPS=[],
+        DATABASES={},
+        # Logging is the server's (the contract's format); Django's would replace handlers.
+        LOGGING_CONFIG=None,
+        USE_TZ=True,
+        # Required by Django, used by nothing here (no sessions, no signing).
+        SECRET_KEY=secrets.token_urlsafe(32),
+    )
+    django.setup(set_prefix=False)
+    # Django logs every 4xx answer at WARNING ("Bad Request: /standard", django/utils/log.py,
+    # `log_response`): a refusal is the contract working, not news. Its 500s stay at ERROR.
+    logging.getLogger("django.request").setLevel(logging.ERROR)
+
+
+def _only(method: str, view: View) -> View:
+    async def only(request: HttpRequest) -> HttpResponseBase:
+        if request.method != method:
+            return send(refusal(method_not_allowed(method)))
+        try:
+            return await view(request)
+        except ContractError as error:
+            return send(refusal(error))
+
+    only.__name__ = view.__name__
+    only.allowed_method = method  # type: ignore[attr-defined]  # for the route listing
+    return only
+
+
+def inputs(request: HttpRequest) -> tuple[list[tuple[str, str]], str | None, str | None]:
+    query = [(key, value) for key, values in request.GET.lists() for value in values]
+    return query, request.headers.get("accept"), request.headers.get("authorization")
+
+
+def _request_id(request: HttpRequest) -> str:
+    assert isinstance(request, ASGIRequest)
+    return request_id_of(request.scope)
+
+
+def send(answer: Answer) -> HttpResponse:
+    response = HttpResponse(answer.body, status=answer.status)
+    del response["Content-Type"]  # Django's text/html default; the answer says its own
+    for name, value in answer.headers.items():
+        response[name] = value
+    # Django leaves Content-Length to CommonMiddleware, which a benchmark port does without.
+    response["Content-Length"] = str(len(answer.body))
+    return response
+
+
+# Django calls its error handlers synchronously (django/core/handlers/exception.py,
+# `response_for_exception` runs in `sync_to_async`): plain functions, not coroutines.
+def _not_found(request: HttpRequest, exception: Exception) -> HttpResponseBase:
+    return send(refusal(not_found()))
+
+
+def _server_error(request: HttpRequest) -> HttpResponseBase:
+    # Django has logged the traceback already ("django.request", "Internal Server Error: ...").
+    return send(server_error())

@@ -1,0 +1,107 @@
+"""The contract's routes for any ASGI framework, without the framework: a port hands over the
+query items and the two headers it needs, and sends back what comes out, an `Answer` (a whole
+response) or a `RowStreamResponse` (an ASGI app that streams). The routing, the framework's
+request and response types and its error hooks are what is left to the port.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from shared import metrics
+from shared.answers import Answer, data_headers, health
+from shared.auth import check_authorization
+from shared.bodies import Body, open_body, read_body
+from shared.contract import DataRequest, parse_data_request, unavailable
+from shared.database import DatabaseUnavailable
+
+from .lifespan import AppResources
+from .streaming import RowStreamResponse
+
+Query = Iterable[tuple[str, str]]
+
+
+def data_request(
+    resources: AppResources,
+    endpoint: str,
+    query: Query,
+    accept: str | None,
+    authorization: str | None,
+) -> DataRequest:
+    """Auth first, then the query: raises `ContractError` (the port sends its `refusal`)."""
+    check_authorization(authorization, resources.settings.jwt_secret)
+    return parse_data_request(endpoint, query, accept, resources.settings)
+
+
+async def standard(
+    resources: AppResources, query: Query, accept: str | None, authorization: str | None
+) -> Answer:
+    data = data_request(resources, "standard", query, accept, authorization)
+    try:
+        pieces = await read_body(resources.database, data)
+    except DatabaseUnavailable as error:
+        raise unavailable(str(error)) from None
+    # An `Answer` is one bytes body: `cursor` and `copy` pieces are joined here (the aiohttp
+    # port sends them unjoined behind their Content-Length instead).
+    body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+    return Answer(200, body, data_headers(data.encoder, streamed=False))
+
+
+@dataclass(frozen=True)
+class OpenBody:
+    """A `/chunked` body whose stream is open (the database has answered): what a framework
+    that iterates bodies itself needs, before the headers go out."""
+
+    stream: Body
+    headers: dict[str, str]
+
+
+async def open_chunked(
+    resources: AppResources, query: Query, accept: str | None, authorization: str | None
+) -> OpenBody:
+    data = data_request(resources, "chunked", query, accept, authorization)
+    try:
+        # The database has answered for the source before the headers: a failure is still a 503.
+        body = await open_body(resources.database, data)
+    except DatabaseUnavailable as error:
+        raise unavailable(str(error)) from None
+    return OpenBody(body, data_headers(data.encoder, streamed=True))
+
+
+async def chunked(
+    resources: AppResources,
+    query: Query,
+    accept: str | None,
+    authorization: str | None,
+    *,
+    request_id: str,
+    logger: logging.Logger,
+) -> RowStreamResponse:
+    body = await open_chunked(resources, query, accept, authorization)
+    # From here the response owns the stream; nothing may await before the framework calls it.
+    return RowStreamResponse(
+        body.stream,
+        request_id=request_id,
+        logger=logger,
+        headers=body.headers,
+        open_streams=resources.open_streams,
+    )
+
+
+async def healthz(resources: AppResources) -> Answer:
+    try:
+        await resources.database.ping()
+    except DatabaseUnavailable as error:
+        return health(str(error))
+    return health(None)
+
+
+def show_metrics() -> Answer:
+    return Answer(200, metrics.render(), {"Content-Type": metrics.CONTENT_TYPE})
+
+
+def reset_peak() -> Answer:
+    metrics.reset_peak()
+    return Answer(204, b"", {})

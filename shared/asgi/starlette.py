@@ -1,0 +1,84 @@
+"""The shared ASGI pieces in Starlette's terms, for the frameworks built on Starlette (Starlette
+itself and FastAPI): the streamed response as a `Response`, answers as responses, and the
+exception handlers that turn refusals into the contract's JSON errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive as StarletteReceive
+from starlette.types import Scope as StarletteScope
+from starlette.types import Send as StarletteSend
+
+from shared.answers import Answer, refusal, server_error
+from shared.contract import ContractError, method_not_allowed, not_found
+
+from .request_id import request_id_of
+from .streaming import RowStreamResponse
+
+Handler = Callable[[Request, Exception], Coroutine[Any, Any, Response]]
+
+
+class StarletteRowStream(Response):
+    """A `Response` that sends a `RowStreamResponse`: no body attribute, no Content-Length.
+
+    FastAPI passes an endpoint's return value through unchanged only when it is a `Response`
+    (fastapi/routing.py: anything else it serialises as JSON); Starlette only calls it.
+    """
+
+    def __init__(self, body: RowStreamResponse) -> None:
+        self.status_code = 200
+        self.background = None
+        self._body = body
+        self.raw_headers = body.raw_headers
+
+    async def __call__(
+        self, scope: StarletteScope, receive: StarletteReceive, send: StarletteSend
+    ) -> None:
+        await self._body(scope, receive, send)
+
+
+def send(answer: Answer) -> Response:
+    return Response(answer.body, status_code=answer.status, headers=answer.headers)
+
+
+def inputs(request: Request) -> tuple[list[tuple[str, str]], str | None, str | None]:
+    """What `shared.asgi.endpoints` takes from a request: query items, Accept, Authorization."""
+    headers = request.headers
+    return request.query_params.multi_items(), headers.get("accept"), headers.get("authorization")
+
+
+def exception_handlers() -> dict[Any, Handler]:
+    return {ContractError: _contract_error, HTTPException: _http_error, Exception: _server_error}
+
+
+async def _contract_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ContractError)
+    return send(refusal(exc))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """The router's refusals (unknown path, other method) as the contract's JSON errors."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return send(refusal(not_found()))
+    if exc.status_code == 405:
+        refused = method_not_allowed()
+        refused.headers.update(exc.headers or {})  # the route's own Allow
+        return send(refusal(refused))
+    error = ContractError(exc.status_code, exc.detail, headers=dict(exc.headers or {}))
+    return send(refusal(error))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # Starlette's ServerErrorMiddleware runs this handler outside every user middleware, the
+    # request id's included: tag it here. The exception is re-raised afterwards, so the server
+    # still logs the bug with its traceback.
+    answer = server_error()
+    answer.headers["X-Request-ID"] = request_id_of(request.scope)
+    return send(answer)

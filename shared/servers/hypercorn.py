@@ -1,0 +1,59 @@
+"""Hypercorn (h11, asyncio worker) on uvloop, served in this process through `hypercorn.asyncio`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from shared.settings import Settings
+
+from .logs import log_config
+from .registry import GRACEFUL_SHUTDOWN_SECONDS, ServerDescriptor
+
+SERVER = ServerDescriptor(
+    name="hypercorn",
+    distribution="hypercorn",
+    interface="asgi",
+    serve="shared.servers.hypercorn:serve",
+    details="h11, asyncio worker on uvloop",
+    gaps={
+        "head-limits": "no way to refuse a request target or header section at the contract's "
+        "sizes with 414/431 before the app runs; the server's own limits differ",
+        "malformed-requests": "its parser's refusals are not logged as one WARNING line each",
+        "shutdown": "its graceful stop does not cut unfinished streams within the grace the "
+        "way shared/shutdown.py does",
+        "quiet-drops": "logs its own lines when a client drops a response mid-body",
+        "head-timeout": "closes unfinished heads after its own keep-alive timeout, not the "
+        "contract's STREAMBENCH_HEAD_TIMEOUT",
+    },
+)
+
+
+def serve(app_factory: Callable[[], Any], settings: Settings, host: str, port: int) -> None:
+    import uvloop
+    from hypercorn.asyncio import serve as hypercorn_serve
+    from hypercorn.config import Config
+
+    config = Config()
+    config.bind = [f"{host}:{port}"]
+    # Its default grace is 3 s; every server here gets the same.
+    config.graceful_timeout = float(GRACEFUL_SHUTDOWN_SECONDS)
+    config.loglevel = settings.log_level.upper()
+    config.logconfig_dict = log_config(settings, "hypercorn.error", "hypercorn.access")
+    # Loggers, not "-": Hypercorn then keeps them as they are (hypercorn/logging.py,
+    # `_create_logger`) and they reach the contract's handler instead of its own stream handlers.
+    config.errorlog = logging.getLogger("hypercorn.error")
+    config.accesslog = logging.getLogger("hypercorn.access") if settings.access_log else None
+    app = app_factory()
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await hypercorn_serve(app, config, shutdown_trigger=stop.wait, mode="asgi")
+
+    uvloop.run(run())

@@ -1,0 +1,107 @@
+"""Servers: the HTTP servers a port's app can run on, named by import string, chosen at serve time.
+
+A server is not a framework: the way uvicorn names its interchangeable HTTP implementations
+(`--http h11|httptools`), a server here is a name mapped to the import string of its descriptor,
+resolved lazily, so a server whose package is missing is reported as unavailable instead of
+breaking the others. Every ASGI port runs on every ASGI server; aiohttp runs on its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from shared.settings import Settings
+
+Interface = Literal["asgi", "aiohttp"]
+
+SERVERS: Mapping[str, str] = {
+    "aiohttp": "shared.servers.aiohttp:SERVER",
+    "granian": "shared.servers.granian:SERVER",
+    "hypercorn": "shared.servers.hypercorn:SERVER",
+    "uvicorn": "shared.servers.uvicorn:SERVER",
+}
+
+# In-flight responses get this long after SIGTERM or SIGINT, on every server alike.
+GRACEFUL_SHUTDOWN_SECONDS = 10
+
+Serve = Callable[[Callable[[], Any], Settings, str, int], None]
+
+
+@dataclass(frozen=True)
+class ServerDescriptor:
+    """One HTTP server: the apps it runs and how it runs one.
+
+    `interface` is what it serves (an ASGI app, or an aiohttp `Application`); `distribution` is
+    the package whose version is read at run time; `serve` the import string of a blocking
+    `serve(app_factory, settings, host, port)` that builds the app in the serving process and
+    runs it until SIGTERM or SIGINT, then lets in-flight responses finish (up to
+    `GRACEFUL_SHUTDOWN_SECONDS`). `gaps` names each contract point this server cannot meet, with
+    the reason: verification reports the pair failing with it, the tests expect the failure.
+    """
+
+    name: str
+    distribution: str
+    interface: Interface
+    serve: str
+    details: str = ""
+    gaps: Mapping[str, str] = field(default_factory=dict)
+
+    def version(self) -> str:
+        return installed_version(self.distribution)
+
+    def run(self, app_factory: Callable[[], Any], settings: Settings, host: str, port: int) -> None:
+        serve: Serve = import_string(self.serve)
+        serve(app_factory, settings, host, port)
+
+
+class ServerUnavailable(Exception):
+    """A registered server that cannot be loaded here (package missing, bad import string)."""
+
+
+def load_server(name: str) -> ServerDescriptor:
+    if name not in SERVERS:
+        raise ServerUnavailable(
+            f"no server named {name!r}; registered: {', '.join(sorted(SERVERS))}"
+        )
+    try:
+        descriptor = import_string(SERVERS[name])
+    except ImportError as error:
+        raise ServerUnavailable(f"server {name!r} cannot be imported: {error}") from error
+    if not isinstance(descriptor, ServerDescriptor):
+        raise ServerUnavailable(f"{SERVERS[name]} is not a ServerDescriptor")
+    if descriptor.version() == "not installed":
+        raise ServerUnavailable(f"server {name!r} needs {descriptor.distribution!r}, not installed")
+    return descriptor
+
+
+def servers_for(interface: Interface) -> list[str]:
+    """The names of the registered servers that serve `interface`, loadable or not."""
+    names = []
+    for name in SERVERS:
+        try:
+            if load_server(name).interface == interface:
+                names.append(name)
+        except ServerUnavailable:
+            continue
+    return names
+
+
+def import_string(target: str) -> Any:
+    module_name, _, attribute = target.partition(":")
+    module = importlib.import_module(module_name)
+    try:
+        return getattr(module, attribute)
+    except AttributeError:
+        raise ImportError(f"{module_name} has no attribute {attribute!r}") from None
+
+
+def installed_version(dist: str) -> str:
+    """A distribution's installed version, or "not installed"."""
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
