@@ -21,6 +21,7 @@ import httpx
 
 from shared.database import Database
 from shared.encoders import ENCODERS, Row, batch_chunk, closing_chunk, encode_all
+from shared.row_stream import batch_sizes
 
 from .analysis import MEGABYTE
 from .client import timed_request
@@ -30,12 +31,16 @@ from .verify import ExpectedBody, expected_body
 
 
 def chunk_sizes(format: str, rows: Sequence[Row], batch: int) -> list[int]:
-    """The sizes of the chunks /chunked sends for these rows: head with the first batch, tail last."""
+    """The sizes of the chunks /chunked sends for these rows from its cursor (batches growing to
+    `batch`, `shared.row_stream.batch_sizes`): head with the first batch, tail last."""
     encoder = ENCODERS[format]
-    sizes = [
-        len(batch_chunk(encoder, rows[start : start + batch], start == 0))
-        for start in range(0, len(rows), batch)
-    ]
+    sizes: list[int] = []
+    start = 0
+    for size in batch_sizes(batch):
+        if start >= len(rows):
+            break
+        sizes.append(len(batch_chunk(encoder, rows[start : start + size], start == 0)))
+        start += size
     closing = closing_chunk(encoder, not rows)
     if closing:
         sizes.append(len(closing))

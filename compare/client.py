@@ -50,7 +50,11 @@ async def timed_request(
     headers: dict[str, str],
     format: str,
     expected_rows: int,
+    expected_bytes: int | None = None,
 ) -> RequestTiming:
+    """One request read as it arrives; wrong status, row count or (when given) byte length make
+    it a failed request. Counting bytes is free on the hot path; hashing them is not, and every
+    body was hashed once at verification."""
     counter = RowCounter(format)
     arrival: list[tuple[float, int]] = []
     received = 0
@@ -81,6 +85,8 @@ async def timed_request(
             error = f"status {status}"
         elif counter.rows != expected_rows:
             error = f"{counter.rows} rows, expected {expected_rows}"
+        elif expected_bytes is not None and received != expected_bytes:
+            error = f"{received} bytes, expected {expected_bytes}"
     total = time.perf_counter() - started
     return RequestTiming(
         ok=error is None,
@@ -112,11 +118,12 @@ async def timed_round(
     format: str,
     expected_rows: int,
     concurrency: int,
+    expected_bytes: int | None = None,
 ) -> Round:
     started = time.perf_counter()
     requests = await asyncio.gather(
         *(
-            timed_request(client, url, params, headers, format, expected_rows)
+            timed_request(client, url, params, headers, format, expected_rows, expected_bytes)
             for _ in range(concurrency)
         )
     )

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from shared.ports import installed_version
+from shared.servers.registry import installed_version
 from shared.settings import redact_url
 
 from .results import DatabaseInfo, Environment, StreambenchInfo

@@ -14,10 +14,13 @@ from urllib.parse import urlsplit
 
 from shared.encoders import FORMATS
 
-from .results import ENDPOINTS, Endpoint
+from .budgets import GRAMMAR, Budget, BudgetError, parse_budget
+from .results import DEFAULT_SOURCE, ENDPOINTS, SOURCES, Endpoint, Source
 
 DEFAULT_ROWS = (10_000, 100_000, 500_000)
 DEFAULT_FORMATS = ("text",)
+# Empty: each endpoint reads the rows its own default way (standard: fetch, chunked: cursor).
+DEFAULT_SOURCES: tuple[Source, ...] = ()
 DEFAULT_CONCURRENCY = (1, 8, 32)
 DEFAULT_REPEATS = 5
 DEFAULT_BATCH = 1_000
@@ -25,6 +28,9 @@ WARMUP_ROUNDS = 1
 QUICK_ROWS = (1_000, 10_000)
 QUICK_CONCURRENCY = (1, 4)
 QUICK_REPEATS = 2
+# Besides every port on its default server, the default run measures the reference ASGI port on
+# the other ASGI servers: the server's share of a result, at the cost of two contenders.
+DEFAULT_EXTRA_PAIRS = ("starlette@granian", "starlette@hypercorn")
 # Unless --concurrency is given, a concurrency runs only where rows x concurrency stays within
 # this many rows per round: concurrency 32 of 500,000 rows would take minutes on two cores.
 ROUND_ROW_BUDGET = 1_000_000
@@ -48,6 +54,8 @@ class Target:
 class CompareOptions:
     ports: tuple[str, ...]
     targets: tuple[Target, ...]
+    endpoints: tuple[Endpoint, ...]
+    sources: tuple[Source, ...]  # empty: each endpoint's default
     rows: tuple[int, ...]
     formats: tuple[str, ...]
     concurrency: tuple[int, ...]
@@ -58,6 +66,7 @@ class CompareOptions:
     out: Path | None
     shape: bool
     warmup: int = WARMUP_ROUNDS
+    budgets: tuple[Budget, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -72,10 +81,43 @@ class Cell:
     rows: int
     format: str
     concurrency: int
+    source: Source = "fetch"
+
+    def params(self, batch: int) -> dict[str, str]:
+        """The query string. `source` only when it is not the endpoint's default, so a port that
+        predates the parameter is measured the same way as before."""
+        params = {"rows": str(self.rows), "format": self.format, "batch": str(batch)}
+        if self.source != DEFAULT_SOURCE[self.endpoint]:
+            params["source"] = self.source
+        return params
+
+    @property
+    def label(self) -> str:
+        return f"{self.endpoint}/{self.source} {self.rows:,} rows {self.format} x{self.concurrency}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ports", help="comma list of ports (default: every available port)")
+    parser.add_argument(
+        "--ports",
+        help="comma list of ports, or port@server pairs (default: every port on its default "
+        f"server, plus {', '.join(DEFAULT_EXTRA_PAIRS)})",
+    )
+    parser.add_argument(
+        "--servers",
+        help="comma list of servers: each port runs on each of them that can serve it "
+        "(default: each port's default server)",
+    )
+    parser.add_argument("--endpoints", help=f"comma list of {', '.join(ENDPOINTS)} (default: both)")
+    parser.add_argument(
+        "--sources",
+        help=f"comma list of ways to read the rows, {', '.join(SOURCES)} (default: "
+        + (
+            _join(DEFAULT_SOURCES)
+            if DEFAULT_SOURCES
+            else "each endpoint's own, fetch for standard and cursor for chunked"
+        )
+        + ")",
+    )
     parser.add_argument("--rows", help=f"comma list of row counts (default: {_join(DEFAULT_ROWS)})")
     parser.add_argument(
         "--formats", help=f"comma list of {', '.join(FORMATS)} (default: {_join(DEFAULT_FORMATS)})"
@@ -105,33 +147,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="measure an already-running server (repeatable); no process is started",
     )
     parser.add_argument("--out", type=Path, help="results folder (default: reports/<UTC time>/)")
+    parser.add_argument(
+        "--fail-if",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help=f"exit 1 when a figure breaks this budget, naming every scenario that does "
+        f"(repeatable): {GRAMMAR}. E.g. chunked.ttfb>10ms, standard.memory>2x-body, "
+        "x-floor>3, errors>0",
+    )
 
 
 def options_from_args(
-    args: argparse.Namespace, available: Sequence[tuple[str, str | None]]
+    args: argparse.Namespace,
+    available: Sequence[tuple[str, str | None]],
+    defaults: Sequence[str] = (),
 ) -> CompareOptions:
-    """Validate the parsed arguments. `available` is every registered port as (name, reason it
-    cannot be used or None)."""
+    """Validate the parsed arguments. `available` is every registered (port, server) pair as
+    (`port@server`, reason it cannot be used or None); `defaults` the pairs of each port's
+    default server, which a bare port name means."""
     targets = tuple(parse_target(raw) for raw in args.target)
-    usable = [name for name, reason in available if reason is None]
-    if args.ports is not None:
-        ports = tuple(_names(args.ports, "--ports"))
-        reasons = dict(available)
-        for name in ports:
-            if name not in reasons:
-                raise OptionError(
-                    f"--ports: unknown port {name!r}; available: {', '.join(usable) or 'none'}"
-                )
-            if reasons[name] is not None:
-                raise OptionError(f"--ports: port {name!r} is unavailable: {reasons[name]}")
-    elif targets:
-        ports = ()  # only the targets: starting local servers was not asked for
-    else:
-        ports = tuple(usable)
+    ports = _contenders(args, available, defaults, targeted=bool(targets))
     _unique((*ports, *(t.name for t in targets)), "port and target names")
     if not ports and not targets:
         raise OptionError("no port to measure: none is available and no --target was given")
 
+    endpoints: tuple[Endpoint, ...] = ENDPOINTS
+    if args.endpoints is not None:
+        chosen = _names(args.endpoints, "--endpoints")
+        for name in chosen:
+            if name not in ENDPOINTS:
+                raise OptionError(
+                    f"--endpoints: unknown endpoint {name!r}; expected {', '.join(ENDPOINTS)}"
+                )
+        endpoints = tuple(e for e in ENDPOINTS if e in chosen)
+    sources: tuple[Source, ...] = DEFAULT_SOURCES
+    if args.sources is not None:
+        picked = _names(args.sources, "--sources")
+        for name in picked:
+            if name not in SOURCES:
+                raise OptionError(
+                    f"--sources: unknown source {name!r}; expected {', '.join(SOURCES)}"
+                )
+        sources = tuple(s for s in SOURCES if s in picked)
     quick = bool(args.quick)
     rows = (
         _integers(args.rows, "--rows", minimum=1)
@@ -154,9 +212,16 @@ def options_from_args(
         else (QUICK_REPEATS if quick else DEFAULT_REPEATS)
     )
     batch = _integer(args.batch, "--batch", 1) if args.batch is not None else DEFAULT_BATCH
+    names = (*ports, *(t.name for t in targets))
+    try:
+        budgets = tuple(parse_budget(raw, names, FORMATS) for raw in args.fail_if)
+    except BudgetError as error:
+        raise OptionError(str(error)) from None
     return CompareOptions(
         ports=ports,
         targets=targets,
+        endpoints=endpoints,
+        sources=sources,
         rows=tuple(sorted(set(rows))),
         formats=tuple(dict.fromkeys(formats)),
         concurrency=tuple(sorted(set(concurrency))),
@@ -166,7 +231,66 @@ def options_from_args(
         quick=quick,
         out=args.out,
         shape=args.concurrency is None,
+        budgets=budgets,
     )
+
+
+def _contenders(
+    args: argparse.Namespace,
+    available: Sequence[tuple[str, str | None]],
+    defaults: Sequence[str],
+    *,
+    targeted: bool,
+) -> tuple[str, ...]:
+    """The (port, server) pairs to start, as `port@server` names."""
+    reasons = dict(available)
+    usable = [name for name, reason in available if reason is None]
+    default_of = {name.partition("@")[0]: name for name in defaults}
+    servers = None if args.servers is None else _names(args.servers, "--servers")
+    if servers is not None:
+        known = {name.partition("@")[2] for name in reasons}
+        for server in servers:
+            if server not in known:
+                raise OptionError(
+                    f"--servers: unknown server {server!r}; known: {', '.join(sorted(known))}"
+                )
+    if args.ports is None and servers is None:
+        if targeted:
+            return ()  # only the targets: starting local servers was not asked for
+        extra = [p for p in DEFAULT_EXTRA_PAIRS if reasons.get(p, "missing") is None]
+        return tuple(dict.fromkeys([*(p for p in defaults if reasons.get(p) is None), *extra]))
+    if args.ports is None:
+        names = list(dict.fromkeys(name.partition("@")[0] for name in reasons))
+    else:
+        names = _names(args.ports, "--ports")
+    chosen: list[str] = []
+    for name in names:
+        port, sep, server = name.partition("@")
+        if sep:
+            candidates = [name]
+        elif servers is not None:
+            candidates = [f"{port}@{s}" for s in servers if f"{port}@{s}" in reasons]
+            if not candidates and any(n.startswith(f"{port}@") for n in reasons):
+                runs_on = [n.partition("@")[2] for n in reasons if n.startswith(f"{port}@")]
+                if args.ports is None:
+                    continue  # every port was meant: this one runs on none of those servers
+                raise OptionError(
+                    f"--ports: port {port!r} runs on {', '.join(runs_on)}, "
+                    f"none of --servers {', '.join(servers)}"
+                )
+        else:
+            candidates = [default_of.get(port, name)]
+        for candidate in candidates:
+            if candidate not in reasons:
+                ports = sorted({n.partition("@")[0] for n in reasons})
+                raise OptionError(
+                    f"--ports: unknown port or pair {candidate!r}; ports: {', '.join(ports)}; "
+                    f"pairs: {', '.join(usable) or 'none'}"
+                )
+            if reasons[candidate] is not None:
+                raise OptionError(f"--ports: {candidate!r} is unavailable: {reasons[candidate]}")
+            chosen.append(candidate)
+    return tuple(dict.fromkeys(chosen))
 
 
 def parse_target(raw: str) -> Target:
@@ -199,10 +323,14 @@ def plan(options: CompareOptions) -> tuple[list[Cell], str]:
                 if options.shape and not first and rows * concurrency > ROUND_ROW_BUDGET:
                     skipped.append(f"{rows:,} rows x {concurrency}")
                     continue
-                cells.extend(Cell(endpoint, rows, format, concurrency) for endpoint in ENDPOINTS)
+                cells.extend(
+                    Cell(endpoint, rows, format, concurrency, source)
+                    for endpoint in options.endpoints
+                    for source in (options.sources or (DEFAULT_SOURCE[endpoint],))
+                )
     notes = [
-        "fresh server processes per (endpoint, rows, format), concurrency rising within; "
-        "memory growth is each round's peak RSS over the fresh process's RSS",
+        "fresh server processes per (endpoint, source, format), scenarios within in rising "
+        "rows x concurrency; memory growth is each round's peak RSS over the fresh process's RSS",
         "ports interleaved round by round",
         f"{options.warmup} warm-up round(s) per scenario, not counted",
     ]

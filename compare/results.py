@@ -22,21 +22,29 @@ CheckStatus = Literal["pass", "warn", "fail"]
 ServerSource = Literal["proc", "metrics", "none"]
 Endpoint = Literal["standard", "chunked"]
 ENDPOINTS: tuple[Endpoint, ...] = ("standard", "chunked")
+# How a port reads the rows (the contract's `source`): one round trip, a server-side cursor, or
+# the database writing the body itself with COPY. Each endpoint's default is what it did before.
+Source = Literal["fetch", "cursor", "copy"]
+SOURCES: tuple[Source, ...] = ("fetch", "cursor", "copy")
+DEFAULT_SOURCE: dict[str, Source] = {"standard": "fetch", "chunked": "cursor"}
 
 
 @dataclass(frozen=True)
 class Stats:
-    """Summary of one figure over several measurements (p95 linearly interpolated)."""
+    """Summary of one figure over several measurements (p95 linearly interpolated), and the
+    measurements themselves in the order they were taken (empty in files written before)."""
 
     median: float
     p95: float
     min: float
     max: float
     count: int
+    samples: tuple[float, ...] = ()
 
     @classmethod
     def of(cls, values: Iterable[float]) -> Stats:
-        ordered = sorted(float(v) for v in values)
+        taken = tuple(float(v) for v in values)
+        ordered = sorted(taken)
         if not ordered:
             raise ValueError("Stats.of needs at least one value")
         return cls(
@@ -45,6 +53,7 @@ class Stats:
             min=ordered[0],
             max=ordered[-1],
             count=len(ordered),
+            samples=taken,
         )
 
     @classmethod
@@ -61,6 +70,7 @@ class Stats:
             min=float(data["min"]),
             max=float(data["max"]),
             count=int(data["count"]),
+            samples=tuple(float(v) for v in data.get("samples", ())),
         )
 
 
@@ -116,6 +126,10 @@ class Environment:
     database: DatabaseInfo
     # Versions of what sits between the database and the socket (driver, ORM, event loop, ...).
     libraries: Mapping[str, str] = field(default_factory=dict)
+    # The 1-minute load average when the run started and when it ended: what else the machine
+    # was doing. The comparator itself keeps about one core busy while it measures.
+    load_before: float | None = None
+    load_after: float | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Environment:
@@ -129,6 +143,8 @@ class Environment:
             layout=data.get("layout"),
             database=DatabaseInfo.from_dict(data["database"]),
             libraries=dict(data.get("libraries", {})),
+            load_before=data.get("load_before"),
+            load_after=data.get("load_after"),
         )
 
 
@@ -146,6 +162,7 @@ class Matrix:
     warmup: int
     quick: bool
     note: str
+    sources: tuple[str, ...] = ()  # empty: each endpoint's default source only
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Matrix:
@@ -160,6 +177,7 @@ class Matrix:
             warmup=int(data["warmup"]),
             quick=bool(data["quick"]),
             note=data.get("note", ""),
+            sources=tuple(data.get("sources", ())),
         )
 
 
@@ -244,7 +262,9 @@ class PortResult:
 
 @dataclass(frozen=True)
 class Floor:
-    """`COPY (the same query) TO STDOUT` through asyncpg: what the database alone costs."""
+    """What the database alone costs, through asyncpg's COPY. The rows floor (`results.floor`):
+    `COPY` of the ordered ids, no body at all. The body floor (`results.body_floor`): `COPY` of
+    the query that writes the exact response body, the best any port can do."""
 
     rows: int
     format: str
@@ -305,16 +325,19 @@ class ServerFigures:
 
 @dataclass(frozen=True)
 class Scenario:
-    """One (port, endpoint, rows, format, concurrency) cell, over `repeats` rounds.
+    """One (port, endpoint, source, rows, format, concurrency) cell, over `repeats` rounds.
 
     `headers`, `ttfb`, `total` and `chunks` are per request over every successful request; `ttfb`
     is the time to the first non-empty body chunk. Rates are medians over rounds. `floor_ratio` is
-    the median total over the floor's median for the same rows and format. `arrival` is the median
-    request's cumulative bytes against time since the request was sent, at most ~200 points.
+    the median total over the rows floor's median for the same rows and format, `body_floor_ratio`
+    over the body floor's. `arrival` is the median request's cumulative bytes against time since
+    the request was sent, at most ~200 points. `load` is the 1-minute load average after the
+    scenario's last round.
     """
 
     port: str
     endpoint: Endpoint
+    source: Source
     rows: int
     format: str
     concurrency: int
@@ -335,16 +358,24 @@ class Scenario:
     arrival: tuple[tuple[float, int], ...]
     flags: tuple[str, ...] = ()
     flag_reasons: Mapping[str, str] = field(default_factory=dict)
+    body_floor_ratio: float | None = None
+    load: float | None = None
 
     @property
-    def key(self) -> tuple[str, str, int, str, int]:
-        return (self.port, self.endpoint, self.rows, self.format, self.concurrency)
+    def key(self) -> tuple[str, str, str, int, str, int]:
+        return (self.port, self.endpoint, self.source, self.rows, self.format, self.concurrency)
+
+    @property
+    def default_source(self) -> bool:
+        """The endpoint's own default source: what `/standard` and `/chunked` do without one."""
+        return DEFAULT_SOURCE[self.endpoint] == self.source
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
         return cls(
             port=data["port"],
             endpoint=data["endpoint"],
+            source=data.get("source", DEFAULT_SOURCE[data["endpoint"]]),
             rows=int(data["rows"]),
             format=data["format"],
             concurrency=int(data["concurrency"]),
@@ -365,6 +396,8 @@ class Scenario:
             arrival=tuple((float(t), int(b)) for t, b in data.get("arrival", ())),
             flags=tuple(data.get("flags", ())),
             flag_reasons=dict(data.get("flag_reasons", {})),
+            body_floor_ratio=data.get("body_floor_ratio"),
+            load=data.get("load"),
         )
 
 
@@ -383,6 +416,9 @@ class Results:
     scenarios: tuple[Scenario, ...]
     duration_seconds: float | None = None
     schema_version: int = SCHEMA_VERSION
+    body_floor: tuple[Floor, ...] = ()
+    # Stopped (Ctrl-C) before the matrix was done: the scenarios are the ones measured so far.
+    interrupted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(self)  # type: ignore[no-any-return]
@@ -411,17 +447,43 @@ class Results:
             client_ceiling=tuple(ClientCeiling.from_dict(c) for c in data["client_ceiling"]),
             scenarios=tuple(Scenario.from_dict(s) for s in data["scenarios"]),
             duration_seconds=data.get("duration_seconds"),
+            body_floor=tuple(Floor.from_dict(f) for f in data.get("body_floor", ())),
+            interrupted=bool(data.get("interrupted", False)),
         )
 
     @classmethod
     def load(cls, path: Path) -> Results:
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        """Read a results file; `ResultsFileError` names the file and what is wrong with it."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise ResultsFileError(f"{path}: cannot read it: {error.strerror or error}") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ResultsFileError(f"{path}: not a results file, not JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise ResultsFileError(f"{path}: not a results file (a JSON {type(data).__name__})")
+        try:
+            return cls.from_dict(data)
+        except ValueError as error:
+            raise ResultsFileError(f"{path}: {error}") from None
+        except (KeyError, TypeError, AttributeError) as error:
+            raise ResultsFileError(
+                f"{path}: not a streambench results file ({type(error).__name__}: {error})"
+            ) from None
 
     def floor_for(self, rows: int, format: str) -> Floor | None:
         return next((f for f in self.floor if f.rows == rows and f.format == format), None)
 
+    def body_floor_for(self, rows: int, format: str) -> Floor | None:
+        return next((f for f in self.body_floor if f.rows == rows and f.format == format), None)
+
     def ceiling_for(self, rows: int, format: str) -> ClientCeiling | None:
         return next((c for c in self.client_ceiling if c.rows == rows and c.format == format), None)
+
+
+class ResultsFileError(ValueError):
+    """A results file that cannot be read; the message starts with its path."""
 
 
 def _plain(value: Any) -> Any:

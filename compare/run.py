@@ -1,23 +1,25 @@
 """One comparator run: database, baselines, verification, then the scenario matrix, port by port
-interleaved round by round, each scenario on fresh server processes."""
+interleaved round by round, each (endpoint, source, format) on fresh server processes."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import secrets
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import asyncpg
 import httpx
 
 from shared.auth import make_token
 from shared.database import Database, create_database
-from shared.ports import PortDescriptor, load_port
+from shared.pairs import Pair, load_pair
 from shared.seed import seed
 from shared.settings import Settings
 
@@ -27,7 +29,6 @@ from .baselines import MemoryServer, Reference, build_reference, measure_ceiling
 from .client import Round, make_client, timed_round
 from .options import Cell, CompareOptions, plan
 from .results import (
-    ENDPOINTS,
     Check,
     ClientCeiling,
     Floor,
@@ -40,12 +41,32 @@ from .results import (
     Stats,
     Verification,
 )
-from .servers import LocalServer, NoProbe, Probe, Sample, ServerFailed, metrics_probe, start_local
+from .servers import (
+    LocalServer,
+    NoProbe,
+    Probe,
+    Sample,
+    ServerFailed,
+    metrics_probe,
+    start_local,
+    start_locals,
+)
 from .verify import verify_port
 
-# Progress is counted in estimated seconds so the ETA is about time, not steps.
-Advance = Callable[[float, str], None]
 STARTUP_COST = 3.0
+
+
+class Progress(Protocol):
+    """Where a run reports how far it got. Work is counted in estimated seconds (the same costs as
+    `estimate_work`), so progress is about time, not steps."""
+
+    def begin(self, label: str) -> None:
+        """A step starts (and the one before it is done)."""
+
+    def advance(self, work: float) -> None: ...
+
+    def note(self, text: str) -> None:
+        """Something worth a line of its own, e.g. how long the servers took to start."""
 
 
 def round_cost(rows: int, concurrency: int = 1) -> float:
@@ -70,23 +91,31 @@ def _verify_cost(rows: int) -> float:
 
 
 def group_cells(cells: Sequence[Cell]) -> list[list[Cell]]:
-    """Cells that share server processes: one (endpoint, rows, format), rising concurrency.
+    """Cells that share server processes: one (endpoint, source, format), lightest load first.
 
-    Memory is measured against each process's fresh baseline, so a lighter scenario run first
-    cannot hide a heavier one's growth; the two endpoints never share a process.
+    Memory growth is each round's peak over the resident set the process had fresh, before any
+    request. Run in rising order of rows x concurrency, a lighter scenario's freed-but-kept
+    memory is less than a heavier one reuses, so it cannot hide that one's growth; two
+    endpoints or sources never share a process, so a buffered response's arenas can never hide
+    a streamed one's. Starting servers once per group, not once per row count, is what keeps a
+    matrix of many ports and sources within minutes.
     """
-    groups: dict[tuple[str, int, str], list[Cell]] = {}
+    groups: dict[tuple[str, str, str], list[Cell]] = {}
     for cell in cells:
-        groups.setdefault((cell.endpoint, cell.rows, cell.format), []).append(cell)
-    return [sorted(group, key=lambda c: c.concurrency) for group in groups.values()]
+        groups.setdefault((cell.endpoint, cell.source, cell.format), []).append(cell)
+    return [
+        sorted(group, key=lambda c: (c.rows * c.concurrency, c.rows, c.concurrency))
+        for group in groups.values()
+    ]
 
 
 @dataclass
 class Contender:
-    """A port in this run: a local descriptor or a target URL, and what is known of it so far."""
+    """A contender in this run: a local (port, server) pair or a target URL, and what is known of
+    it so far."""
 
     name: str
-    descriptor: PortDescriptor | None
+    descriptor: Pair | None
     target_url: str | None
     verification: Verification | None = None
     url: str = ""
@@ -100,6 +129,7 @@ class _Collected:
     memory: list[int] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    load: float | None = None
 
 
 def estimate_work(options: CompareOptions, cells: Sequence[Cell]) -> float:
@@ -121,7 +151,7 @@ async def run_compare(
     settings: Settings,
     database_url: str,
     embedded: bool,
-    advance: Advance,
+    progress: Progress,
 ) -> Results:
     """Measure every contender; `settings.database_url` must already be resolved."""
     started = time.perf_counter()
@@ -132,10 +162,12 @@ async def run_compare(
         settings, database_url=database_url, jwt_secret=secret, metrics=False, access_log=False
     )
     auth_header = {"Authorization": f"JWT {make_token(secret, ttl=6 * 3600)}"} if secret else {}
-    contenders = [Contender(name, load_port(name), None) for name in options.ports]
+    contenders = [Contender(name, load_pair(name), None) for name in options.ports]
     contenders += [Contender(t.name, None, t.url, url=t.url) for t in options.targets]
 
-    advance(0, "seeding the database")
+    load_before = _load()
+    interrupted = False
+    progress.begin("seeding the database")
     await _seed(database_url, max(options.rows))
     database = await create_database(server_settings)
     log_dir = (options.out or Path(".")) / "logs"
@@ -143,51 +175,66 @@ async def run_compare(
     try:
         server_version = await database.server_version()
         with tempfile.TemporaryDirectory(prefix="streambench-compare-") as scratch:
-            advance(0, "computing expected bodies")
+            progress.begin("computing expected bodies")
             reference = await build_reference(
                 database, options.rows, options.formats, options.batch, Path(scratch)
             )
-            advance(sum(map(_reference_cost, options.rows)) * len(options.formats), "COPY floor")
-            floors = await _floors(database, options, advance)
-            advance(0, "client ceiling")
+            progress.advance(sum(map(_reference_cost, options.rows)) * len(options.formats))
+            progress.begin("COPY floor")
+            floors = await _floors(database, options, progress)
+            progress.begin("client ceiling")
             async with make_client(top + 4) as client:
-                ceilings = await _ceilings(client, reference, options, advance)
+                ceilings = await _ceilings(client, reference, options, progress)
+                routes = list(dict.fromkeys((c.endpoint, c.source) for c in cells))
                 for contender in contenders:
-                    advance(0, f"verifying {contender.name}")
+                    progress.begin(f"verifying {contender.name}")
                     await _verify(
-                        contender, client, reference, options, server_settings, log_dir, auth_header
-                    )
-                    advance(sum(map(_verify_cost, options.rows)) * len(options.formats), "")
+                        contender, client, reference, options, server_settings, log_dir,
+                        auth_header, routes,
+                    )  # fmt: skip
+                    progress.advance(sum(map(_verify_cost, options.rows)) * len(options.formats))
                 timed = [c for c in contenders if c.verification and c.verification.passed]
                 floor_of = {(f.rows, f.format): f for f in floors}
                 ceiling_of = {(c.rows, c.format): c for c in ceilings}
                 scenarios: list[Scenario] = []
-                for group in group_cells(cells):
-                    collected = await _run_group(
-                        group, timed, client, options, server_settings, log_dir, auth_header,
-                        advance,
-                    )  # fmt: skip
-                    for cell in group:
-                        for contender in timed:
-                            scenarios.append(
-                                build_scenario(
-                                    contender, cell, collected[(contender.name, cell)], options,
-                                    floor_of.get((cell.rows, cell.format)),
-                                    ceiling_of.get((cell.rows, cell.format)),
-                                )
-                            )  # fmt: skip
+                try:
+                    for group in group_cells(cells):
+                        collected = await _run_group(
+                            group, timed, client, options, server_settings, log_dir,
+                            auth_header, reference, progress,
+                        )  # fmt: skip
+                        for cell in group:
+                            for contender in timed:
+                                scenarios.append(
+                                    build_scenario(
+                                        contender, cell, collected[(contender.name, cell)],
+                                        options, floor_of.get((cell.rows, cell.format)),
+                                        ceiling_of.get((cell.rows, cell.format)),
+                                    )
+                                )  # fmt: skip
+                except asyncio.CancelledError:
+                    # Ctrl-C: asyncio cancels this task. Keep every finished group's scenarios;
+                    # the group under way is dropped (its servers were stopped on the way out).
+                    interrupted = True
+                    task = asyncio.current_task()
+                    if task is not None:
+                        task.uncancel()
     finally:
         await database.dispose()
     return Results(
         created_at=created_at,
         streambench=environment.streambench_info(),
-        environment=environment.describe(
-            database_url,
-            server_version,
-            embedded,
-            environment.layout(
-                database_url, options.ports, {t.name: t.url for t in options.targets}
+        environment=dataclasses.replace(
+            environment.describe(
+                database_url,
+                server_version,
+                embedded,
+                environment.layout(
+                    database_url, options.ports, {t.name: t.url for t in options.targets}
+                ),
             ),
+            load_before=load_before,
+            load_after=_load(),
         ),
         settings={**server_settings.as_public_dict(), "auth": options.auth},
         matrix=Matrix(
@@ -195,7 +242,8 @@ async def run_compare(
             rows=options.rows,
             formats=options.formats,
             concurrency=options.concurrency,
-            endpoints=ENDPOINTS,
+            endpoints=options.endpoints,
+            sources=options.sources,
             repeats=options.repeats,
             batch=options.batch,
             warmup=options.warmup,
@@ -207,7 +255,15 @@ async def run_compare(
         client_ceiling=tuple(ceilings),
         scenarios=tuple(scenarios),
         duration_seconds=time.perf_counter() - started,
+        interrupted=interrupted,
     )
+
+
+def _load() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 async def _seed(database_url: str, rows: int) -> None:
@@ -218,19 +274,19 @@ async def _seed(database_url: str, rows: int) -> None:
         await connection.close()
 
 
-async def _floors(database: Database, options: CompareOptions, advance: Advance) -> list[Floor]:
+async def _floors(database: Database, options: CompareOptions, progress: Progress) -> list[Floor]:
     floors: list[Floor] = []
     for rows in options.rows:
         for format in options.formats:
             floors.append(
                 await measure_floor(database, rows, format, options.repeats, options.warmup)
             )
-            advance(_floor_cost(options, rows), "")
+            progress.advance(_floor_cost(options, rows))
     return floors
 
 
 async def _ceilings(
-    client: httpx.AsyncClient, reference: Reference, options: CompareOptions, advance: Advance
+    client: httpx.AsyncClient, reference: Reference, options: CompareOptions, progress: Progress
 ) -> list[ClientCeiling]:
     server = await MemoryServer.start(reference.folder)
     ceilings: list[ClientCeiling] = []
@@ -242,7 +298,7 @@ async def _ceilings(
                     client, server, expected, chunks, options.repeats, options.warmup
                 )
             )
-            advance(_ceiling_cost(options, rows), "")
+            progress.advance(_ceiling_cost(options, rows))
     finally:
         server.stop()
     return ceilings
@@ -256,12 +312,13 @@ async def _verify(
     settings: Settings,
     log_dir: Path,
     auth_header: dict[str, str],
+    routes: Sequence[tuple[str, str]],
 ) -> None:
     expected = list(reference.expected.values())
     if contender.descriptor is None:
         assert contender.target_url is not None
         contender.verification = await verify_port(
-            client, contender.target_url, expected, options.batch, auth_header
+            client, contender.target_url, expected, options.batch, auth_header, routes
         )
         probe = await metrics_probe(client, contender.target_url, auth_header)
         contender.source = probe.source
@@ -276,11 +333,16 @@ async def _verify(
         contender.url = server.url
         if server.startup_seconds is not None:
             contender.startup.append(server.startup_seconds)
-        contender.verification = await verify_port(
-            client, server.url, expected, options.batch, auth_header
+        verification = await verify_port(
+            client, server.url, expected, options.batch, auth_header, routes
         )
     finally:
         await server.stop()
+    # A contract point the server cannot meet fails the pair, whatever the bodies showed.
+    gaps = [
+        Check(f"gap: {point}", "fail", why) for point, why in contender.descriptor.gaps().items()
+    ]
+    contender.verification = Verification.of([*verification.checks, *gaps])
 
 
 async def _run_group(
@@ -291,34 +353,35 @@ async def _run_group(
     settings: Settings,
     log_dir: Path,
     auth_header: dict[str, str],
-    advance: Advance,
+    reference: Reference,
+    progress: Progress,
 ) -> dict[tuple[str, Cell], _Collected]:
     """Fresh servers for this group; per cell a warm-up, then rounds interleaved: A, B, A, B..."""
     collected = {(c.name, cell): _Collected() for c in contenders for cell in group}
     first = group[0]
-    advance(0, f"starting servers: {first.endpoint} {first.rows:,} rows {first.format}")
-    label = f"{first.endpoint}-{first.rows}-{first.format}"
+    progress.begin(f"starting {len(contenders)} server(s) for {_group_label(first)}")
+    label = f"{first.endpoint}-{first.source}-{first.format}"
     local = [c for c in contenders if c.descriptor is not None]
-    started = await asyncio.gather(
-        *(
-            start_local(c.descriptor, settings, log_dir, client, label)
-            for c in local
-            if c.descriptor
-        ),
-        return_exceptions=True,
+    started = await start_locals(
+        [c.descriptor for c in local if c.descriptor], settings, log_dir, client, label
     )
-    advance(STARTUP_COST, "")
+    progress.advance(STARTUP_COST)
     servers: dict[str, LocalServer] = {}
+    took: list[str] = []
     for contender, outcome in zip(local, started, strict=True):
         if isinstance(outcome, LocalServer):
             servers[contender.name] = outcome
             if outcome.startup_seconds is not None:
                 contender.startup.append(outcome.startup_seconds)
+                took.append(f"{contender.name} {outcome.startup_seconds:.1f} s")
         else:
+            took.append(f"{contender.name} FAILED")
             for cell in group:
                 collected[(contender.name, cell)].failures.append(
                     f"server did not start: {outcome}"
                 )
+    if took:
+        progress.note(f"servers for {_group_label(first)} up: " + ", ".join(took))
     try:
         probes: dict[str, Probe] = {}
         urls: dict[str, str] = {}
@@ -334,10 +397,15 @@ async def _run_group(
                 )
                 urls[contender.name] = contender.target_url
         for cell in group:
-            advance(0, f"{cell.endpoint} {cell.rows:,} rows {cell.format} x{cell.concurrency}")
+            progress.begin(cell.label)
+            expected_bytes = reference.expected[(cell.rows, cell.format)].length
             await _run_cell(
-                cell, contenders, client, options, urls, probes, auth_header, collected, advance
-            )
+                cell, contenders, client, options, urls, probes, auth_header, expected_bytes,
+                collected, progress,
+            )  # fmt: skip
+            load = _load()
+            for contender in contenders:
+                collected[(contender.name, cell)].load = load
     finally:
         await asyncio.gather(*(server.stop() for server in servers.values()))
     return collected
@@ -351,25 +419,26 @@ async def _run_cell(
     urls: dict[str, str],
     probes: dict[str, Probe],
     auth_header: dict[str, str],
+    expected_bytes: int,
     collected: dict[tuple[str, Cell], _Collected],
-    advance: Advance,
+    progress: Progress,
 ) -> None:
-    params = {"rows": str(cell.rows), "format": cell.format, "batch": str(options.batch)}
+    params = cell.params(options.batch)
     cost = round_cost(cell.rows, cell.concurrency)
     for round_number in range(options.warmup + options.repeats):
         warm = round_number < options.warmup
         for contender in contenders:
             if contender.name not in urls:
-                advance(cost, "")
+                progress.advance(cost)
                 continue
             probe = probes[contender.name]
             await probe.before()
             measured = await timed_round(
                 client, f"{urls[contender.name]}/{cell.endpoint}", params, auth_header,
-                cell.format, cell.rows, cell.concurrency,
+                cell.format, cell.rows, cell.concurrency, expected_bytes,
             )  # fmt: skip
             sample: Sample = await probe.after()
-            advance(cost, "")
+            progress.advance(cost)
             if warm:
                 continue
             into = collected[(contender.name, cell)]
@@ -417,6 +486,7 @@ def build_scenario(
     if good:
         median_request = sorted(good, key=lambda r: r.total)[(len(good) - 1) // 2]
         arrival = tuple(thin(median_request.arrival))
+    floor_ratio = ratio(total.median if total else None, floor.seconds.median if floor else None)
     flags, reasons = scenario_flags(
         ttfb=ttfb,
         total=total,
@@ -424,10 +494,12 @@ def build_scenario(
         ceiling=ceiling,
         errors=errors,
         requests=max(expected_requests, len(requests)),
+        floor_ratio=floor_ratio,
     )
     return Scenario(
         port=contender.name,
         endpoint=cell.endpoint,
+        source=cell.source,
         rows=cell.rows,
         format=cell.format,
         concurrency=cell.concurrency,
@@ -443,7 +515,7 @@ def build_scenario(
         rows_per_second=_median(round_rows),
         megabytes_per_second=_median(round_bytes),
         requests_per_second=_median(round_requests),
-        floor_ratio=ratio(total.median if total else None, floor.seconds.median if floor else None),
+        floor_ratio=floor_ratio,
         server=ServerFigures(
             source=contender.source,
             peak_memory_growth_bytes=Stats.maybe(collected.memory),
@@ -452,7 +524,12 @@ def build_scenario(
         arrival=arrival,
         flags=flags,
         flag_reasons=reasons,
+        load=collected.load,
     )
+
+
+def _group_label(cell: Cell) -> str:
+    return f"{cell.endpoint}/{cell.source} {cell.format}"
 
 
 def _median(values: Sequence[float]) -> float | None:
@@ -464,7 +541,7 @@ def _port_result(contender: Contender) -> PortResult:
     descriptor = contender.descriptor
     if descriptor is not None:
         framework, server = descriptor.labels()
-        details = descriptor.details
+        details = descriptor.details()
     else:
         framework = server = "unknown (target)"
         details = f"already running at {contender.target_url}"

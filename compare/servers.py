@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -19,13 +20,19 @@ import httpx
 import psutil
 
 from shared import metrics
-from shared.ports import PortDescriptor, process_env
+from shared.pairs import Pair
+from shared.ports import process_env
 from shared.settings import Settings
 
 from .results import ServerSource
 
 HOST = "127.0.0.1"
-START_TIMEOUT = 30.0
+# How long one server gets to answer /healthz. Starting several at once on two cores, each
+# importing its framework, took over 30 s a server at load 8 here: starts are bounded to
+# START_PARALLEL at a time and a server that did not come up is tried once more.
+START_TIMEOUT = 60.0
+START_PARALLEL = 2
+START_ATTEMPTS = 2
 STOP_TIMEOUT = 10.0
 
 
@@ -149,7 +156,7 @@ async def metrics_probe(client: httpx.AsyncClient, url: str, headers: dict[str, 
 
 
 class LocalServer:
-    """One port served by `python -m streambench serve` on a free local port."""
+    """One port served by `python -m shared.cli serve` on a free local port."""
 
     def __init__(self, process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
         self.process = process
@@ -189,7 +196,7 @@ class LocalServer:
 
 
 async def start_local(
-    descriptor: PortDescriptor,
+    descriptor: Pair,
     settings: Settings,
     log_dir: Path,
     client: httpx.AsyncClient,
@@ -210,6 +217,22 @@ async def start_local(
             stdin=subprocess.DEVNULL,
         )
     server = LocalServer(process, f"http://{HOST}:{port}", log_path)
+    try:
+        return await _wait_healthy(server, descriptor, client, log_path, started)
+    except BaseException:
+        # Cancelled (Ctrl-C) or failed: the process must not outlive the run.
+        await server.stop()
+        raise
+
+
+async def _wait_healthy(
+    server: LocalServer,
+    descriptor: Pair,
+    client: httpx.AsyncClient,
+    log_path: Path,
+    started: float,
+) -> LocalServer:
+    process = server.process
     deadline = time.monotonic() + START_TIMEOUT
     last = "no answer"
     while time.monotonic() < deadline:
@@ -228,7 +251,33 @@ async def start_local(
         except httpx.TransportError as error:
             last = type(error).__name__
         await asyncio.sleep(0.01)
-    await server.stop()
     raise ServerFailed(
         f"{descriptor.name} was not healthy within {START_TIMEOUT:.0f} s ({last}); log {log_path}"
     )
+
+
+async def start_locals(
+    pairs: Sequence[Pair],
+    settings: Settings,
+    log_dir: Path,
+    client: httpx.AsyncClient,
+    label: str,
+) -> list[LocalServer | BaseException]:
+    """Start every pair, at most START_PARALLEL at a time, each tried up to START_ATTEMPTS
+    times: a server, or why it could not start, per pair in order. Adding contenders makes a
+    run longer, never makes the starts time out."""
+    gate = asyncio.Semaphore(START_PARALLEL)
+
+    async def start(pair: Pair) -> LocalServer | BaseException:
+        failure: BaseException | None = None
+        for attempt in range(1, START_ATTEMPTS + 1):
+            async with gate:
+                try:
+                    tag = label if attempt == 1 else f"{label}-retry{attempt}"
+                    return await start_local(pair, settings, log_dir, client, tag)
+                except ServerFailed as error:
+                    failure = error
+        assert failure is not None
+        return failure
+
+    return list(await asyncio.gather(*(start(pair) for pair in pairs)))

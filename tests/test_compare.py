@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 
 from compare.results import Results
-from shared.ports import available_ports
+from compare.verify import ExpectedBody, expected_body, verify_port
+from shared.auth import make_token
+from shared.database import Database, create_database
+from shared.encoders import ENCODERS, FORMATS, encode_all
+from shared.pairs import available_pairs
 from streambench.cli import main
 
+from .conftest import JWT_SECRET, REFERENCE_PAIR
 from .servers import ServerPool
 
 BROKEN = "broken=tests.broken_port:PORT"
@@ -22,15 +28,21 @@ def env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STREAMBENCH_POOL_SIZE", "4")
 
 
-@pytest.mark.timeout(120)
+# Every scenario starts fresh servers: minutes, not seconds, when other work shares the cores.
+@pytest.mark.timeout(420)
 def test_quick_run_times_good_ports_and_refuses_a_broken_one(
     env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # The broken port comes from outside the repository (tests/, through the environment):
+    # compare picks it up like any registered port. Two good pairs keep the run short; every
+    # pair's verification is `test_compare_verification_passes`.
     monkeypatch.setenv("STREAMBENCH_EXTRA_PORTS", BROKEN)
-    good = [name for name, descriptor, _ in available_ports() if descriptor and name != "broken"]
-    assert good, "no port to measure"
+    pairs = [name for name, pair, _ in available_pairs() if pair]
+    assert "broken@aiohttp" in pairs
+    good = [REFERENCE_PAIR, *[p for p in pairs if p != REFERENCE_PAIR and "broken" not in p][-1:]]
     out = tmp_path / "run"
     argv = ["compare", "--quick", "--rows", "300,1000", "--concurrency", "2", "--repeats", "1"]
+    argv += ["--ports", ",".join([*good, "broken"])]
     code = main([*argv, "--auth", "--jwt-secret", "x" * 32, "--out", str(out)])
     printed = capsys.readouterr().out
     assert code == 0, printed
@@ -38,7 +50,7 @@ def test_quick_run_times_good_ports_and_refuses_a_broken_one(
     results = Results.load(out / "results.json")
     assert results.matrix.rows == (300, 1000)
     ports = {p.name: p for p in results.ports}
-    assert set(ports) == {*good, "broken"}
+    assert set(ports) == {*good, "broken@aiohttp"}
     for name in good:
         assert ports[name].verification.passed, ports[name].verification.failures
         assert ports[name].server_metrics == "proc"
@@ -46,21 +58,24 @@ def test_quick_run_times_good_ports_and_refuses_a_broken_one(
         names = {c.name for c in ports[name].verification.checks}
         assert "auth: no Authorization" in names
 
-    broken = ports["broken"].verification
+    broken = ports["broken@aiohttp"].verification
     assert not broken.passed
     failed = {c.name: c.reason for c in broken.failures}
     # Every fault at every size, not only the first one found.
     for rows in (300, 1000):
-        assert f"standard rows={rows} format=text: rows" in failed
+        assert f"standard source=fetch rows={rows} format=text: rows" in failed
         assert (
-            failed[f"standard rows={rows} format=text: rows"] == f"{rows - 1} rows, expected {rows}"
+            failed[f"standard source=fetch rows={rows} format=text: rows"]
+            == f"{rows - 1} rows, expected {rows}"
         )
-        assert f"standard rows={rows} format=text: body" in failed
-        assert f"chunked rows={rows} format=text: chunked" in failed
-        assert "Content-Length" in failed[f"chunked rows={rows} format=text: chunked"]
-        assert f"chunked rows={rows} format=text: body" not in failed  # its bytes are right
-    assert "broken: verification FAILED" in printed
-    assert "standard rows=300 format=text: rows: 299 rows, expected 300" in printed
+        assert f"standard source=fetch rows={rows} format=text: body" in failed
+        assert f"chunked source=cursor rows={rows} format=text: chunked" in failed
+        assert "Content-Length" in failed[f"chunked source=cursor rows={rows} format=text: chunked"]
+        assert (
+            f"chunked source=cursor rows={rows} format=text: body" not in failed
+        )  # its bytes are right
+    assert "broken@aiohttp: verification FAILED" in printed
+    assert "standard source=fetch rows=300 format=text: rows: 299 rows, expected 300" in printed
 
     # The good ports were timed in every cell, the broken one in none.
     cells = {(s.endpoint, s.rows, s.concurrency) for s in results.scenarios}
@@ -82,18 +97,18 @@ def test_quick_run_times_good_ports_and_refuses_a_broken_one(
         assert scenario.floor_ratio > 0
         assert scenario.arrival[-1][1] == scenario.bytes
     assert {(f.rows, f.format) for f in results.floor} == {(300, "text"), (1000, "text")}
-    assert {(c.rows, c.chunks) for c in results.client_ceiling} == {(300, 1), (1000, 1)}
+    # Cut as the cursor cuts: batches of 100, 200, 400, ... rows up to the batch size (1000).
+    assert {(c.rows, c.chunks) for c in results.client_ceiling} == {(300, 2), (1000, 4)}
     assert results.matrix.concurrency == (2,)
     assert results.settings["auth"] is True
     assert results.settings["jwt_secret"] == "<set>"
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(300)
 def test_target_reads_server_figures_from_metrics(
     env: None, servers: ServerPool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    name = next(name for name, descriptor, _ in available_ports() if descriptor)
-    server = servers.start_private(name, metrics=True)
+    server = servers.start_private(REFERENCE_PAIR, metrics=True)
     try:
         out = tmp_path / "target"
         argv = ["compare", "--target", f"remote={server.url}", "--rows", "500"]
@@ -119,8 +134,7 @@ def test_target_reads_server_figures_from_metrics(
 def test_target_without_metrics_has_no_server_figures(
     env: None, servers: ServerPool, tmp_path: Path
 ) -> None:
-    name = next(name for name, descriptor, _ in available_ports() if descriptor)
-    server = servers.get(name)
+    server = servers.get(REFERENCE_PAIR)
     out = tmp_path / "plain"
     argv = ["compare", "--target", f"plain={server.url}", "--rows", "100", "--concurrency", "1"]
     assert main([*argv, "--repeats", "1", "--out", str(out)]) == 0
@@ -135,7 +149,9 @@ def test_target_without_metrics_has_no_server_figures(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--ports", "nope"], "unknown port 'nope'; available: "),
+        (["--ports", "nope"], "unknown port or pair 'nope'; ports: "),
+        (["--servers", "nope"], "unknown server 'nope'"),
+        (["--ports", "aiohttp", "--servers", "granian"], "runs on aiohttp, none of --servers"),
         (["--ports", "aiohttp,aiohttp"], "given twice"),
         (["--target", "noequals"], "expected NAME=URL"),
         (["--target", "x=ftp://host"], "is not an http:// or https:// URL"),
@@ -160,3 +176,73 @@ def test_option_errors(
     monkeypatch.delenv("STREAMBENCH_JWT_SECRET", raising=False)
     assert main(["compare", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+async def test_compare_verification_passes(
+    port_name: str, servers: ServerPool, small_database_url: str
+) -> None:
+    """What `compare` checks before it times a pair (bodies, framing, refusals, auth) passes for
+    every pair, on the server the fuzzing with auth shares."""
+    server = servers.get(
+        port_name, jwt_secret=JWT_SECRET, metrics=True, database_url=small_database_url
+    )
+    database = await create_database(servers.settings, small_database_url)
+    try:
+        expected = await _expected_bodies(database)
+    finally:
+        await database.dispose()
+    auth = {"Authorization": f"JWT {make_token(JWT_SECRET, ttl=600)}"}
+    async with httpx.AsyncClient(timeout=30) as client:
+        verification = await verify_port(client, server.url, expected, 1_000, auth)
+    failures = [f"{c.name}: {c.reason}" for c in verification.failures]
+    assert verification.passed, f"{port_name}: {failures}"
+
+
+async def _expected_bodies(database: Database) -> list[ExpectedBody]:
+    expected = []
+    for fmt in FORMATS:
+        encoder = ENCODERS[fmt]
+        rows = await database.fetch_all(encoder.columns, 2_500)
+        for count in (0, 1, 2_500):
+            expected.append(expected_body(encode_all(encoder, rows[:count]), count, fmt))
+    return expected
+
+
+@pytest.mark.timeout(300)
+def test_piped_run_prints_progress_and_ctrl_c_keeps_what_was_measured(
+    env: None, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "partial"
+    argv = [sys.executable, "-m", "streambench", "compare", "--rows", "200,400"]
+    argv += ["--formats", "text,ndjson,csv", "--concurrency", "1", "--repeats", "1"]
+    argv += ["--endpoints", "chunked", "--out", str(out)]
+    process = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ)
+    )
+    assert process.stderr is not None
+    seen: list[str] = []
+    starts = 0
+    # Not a terminal: one line per finished step, as they finish. Interrupt once the second
+    # group of servers is starting, so the first group's scenarios are complete.
+    for line in process.stderr:
+        seen.append(line)
+        if "starting" in line and "server(s) for" in line:
+            starts += 1
+        if starts == 2:
+            process.send_signal(signal.SIGINT)
+            break
+    _, rest_err = process.communicate(timeout=120)
+    printed = "".join(seen) + rest_err
+    assert process.returncode == 130, printed
+    assert "%," in seen[0], "progress lines carry the share done"
+    assert any("servers for chunked/cursor text up:" in line for line in seen), printed
+    assert "interrupted" in rest_err
+    results = Results.load(out / "results.json")
+    assert results.interrupted
+    assert {(s.format, s.rows) for s in results.scenarios} == {("text", 200), ("text", 400)}
+    assert "Traceback" not in printed

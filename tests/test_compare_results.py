@@ -27,11 +27,13 @@ from compare.results import (
 
 def test_stats_of_values() -> None:
     stats = Stats.of([5.0, 1.0, 3.0, 2.0, 4.0])
-    assert stats == Stats(median=3.0, p95=4.8, min=1.0, max=5.0, count=5)
+    assert stats == Stats(
+        median=3.0, p95=4.8, min=1.0, max=5.0, count=5, samples=(5.0, 1.0, 3.0, 2.0, 4.0)
+    )
 
 
 def test_stats_of_one_value() -> None:
-    assert Stats.of([7]) == Stats(7.0, 7.0, 7.0, 7.0, 1)
+    assert Stats.of([7]) == Stats(7.0, 7.0, 7.0, 7.0, 1, (7.0,))
 
 
 def test_stats_refuses_nothing() -> None:
@@ -93,6 +95,7 @@ def sample_results() -> Results:
             Scenario(
                 port="aiohttp",
                 endpoint="chunked",
+                source="cursor",
                 rows=10,
                 format="text",
                 concurrency=1,

@@ -166,3 +166,17 @@ def test_net_log_check_catches_a_page_that_fetches(tmp_path: Path) -> None:
     net_log = tmp_path / "net-log.json"
     _run_chromium(tmp_path, leaky, "--dump-dom", f"--log-net-log={net_log}")
     assert page_requests(net_log) == ["https://cdn.example.invalid/chart.png"]
+
+
+def test_port_page_and_diff_screenshots_are_not_blank(reports: Path, tmp_path: Path) -> None:
+    from compare.report import render_diff_html
+
+    results = fx.load()
+    diff = tmp_path / "diff.html"
+    diff.write_text(render_diff_html(results, fx.scaled(results, 3.0)))
+    for name, page in (("port", reports / f"{results.ports[0].name}.html"), ("diff", diff)):
+        shot = tmp_path / f"{name}.png"
+        _run_chromium(tmp_path, page, f"--screenshot={shot}", "--window-size=1400,2400")
+        assert shot.stat().st_size > 20_000, name
+        # The diff colours better and worse rows; a port page draws its charts.
+        assert png_colours(shot) > 30, name

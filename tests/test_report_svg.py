@@ -57,7 +57,9 @@ def test_flagged_points_and_whiskers_are_drawn() -> None:
     series = Series("s", (Point(1000, 5.0, 4.0, 7.0, flagged=True), Point(10000, 9.0)))
     svg = render_chart(_chart(series, log=False))
     assert svg.count('<line class="whisker s0"') == 1
-    assert svg.count('<circle class="warn"') == 1
+    # The ring on the flagged point, and its key in the legend.
+    assert svg.count('<circle class="warn"') == 2
+    assert "flagged: see the notes" in svg
 
 
 def test_bar_chart_draws_the_reference_line() -> None:

@@ -52,6 +52,16 @@ def size(value: float | None) -> str:
     return f"{value:.0f} B"
 
 
+MEBIBYTE = float(1 << 20)
+
+
+def memory(value: float | None) -> str:
+    """Memory growth: below CPython's 1 MiB arena step it is not resolved, so no digits."""
+    if value is None:
+        return "n/a"
+    return "< 1 MiB" if value < MEBIBYTE else size(value)
+
+
 def count(value: int | float | None) -> str:
     if value is None:
         return "n/a"
@@ -97,13 +107,20 @@ def formatter(kind: Kind) -> Callable[[float], str]:
 
 
 def spread(stats: Stats | None, *, kind: Kind = "time") -> str:
-    """`median (min-p95)`: the median and the band the verdicts call noise."""
+    """`median (min-p95, n runs)`: the median, the band the verdicts call noise, and how many
+    measurements it rests on."""
     if stats is None:
         return "n/a"
-    fmt = formatter(kind)
+    if kind == "size" and stats.max < MEBIBYTE:
+        return f"< 1 MiB ({_runs(stats.count)})"
+    fmt = memory if kind == "size" else formatter(kind)
     if stats.count < 2:
         return f"{fmt(stats.median)} (1 run)"
-    return f"{fmt(stats.median)} ({fmt(stats.min)}–{fmt(stats.p95)})"
+    return f"{fmt(stats.median)} ({fmt(stats.min)}–{fmt(stats.p95)}, {_runs(stats.count)})"
+
+
+def _runs(count: int) -> str:
+    return "1 run" if count == 1 else f"{count} runs"
 
 
 def times_sooner(slow: float, fast: float) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ..results import PortResult, Results, Scenario
+from ..results import DEFAULT_SOURCE, ENDPOINTS, SOURCES, PortResult, Results, Scenario
 from . import _format
 
 
@@ -46,10 +46,13 @@ class View:
         rows: int,
         concurrency: int | None = None,
         fmt: str | None = None,
+        source: str | None = None,
     ) -> Scenario | None:
+        """One scenario; without `source`, the endpoint's own default source."""
         key = (
             port,
             endpoint,
+            source or DEFAULT_SOURCE[endpoint],
             rows,
             fmt or self.format,
             self.concurrency if concurrency is None else concurrency,
@@ -85,15 +88,39 @@ class View:
     def port(self, name: str) -> PortResult | None:
         return next((p for p in self.results.ports if p.name == name), None)
 
-    def colour(self, port: str, endpoint: str, ports: Sequence[str]) -> int:
-        """One port: colour tells the endpoints apart. Several: colour is the port, dash the endpoint."""
-        if len(ports) == 1:
-            return 0 if endpoint == "chunked" else 1
+    def colour(self, port: str) -> int:
+        """A port's colour, the same on every chart of every page: its place in the run."""
         names = [p.name for p in self.results.ports]
         return names.index(port) if port in names else len(names)
 
-    def series_name(self, port: str, endpoint: str, ports: Sequence[str]) -> str:
-        return endpoint if len(ports) == 1 else f"{port} {endpoint}"
+    def routes(self, ports: Sequence[str]) -> list[tuple[str, str]]:
+        """The (endpoint, source) series a chart draws. The summary, comparing ports, keeps to
+        each endpoint's own source (streamed against buffered); a port's page shows every source
+        measured."""
+        if len(ports) > 1:
+            return [(e, DEFAULT_SOURCE[e]) for e in ENDPOINTS]
+        found = {(s.endpoint, s.source) for s in self.results.scenarios if s.port in ports}
+        return [(e, src) for e in ENDPOINTS for src in SOURCES if (e, src) in found]
+
+    def series_name(self, port: str, endpoint: str, ports: Sequence[str], source: str = "") -> str:
+        route = endpoint if len(ports) > 1 else f"{endpoint}/{source or DEFAULT_SOURCE[endpoint]}"
+        return route if len(ports) == 1 else f"{port} {route}"
+
+
+def line_style(endpoint: str, source: str) -> str:
+    """One line style per endpoint and source, the same everywhere: solid for the streamed
+    endpoint's own cursor, dashed for the buffered endpoint's own fetch."""
+    return LINE_STYLES.get((endpoint, source), "sparse")
+
+
+LINE_STYLES: dict[tuple[str, str], str] = {
+    ("chunked", "cursor"): "",
+    ("standard", "fetch"): "dash",
+    ("chunked", "copy"): "dot",
+    ("standard", "copy"): "dashdot",
+    ("chunked", "fetch"): "longdash",
+    ("standard", "cursor"): "sparse",
+}
 
 
 def _throughput_rows(results: Results, fmt: str, default_rows: int) -> int:
@@ -110,7 +137,7 @@ def _throughput_rows(results: Results, fmt: str, default_rows: int) -> int:
 def scenario_label(scenario: Scenario, *, with_port: bool = True) -> str:
     parts = [scenario.port] if with_port else []
     parts += [
-        scenario.endpoint,
+        f"{scenario.endpoint}/{scenario.source}",
         f"{_format.rows(scenario.rows)} rows",
         scenario.format,
         f"concurrency {scenario.concurrency}",
@@ -144,7 +171,9 @@ def environment_items(results: Results) -> list[tuple[str, str]]:
     matrix_text = (
         f"ports {', '.join(matrix.ports)}; rows {', '.join(_format.count(r) for r in matrix.rows)}; "
         f"formats {', '.join(matrix.formats)}; concurrency {', '.join(map(str, matrix.concurrency))}; "
-        f"endpoints {', '.join(matrix.endpoints)}; {matrix.repeats} repeats after {matrix.warmup} "
+        f"endpoints {', '.join(matrix.endpoints)}; "
+        f"sources {', '.join(matrix.sources) or 'each endpoint its own'}; "
+        f"{matrix.repeats} repeats after {matrix.warmup} "
         f"warm-up; batch {matrix.batch:,}" + ("; quick run" if matrix.quick else "")
     )
     if matrix.note:

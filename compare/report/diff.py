@@ -1,7 +1,11 @@
 """What changed between two runs, figure by figure, and whether each change beats the noise.
 
 A change is "larger than the noise" only when the old and new bands ([min, p95], the same rule as
-the verdicts) do not overlap, i.e. the change is bigger than the spread of either run.
+the verdicts) do not overlap, i.e. the change is bigger than the spread of either run. A worse
+figure is a regression unless the machine was clearly busier in the new run: when its 1-minute
+load average (after the scenario, else over the run) exceeds the old one by more than
+`LOAD_MARGIN`, about one more busy core, the change is reported as load-induced instead.
+Rows are sorted by the size of the change, the clear ones first.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
+from typing import Literal
 
 from ..results import Results, Scenario, Stats
 from . import _format, html, markdown
@@ -45,6 +50,12 @@ METRICS = (
 )
 
 
+# One more core's worth of other work: beyond this, the new run's machine was clearly busier.
+LOAD_MARGIN = 1.0
+
+Direction = Literal["better", "worse", "same", "unknown"]
+
+
 @dataclass(frozen=True)
 class DiffSection:
     heading: str
@@ -52,42 +63,130 @@ class DiffSection:
     table: Table | None
 
 
-def diff_sections(old: Results, new: Results) -> list[DiffSection]:
+@dataclass(frozen=True)
+class Change:
+    """One figure of one scenario in both runs, judged by the noise rule."""
+
+    metric: Metric
+    scenario: Scenario
+    before: Stats
+    after: Stats
+    direction: Direction
+    load: tuple[float, float] | None  # (old, new) when the new run was clearly busier
+
+    @property
+    def relative(self) -> float | None:
+        if not self.before.median:
+            return None
+        return (self.after.median - self.before.median) / self.before.median
+
+    @property
+    def regression(self) -> bool:
+        return self.direction == "worse" and self.load is None
+
+    def verdict(self) -> str:
+        if self.direction == "unknown":
+            return "too few runs to tell"
+        if self.direction == "same":
+            return "within the noise"
+        if self.direction == "worse" and self.load is not None:
+            old, new = self.load
+            return (
+                f"worse, but the machine was busier (load {new:.1f} against {old:.1f}): "
+                "not counted as a regression"
+            )
+        return f"LARGER than the noise ({self.direction})"
+
+
+def _load(results: Results, scenario: Scenario) -> float | None:
+    if scenario.load is not None:
+        return scenario.load
+    env = results.environment
+    loads = [v for v in (env.load_before, env.load_after) if v is not None]
+    return sum(loads) / len(loads) if loads else None
+
+
+def changes(old: Results, new: Results) -> list[Change]:
+    """Every figure measured in both runs, metric by metric."""
     old_by_key = {s.key: s for s in old.scenarios}
     new_by_key = {s.key: s for s in new.scenarios}
     shared = sorted(old_by_key.keys() & new_by_key.keys())
-    sections = [_environment_section(old, new), _verification_section(old, new)]
+    found = []
     for metric in METRICS:
-        rows = []
-        larger = 0
         for key in shared:
             before = metric.figure(old, old_by_key[key])
             after = metric.figure(new, new_by_key[key])
             if before is None or after is None:
                 continue
             clear = clearly_different(before, after, metric.kind)
-            change = (after.median - before.median) / before.median if before.median else None
+            direction: Direction
             if clear is None:
-                verdict = "too few runs to tell"
-            elif clear:
-                larger += 1
-                direction = "better" if after.median < before.median else "worse"
-                verdict = f"LARGER than the noise ({direction})"
+                direction = "unknown"
+            elif not clear:
+                direction = "same"
             else:
-                verdict = "within the noise"
+                direction = "better" if after.median < before.median else "worse"
+            old_load, new_load = _load(old, old_by_key[key]), _load(new, new_by_key[key])
+            busier = (
+                (old_load, new_load)
+                if old_load is not None
+                and new_load is not None
+                and new_load - old_load > LOAD_MARGIN
+                else None
+            )
+            found.append(Change(metric, new_by_key[key], before, after, direction, busier))
+    return found
+
+
+def regressions(old: Results, new: Results) -> list[Change]:
+    """Figures clearly worse in the new run, and not explained by a busier machine."""
+    return [c for c in changes(old, new) if c.regression]
+
+
+def _sort_key(change: Change) -> tuple[int, float]:
+    clear = change.direction in ("better", "worse")
+    return (0 if clear else 1, -abs(change.relative or 0.0))
+
+
+def diff_sections(old: Results, new: Results) -> list[DiffSection]:
+    old_by_key = {s.key: s for s in old.scenarios}
+    new_by_key = {s.key: s for s in new.scenarios}
+    shared = sorted(old_by_key.keys() & new_by_key.keys())
+    sections = [_environment_section(old, new), _verification_section(old, new)]
+    found = changes(old, new)
+    for metric in METRICS:
+        mine = sorted((c for c in found if c.metric is metric), key=_sort_key)
+        rows = []
+        styles = []
+        for change in mine:
+            relative = change.relative
             rows.append(
                 (
-                    scenario_label(new_by_key[key]),
-                    _value(before, metric.kind),
-                    _value(after, metric.kind),
-                    "n/a" if change is None else f"{change * 100:+.1f}%",
-                    verdict,
+                    scenario_label(change.scenario),
+                    _value(change.before, metric.kind),
+                    _value(change.after, metric.kind),
+                    "n/a" if relative is None else f"{relative * 100:+.1f}%",
+                    change.verdict(),
                 )
             )
-        summary = f"{larger} of {len(rows)} figures changed by more than the noise of either run."
+            styles.append(
+                change.direction
+                if change.direction in ("better", "worse") and change.load is None
+                else ("busier" if change.load is not None and change.direction == "worse" else "")
+            )
+        better = sum(1 for c in mine if c.direction == "better")
+        worse = sum(1 for c in mine if c.regression)
+        busier = sum(1 for c in mine if c.direction == "worse" and c.load is not None)
+        summary = (
+            f"{better + worse + busier} of {len(rows)} figures changed by more than the noise of "
+            f"either run: {better} better, {worse} worse"
+            + (f", {busier} worse on a busier machine" if busier else "")
+            + "; sorted by the size of the change, clear changes first."
+        )
         table = Table(
             ("scenario", "old median [min–p95]", "new median [min–p95]", "change", "verdict"),
             tuple(rows),
+            tuple(styles),
         )
         sections.append(DiffSection(metric.heading, (summary,), table))
     throughput_rows = []
@@ -122,6 +221,8 @@ def diff_sections(old: Results, new: Results) -> list[DiffSection]:
 
 def _value(stats: Stats, kind: Kind) -> str:
     low, high = band(stats)
+    if kind == "size" and stats.max < _format.MEBIBYTE:
+        return "< 1 MiB (below the resolution)"
     fmt = _format.formatter(kind)
     return f"{fmt(stats.median)} [{fmt(low)}–{fmt(high)}]"
 
@@ -165,8 +266,22 @@ def render_diff_markdown(old: Results, new: Results) -> str:
         if section.lines:
             out.append("")
         if section.table is not None and section.table.rows:
-            out += [*markdown.render_table(section.table), ""]
+            out += [*markdown.render_table(_marked(section.table)), ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+_MARKS = {"better": "🟢 ", "worse": "🔴 ", "busier": "🟡 "}
+
+
+def _marked(table: Table) -> Table:
+    """Markdown has no colour: the verdict cell starts with a coloured mark instead."""
+    if not table.styles:
+        return table
+    rows = tuple(
+        (*row[:-1], _MARKS.get(style, "") + row[-1])
+        for row, style in zip(table.rows, table.styles, strict=True)
+    )
+    return Table(table.headers, rows, table.styles)
 
 
 def render_diff_html(old: Results, new: Results) -> str:

@@ -25,6 +25,8 @@ class Note:
 class Table:
     headers: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
+    # Per row, a style name the HTML colours ("better", "worse", "busier", "winner"; "" none).
+    styles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -35,16 +37,24 @@ class Figure:
     notes: tuple[Note, ...]
     table: Table | None
     verdicts: tuple[str, ...]
+    caption: str = ""  # what a reader needs to read the figure right
 
 
 def notes_for(view: View, scenarios: Sequence[Scenario], ports: Sequence[str]) -> tuple[Note, ...]:
     """Flags and failures of the scenarios a figure draws, and the ports it cannot draw."""
     notes: list[Note] = []
+    # One note per kind of flag, naming every scenario it concerns: a figure with eight noisy
+    # scenarios gets one box, not eight.
+    by_flag: dict[str, list[str]] = {}
     for scenario in scenarios:
         label = scenario_label(scenario, with_port=len(ports) > 1)
         for flag in scenario.flags:
             reason = scenario.flag_reasons.get(flag, "")
-            notes.append(Note("flag", f"{flag}: {label}" + (f": {reason}" if reason else "")))
+            by_flag.setdefault(flag, []).append(label + (f" ({reason})" if reason else ""))
+    for flag, labels in by_flag.items():
+        notes.append(Note("flag", f"{flag}: " + "; ".join(dict.fromkeys(labels))))
+    for scenario in scenarios:
+        label = scenario_label(scenario, with_port=len(ports) > 1)
         if scenario.errors:
             example = f": {scenario.error_examples[0]}" if scenario.error_examples else ""
             notes.append(

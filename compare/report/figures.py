@@ -3,13 +3,13 @@ a table of medians with their spread, and the figure's verdicts."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ..analysis import MEGABYTE
-from ..results import ENDPOINTS, Scenario, Stats
+from ..results import Scenario, Stats
 from . import _format
 from ._format import Kind
-from .context import View
+from .context import View, line_style
 from .figure import Figure, Table, flag_mark, flag_names, notes_for, scale_points, stats_point
 from .svg import Axis, Bar, BarChart, Chart, LineChart, Point, Series
 from .verdict import Comparison, ranking_verdict
@@ -30,18 +30,19 @@ def build_figures(view: View, ports: Sequence[str], prefix: str) -> list[Figure]
 def arrival_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
     rows = view.default_rows
     used: list[Scenario] = []
-    curves: dict[str, list[tuple[str, int, bool, tuple[tuple[float, int], ...]]]] = {}
+    curves: dict[str, list[tuple[str, int, str, tuple[tuple[float, int], ...]]]] = {}
+    routes = view.routes(ports)
     for port in ports:
-        for endpoint in ENDPOINTS:
-            scenario = view.find(port, endpoint, rows)
+        for endpoint, source in routes:
+            scenario = view.find(port, endpoint, rows, source=source)
             if scenario is None:
                 continue
             used.append(scenario)
             curves.setdefault(port, []).append(
                 (
-                    endpoint,
-                    view.colour(port, endpoint, [port]),
-                    endpoint == "standard",
+                    view.series_name(port, endpoint, [port], source),
+                    view.colour(port),
+                    line_style(endpoint, source),
                     scenario.arrival,
                 )
             )
@@ -51,8 +52,8 @@ def arrival_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
     charts: list[Chart] = []
     for port in ports:
         series = tuple(
-            Series(name, _step_points(arrival, unit.factor), colour, dashed, markers=False)
-            for name, colour, dashed, arrival in curves.get(port, [])
+            Series(name, _step_points(arrival, unit.factor), colour, dash, markers=False)
+            for name, colour, dash, arrival in curves.get(port, [])
         )
         charts.append(
             LineChart(
@@ -78,11 +79,12 @@ def arrival_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
     for port in ports:
         standard = view.find(port, "standard", rows)
         chunked = view.find(port, "chunked", rows)
-        for scenario in (standard, chunked):
+        for endpoint, source in routes:
+            scenario = view.find(port, endpoint, rows, source=source)
             if scenario is not None:
                 table_rows.append(
                     (
-                        view.series_name(port, scenario.endpoint, ports),
+                        view.series_name(port, endpoint, ports, source),
                         _format.spread(scenario.ttfb),
                         _format.spread(scenario.total),
                         _format.size(scenario.bytes),
@@ -101,9 +103,14 @@ def arrival_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
         charts=tuple(charts),
         notes=notes_for(view, used, ports),
         table=Table(
-            ("series", "first byte", "total", "body", "chunks", "flags"), tuple(table_rows)
+            ("series", "first byte", "total", "body", "pieces read", "flags"), tuple(table_rows)
         ),
         verdicts=tuple(verdicts),
+        caption=(
+            "Pieces read: how many reads httpx returned for the median request. The socket "
+            "decides how a body is cut, not the server, so a buffered response arrives in many "
+            "pieces too; only a streamed one sends them as they are made."
+        ),
     )
 
 
@@ -139,14 +146,14 @@ def _rows_figure(
 ) -> Figure:
     rows_measured = view.rows_for(ports)
     used: list[Scenario] = []
-    raw: list[tuple[str, int, bool, list[Point]]] = []
+    raw: list[tuple[str, int, str, list[Point]]] = []
     table_rows = []
     for port in ports:
-        for endpoint in ENDPOINTS:
+        for endpoint, source in view.routes(ports):
             points = []
             cells = []
             for rows in rows_measured:
-                scenario = view.find(port, endpoint, rows)
+                scenario = view.find(port, endpoint, rows, source=source)
                 if scenario is None:
                     cells.append("n/a")
                     continue
@@ -155,8 +162,8 @@ def _rows_figure(
                 if stats is not None:
                     used.append(scenario)
                     points.append(stats_point(rows, stats, scenario))
-            name = view.series_name(port, endpoint, ports)
-            raw.append((name, view.colour(port, endpoint, ports), endpoint == "standard", points))
+            name = view.series_name(port, endpoint, ports, source)
+            raw.append((name, view.colour(port), line_style(endpoint, source), points))
             if any(c != "n/a" for c in cells):
                 table_rows.append((name, *cells))
     floors = [view.results.floor_for(rows, view.format) for rows in rows_measured] if floor else []
@@ -168,14 +175,14 @@ def _rows_figure(
     # Times on log axes span decades: tick labels carry their own unit (1 ms, 100 ms, 1 s).
     unit = _format.SECONDS if kind == "time" else _format.MEGABYTES
     series = [
-        Series(name, scale_points(points, unit.factor), colour, dashed)
-        for name, colour, dashed, points in raw
+        Series(name, scale_points(points, unit.factor), colour, dash)
+        for name, colour, dash, points in raw
         if points
     ]
     if floor_points:
         series.append(
             Series(
-                "COPY floor", scale_points(floor_points, unit.factor), dashed=True, reference=True
+                "COPY floor", scale_points(floor_points, unit.factor), dash="dash", reference=True
             )
         )
     chart = LineChart(
@@ -239,10 +246,10 @@ def _figure_verdicts(
                     ).sentence()
                 )
             continue
-        for endpoint in ENDPOINTS:
+        for endpoint, source in view.routes(ports):
             entries = []
             for port in ports:
-                scenario = view.find(port, endpoint, rows)
+                scenario = view.find(port, endpoint, rows, source=source)
                 stats = figure(scenario) if scenario else None
                 if stats is not None:
                     entries.append((port, stats))
@@ -302,74 +309,92 @@ def memory_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
 
 
 def throughput_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
-    rows = view.throughput_rows
-    levels = view.concurrency_levels(ports)
+    """One chart per row count measured at more than one concurrency level."""
+    by_rows: dict[int, set[int]] = {}
+    for scenario in view.results.scenarios:
+        if scenario.port in ports and scenario.format == view.format:
+            by_rows.setdefault(scenario.rows, set()).add(scenario.concurrency)
+    chart_rows = [r for r in sorted(by_rows) if len(by_rows[r]) > 1] or [view.throughput_rows]
     used: list[Scenario] = []
-    series = []
+    charts = []
     table_rows = []
-    for port in ports:
-        for endpoint in ENDPOINTS:
-            points = []
-            cells = []
-            for level in levels:
-                scenario = view.find(port, endpoint, rows, concurrency=level)
-                if scenario is None or scenario.megabytes_per_second is None:
-                    cells.append("n/a")
-                    continue
-                used.append(scenario)
-                points.append(
-                    Point(
-                        level,
-                        scenario.megabytes_per_second,
-                        flagged=bool(scenario.flags or scenario.errors),
+    all_levels = sorted({c for r in chart_rows for c in by_rows.get(r, ())})
+    for rows in chart_rows:
+        levels = sorted(by_rows.get(rows, ()))
+        series = []
+        for port in ports:
+            for endpoint, source in view.routes(ports):
+                points = []
+                cells = {}
+                for level in levels:
+                    found = view.find(port, endpoint, rows, concurrency=level, source=source)
+                    if found is None or found.megabytes_per_second is None:
+                        continue
+                    used.append(found)
+                    points.append(
+                        Point(
+                            level,
+                            found.megabytes_per_second,
+                            flagged=bool(found.flags or found.errors),
+                        )
                     )
-                )
-                cells.append(
-                    f"{_format.rate(scenario.megabytes_per_second, 'MB/s')}, "
-                    f"{_format.rate(scenario.requests_per_second, 'req/s')}{flag_mark(scenario)}"
-                )
-            name = view.series_name(port, endpoint, ports)
-            if points:
-                series.append(
-                    Series(
-                        name,
-                        tuple(points),
-                        view.colour(port, endpoint, ports),
-                        endpoint == "standard",
+                    cells[level] = (
+                        f"{_format.rate(found.megabytes_per_second, 'MB/s')}, "
+                        f"{_format.rate(found.requests_per_second, 'req/s')}"
+                        f"{flag_mark(found)}"
                     )
-                )
-                table_rows.append((name, *cells))
-    chart = LineChart(
-        ident=f"{prefix}throughput",
-        title=f"Throughput against concurrency, {_format.rows(rows)} rows",
-        subtitle=f"all concurrent clients together, median over rounds, {view.format}",
-        x=Axis("concurrent clients (log scale)", log=True, ticks=tuple(map(float, levels))),
-        y=Axis("throughput (MB/s)", start=0.0),
-        series=tuple(series),
-    )
+                name = view.series_name(port, endpoint, ports, source)
+                if points:
+                    series.append(
+                        Series(name, tuple(points), view.colour(port), line_style(endpoint, source))
+                    )
+                    table_rows.append(
+                        (
+                            f"{name}, {_format.rows(rows)} rows",
+                            *(cells.get(level, "n/a") for level in all_levels),
+                        )
+                    )
+        charts.append(
+            LineChart(
+                ident=f"{prefix}throughput-{rows}",
+                title=f"Throughput against concurrency, {_format.rows(rows)} rows",
+                subtitle=f"all concurrent clients together, median over rounds, {view.format}",
+                x=Axis("concurrent clients (log scale)", log=True, ticks=tuple(map(float, levels))),
+                y=Axis("throughput (MB/s)", start=0.0),
+                series=tuple(series),
+            )
+        )
     return Figure(
         ident=f"{prefix}throughput",
         heading="5. Throughput against concurrency",
-        charts=(chart,),
+        charts=tuple(charts),
         notes=notes_for(view, used, ports),
-        table=Table(("series", *(f"concurrency {c}" for c in levels)), tuple(table_rows)),
-        verdicts=tuple(_load_verdicts(view, ports, levels)),
+        table=Table(("series", *(f"concurrency {c}" for c in all_levels)), tuple(table_rows)),
+        verdicts=tuple(_load_verdicts(view, ports, by_rows.get(view.throughput_rows, set()))),
     )
 
 
-def _load_verdicts(view: View, ports: Sequence[str], levels: Sequence[int]) -> list[str]:
+def _load_verdicts(view: View, ports: Sequence[str], levels: Iterable[int]) -> list[str]:
     """Rates carry no spread of their own: judge load by the per-request total time's bands."""
     verdicts = []
-    for level in levels:
+    for level in sorted(levels):
         entries = []
         for port in ports:
-            for endpoint in ENDPOINTS:
-                scenario = view.find(port, endpoint, view.throughput_rows, concurrency=level)
+            for endpoint, source in view.routes(ports):
+                scenario = view.find(
+                    port, endpoint, view.throughput_rows, concurrency=level, source=source
+                )
                 if scenario is not None and scenario.total is not None:
-                    entries.append((view.series_name(port, endpoint, ports), scenario.total))
+                    entries.append(
+                        (view.series_name(port, endpoint, ports, source), scenario.total)
+                    )
         if len(entries) > 1:
             verdicts.append(
-                ranking_verdict(f"Per-request total time at concurrency {level}", entries)
+                ranking_verdict(
+                    f"Per-request total time at concurrency {level}, "
+                    f"{_format.rows(view.throughput_rows)} rows",
+                    entries,
+                )
             )
     return verdicts
 
@@ -382,8 +407,8 @@ def floor_ratio_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
     for rows in view.rows_for(ports):
         floor = view.results.floor_for(rows, view.format)
         for port in ports:
-            for endpoint in ENDPOINTS:
-                scenario = view.find(port, endpoint, rows)
+            for endpoint, source in view.routes(ports):
+                scenario = view.find(port, endpoint, rows, source=source)
                 if scenario is None or scenario.total is None or floor is None:
                     continue
                 used.append(scenario)
@@ -391,21 +416,21 @@ def floor_ratio_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
                 ratio = scenario.floor_ratio or scenario.total.median / base
                 low = scenario.total.min / base
                 high = max(scenario.total.p95, scenario.total.median) / base
-                label = f"{view.series_name(port, endpoint, ports)}, {_format.rows(rows)}"
+                label = f"{view.series_name(port, endpoint, ports, source)}, {_format.rows(rows)}"
                 bars.append(
                     Bar(
                         label,
                         ratio,
                         low,
                         high,
-                        view.colour(port, endpoint, ports),
+                        view.colour(port),
                         endpoint == "standard",
                         bool(scenario.flags or scenario.errors),
                     )
                 )
                 ratios.setdefault(rows, []).append(
                     (
-                        view.series_name(port, endpoint, ports),
+                        view.series_name(port, endpoint, ports, source),
                         Stats(ratio, high, low, scenario.total.max / base, scenario.total.count),
                     )
                 )
@@ -415,6 +440,7 @@ def floor_ratio_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
                         _format.ratio(ratio),
                         f"{_format.ratio(low)}–{_format.ratio(high)}",
                         _format.seconds(base),
+                        _format.ratio(scenario.body_floor_ratio),
                         flag_names(scenario),
                     )
                 )
@@ -433,7 +459,20 @@ def floor_ratio_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
         charts=(chart,),
         notes=notes_for(view, used, ports),
         table=Table(
-            ("series", "ratio (median)", "ratio band", "floor median", "flags"), tuple(table_rows)
+            (
+                "series",
+                "× rows floor (median)",
+                "ratio band",
+                "rows floor median",
+                "× body floor",
+                "flags",
+            ),
+            tuple(table_rows),
+        ),
+        caption=(
+            "The rows floor is COPY of the ordered ids: the database reading the rows and nothing "
+            "else. The body floor is COPY writing the exact response body: the best a port can "
+            "do. Below 1× a response beat the database alone, which is flagged, not celebrated."
         ),
         verdicts=tuple(
             ranking_verdict(
@@ -442,4 +481,49 @@ def floor_ratio_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
             for rows, entries in ratios.items()
             if len(entries) > 1
         ),
+    )
+
+
+def sources_figure(view: View, port: str, prefix: str) -> Figure:
+    """One port: total time of every endpoint x source at the default cell, with its spread."""
+    bars = []
+    used: list[Scenario] = []
+    for endpoint, source in view.routes([port]):
+        scenario = view.find(port, endpoint, view.default_rows, source=source)
+        if scenario is None or scenario.total is None:
+            continue
+        used.append(scenario)
+        total = scenario.total
+        bars.append(
+            Bar(
+                f"/{endpoint}?source={source}",
+                total.median * 1e3,
+                total.min * 1e3,
+                max(total.p95, total.median) * 1e3,
+                view.colour(port),
+                endpoint == "standard",
+                bool(scenario.flags or scenario.errors),
+            )
+        )
+    body_floor = view.results.body_floor_for(view.default_rows, view.format)
+    chart = BarChart(
+        ident=f"{prefix}sources",
+        title=f"{port}: total time by way of reading the rows, {_format.rows(view.default_rows)} rows",
+        subtitle=f"median, [min, p95] whiskers, {view.format}, concurrency {view.concurrency}"
+        + ("; line: the body floor" if body_floor else ""),
+        axis=Axis("total response time (ms)", start=0.0),
+        bars=tuple(bars),
+        reference=body_floor.seconds.median * 1e3 if body_floor else None,
+        reference_label="body floor" if body_floor else "",
+    )
+    return Figure(
+        ident=f"{prefix}sources",
+        heading="Which way to read the rows: total time",
+        charts=(chart,),
+        notes=notes_for(view, used, [port]),
+        table=None,
+        verdicts=(),
+        caption="fetch: every row in one round trip, then encoded; cursor: a server-side cursor "
+        "read in batches; copy: the database writes the body with COPY and the port forwards it. "
+        "Paler bars are the buffered endpoint.",
     )

@@ -11,10 +11,11 @@ from .svg import chart_css, render_chart
 
 PAGE_CSS = """
 :root{color-scheme:light dark;--fg:#1f2328;--muted:#57606a;--bg:#ffffff;--panel:#f6f8fa;
---line:#d0d7de;--warn-bg:#fff8c5;--warn-fg:#7d4e00;--bad-bg:#ffebe9;--bad-fg:#a40e26;--link:#0969da}
+--line:#d0d7de;--warn-bg:#fff8c5;--warn-fg:#7d4e00;--bad-bg:#ffebe9;--bad-fg:#a40e26;--link:#0969da;
+--good-bg:#dafbe1;--good-fg:#116329}
 @media (prefers-color-scheme: dark){:root{--fg:#e6edf3;--muted:#9198a1;--bg:#0d1117;
 --panel:#161b22;--line:#30363d;--warn-bg:#3b2e00;--warn-fg:#e3b341;--bad-bg:#3c1618;
---bad-fg:#ff7b72;--link:#58a6ff}}
+--bad-fg:#ff7b72;--link:#58a6ff;--good-bg:#12261e;--good-fg:#56d364}}
 *{box-sizing:border-box}
 body{margin:0 auto;max-width:1400px;padding:24px 32px;background:var(--bg);color:var(--fg);
 font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
@@ -40,6 +41,10 @@ td.num{font-variant-numeric:tabular-nums}
 .status-FAIL{color:var(--bad-fg);font-weight:600}
 .status-WARN{color:var(--warn-fg);font-weight:600}
 .verdicts li{margin:2px 0}
+tr.row-better td{background:var(--good-bg);color:var(--good-fg)}
+tr.row-worse td{background:var(--bad-bg);color:var(--bad-fg)}
+tr.row-busier td{background:var(--warn-bg);color:var(--warn-fg)}
+tr.row-winner td{font-weight:600}
 dl.env{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;font-size:13px}
 dl.env dt{font-weight:600}
 dl.env dd{margin:0;overflow-wrap:anywhere}
@@ -75,17 +80,15 @@ def render_page_html(page: Page) -> str:
         body.append(f"<nav>Other reports: {links}</nav>")
     body += [f'<p class="lead">{escape(paragraph)}</p>' for paragraph in page.lead]
     body += render_notes(page.alerts)
+    if page.answer is not None and page.answer.rows:
+        body += [f'<h2 id="answer">{escape(page.answer_heading)}</h2>', *render_table(page.answer)]
     if page.glance is not None:
-        body += ['<h2 id="glance">At a glance</h2>', *render_table(page.glance)]
+        body += [
+            '<h2 id="glance">Streamed against buffered, at a glance</h2>',
+            *render_table(page.glance),
+        ]
     for figure in page.figures:
         body += render_figure(figure)
-    if page.verdicts:
-        body.append('<h2 id="verdicts">Verdicts by scenario</h2>')
-        for group in page.verdicts:
-            body.append(f"<h3>{escape(group.heading)}</h3>")
-            body.append('<ul class="verdicts">')
-            body += [f"<li>{escape(sentence)}</li>" for sentence in group.sentences]
-            body.append("</ul>")
     body += ['<h2 id="verification">Verification</h2>', *render_table(page.verification)]
     body += render_environment(page.environment)
     return render_document(page.title, body)
@@ -96,6 +99,8 @@ def render_figure(figure: Figure) -> list[str]:
         f'<section class="figure" id="{escape(figure.ident)}">',
         f"<h2>{escape(figure.heading)}</h2>",
     ]
+    if figure.caption:
+        out.append(f'<p class="caption">{escape(figure.caption)}</p>')
     out += ['<div class="figure-body">', '<div class="charts">']
     for chart in figure.charts:
         out += ["<figure>", render_chart(chart), "</figure>"]
@@ -128,12 +133,14 @@ def render_table(table: Table) -> list[str]:
         "<thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in table.headers) + "</tr></thead>",
     ]
     out.append("<tbody>")
-    for row in table.rows:
+    for number, row in enumerate(table.rows):
+        style = table.styles[number] if number < len(table.styles) else ""
         cells = []
         for cell in row:
             css = f' class="status-{cell}"' if cell in ("FAIL", "WARN", "PASS") else ""
             cells.append(f"<td{css}>{escape(cell)}</td>")
-        out.append("<tr>" + "".join(cells) + "</tr>")
+        css = f' class="row-{style}"' if style else ""
+        out.append(f"<tr{css}>" + "".join(cells) + "</tr>")
     out += ["</tbody>", "</table>"]
     return out
 

@@ -1,4 +1,7 @@
-"""Pages as Markdown: charts as image links to standalone SVG files beside the report."""
+"""Pages as Markdown, short enough to paste into a pull request: the answer and the glance first,
+every figure's table and verdicts in a collapsed <details> section. No images: a relative link to
+a chart breaks wherever the Markdown is pasted, so the charts live in the HTML page and as SVG
+files under charts/, which the page links to by name."""
 
 from __future__ import annotations
 
@@ -25,36 +28,35 @@ def render_page_markdown(page: Page) -> str:
     links = " · ".join(f"[{slug}]({page_file(slug)})" for slug in page.links)
     if links:
         out += [f"Other reports: {links}", ""]
-    for paragraph in page.lead:
-        out += [paragraph, ""]
+    out += [page.lead[0], ""] if page.lead else []
     out += render_notes(page.alerts)
+    if page.answer is not None and page.answer.rows:
+        out += [f"## {page.answer_heading}", "", *render_table(page.answer), ""]
     if page.glance is not None:
-        out += ["## At a glance", "", *render_table(page.glance), ""]
+        out += ["## Streamed against buffered, at a glance", "", *render_table(page.glance), ""]
+    out += [*page.lead[1:2], ""] if len(page.lead) > 1 else []
+    if page.figures:
+        html_page = "index.html" if page.slug == SUMMARY else f"{page.slug}.html"
+        out += [f"Charts: `{html_page}` beside this file, or the SVG files in `{CHART_DIR}/`.", ""]
     for figure in page.figures:
         out += render_figure(figure)
-    if page.verdicts:
-        out += ["## Verdicts by scenario", ""]
-        for group in page.verdicts:
-            out += [f"**{_escape(group.heading)}**", ""]
-            out += [f"- {_escape(sentence)}" for sentence in group.sentences]
-            out.append("")
-    out += ["## Verification", "", *render_table(page.verification), ""]
-    out += render_environment(page.environment)
+    out += _details("Verification", render_table(page.verification))
+    out += _details("Environment", render_environment(page.environment)[2:])
     return "\n".join(out).rstrip() + "\n"
 
 
+def _details(summary: str, body: list[str]) -> list[str]:
+    # GitHub renders Markdown inside <details> only with blank lines around it.
+    return ["<details>", f"<summary>{_escape(summary)}</summary>", "", *body, "", "</details>", ""]
+
+
 def render_figure(figure: Figure) -> list[str]:
-    out = [f"## {figure.heading}", ""]
-    for chart in figure.charts:
-        out += [f"![{_escape(chart.title)}]({chart_path(chart)})", ""]
-    # Flags sit right under the chart they qualify, never in a footnote.
-    out += render_notes(figure.notes)
+    body = [_escape(figure.caption), ""] if figure.caption else []
+    body += render_notes(figure.notes)
     if figure.table is not None and figure.table.rows:
-        out += [*render_table(figure.table), ""]
-    out += [f"- {_escape(sentence)}" for sentence in figure.verdicts]
-    if figure.verdicts:
-        out.append("")
-    return out
+        body += [*render_table(figure.table), ""]
+    body += [f"- {_escape(sentence)}" for sentence in figure.verdicts]
+    return _details(figure.heading, body)
 
 
 def render_notes(notes: Sequence[Note]) -> list[str]:

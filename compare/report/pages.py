@@ -2,34 +2,34 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..results import PortResult, Results, Stats
+from ..results import ENDPOINTS, SOURCES, PortResult, Results, Scenario, Stats
 from . import _format
 from ._format import Kind
 from .context import View, environment_items
 from .figure import Figure, Note, Table
-from .figures import build_figures
-from .verdict import NOISE_RULE, clearly_different, endpoint_verdict
+from .figures import build_figures, sources_figure
+from .verdict import NOISE_RULE, clearly_different, size_resolved
 
 SUMMARY = "summary"
 
 
 @dataclass(frozen=True)
-class VerdictGroup:
-    heading: str
-    sentences: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class Page:
+    """One report page. `answer` is what a reader wants first: on the summary the frameworks
+    ranked per endpoint and source, on a port's page which way of reading the rows did best."""
+
     slug: str  # a port's name, or SUMMARY
     title: str
     lead: tuple[str, ...]
     alerts: tuple[Note, ...]
+    answer: Table | None
+    answer_heading: str
     glance: Table | None
     figures: tuple[Figure, ...]
-    verdicts: tuple[VerdictGroup, ...]
     verification: Table
     environment: tuple[tuple[str, str], ...]
     links: tuple[str, ...]  # slugs of the other pages
@@ -49,9 +49,10 @@ def summary_page(results: Results) -> Page:
         title="streambench: streamed against buffered responses",
         lead=lead,
         alerts=_alerts(view.failed_ports),
+        answer=verdict_table(view, ports) if ports else None,
+        answer_heading=f"Verdict: which framework, {_cell_words(view)}",
         glance=glance_table(view),
         figures=tuple(build_figures(view, ports, "summary-")) if ports else (),
-        verdicts=tuple(_verdict_groups(view, ports)),
         verification=verification_table(results.ports),
         environment=tuple(environment_items(results)),
         links=tuple(p.name for p in results.ports),
@@ -73,9 +74,17 @@ def port_page(results: Results, port: PortResult) -> Page:
         title=f"streambench: {port.name}",
         lead=lead,
         alerts=_alerts([port]),
+        answer=sources_table(view, port.name) if timed else None,
+        answer_heading=f"Which way to read the rows, {_cell_words(view)}",
         glance=glance_table(view, [port.name]) if timed else None,
-        figures=tuple(build_figures(view, [port.name], f"{port.name}-")) if timed else (),
-        verdicts=tuple(_verdict_groups(view, [port.name])) if timed else (),
+        figures=(
+            (
+                sources_figure(view, port.name, f"{port.name}-"),
+                *build_figures(view, [port.name], f"{port.name}-"),
+            )
+            if timed
+            else ()
+        ),
         verification=verification_table([port]),
         environment=tuple(environment_items(results)),
         links=(SUMMARY, *(p.name for p in results.ports if p.name != port.name)),
@@ -140,8 +149,10 @@ def glance_table(view: View, ports: list[str] | None = None) -> Table:
 def _pair(standard: object, chunked: object, kind: Kind, *, sooner: bool = False) -> str:
     if not isinstance(standard, Stats) or not isinstance(chunked, Stats):
         return "not measured"
-    fmt = _format.formatter(kind)
+    fmt = _format.memory if kind == "size" else _format.formatter(kind)
     text = f"{fmt(chunked.median)} vs {fmt(standard.median)}"
+    if kind == "size" and not size_resolved(standard) and not size_resolved(chunked):
+        return text + " (both below the 1 MiB resolution)"
     clear = clearly_different(standard, chunked, kind)
     if clear is None:
         return text + " (measured once)"
@@ -153,38 +164,118 @@ def _pair(standard: object, chunked: object, kind: Kind, *, sooner: bool = False
     return text + f" ({lower} lower, clear)"
 
 
-def _verdict_groups(view: View, ports: list[str]) -> list[VerdictGroup]:
-    """A short verdict for every measured cell: port, size, format and concurrency."""
-    cells = sorted(
-        {
-            (s.port, s.rows, s.format, s.concurrency)
-            for s in view.results.scenarios
-            if s.port in ports
-        },
-        key=lambda c: (ports.index(c[0]), c[2], c[3], c[1]),
+def _cell_words(view: View) -> str:
+    return f"{_format.rows(view.default_rows)} rows, {view.format}, concurrency {view.concurrency}"
+
+
+def _routes(view: View, ports: Sequence[str]) -> list[tuple[str, str]]:
+    """The (endpoint, source) pairs measured at the default cell, in the contract's order."""
+    found = {
+        (s.endpoint, s.source)
+        for s in view.results.scenarios
+        if s.port in ports
+        and s.rows == view.default_rows
+        and s.format == view.format
+        and s.concurrency == view.concurrency
+    }
+    return [(e, src) for e in ENDPOINTS for src in SOURCES if (e, src) in found]
+
+
+def ranked(entries: Sequence[tuple[str, Stats]], kind: Kind) -> tuple[str, bool]:
+    """The entries lowest first, and whether the first is clear of every other ("<" where the
+    bands are apart, "≈" where they overlap)."""
+    ordered = sorted(entries, key=lambda e: (e[1].median, e[0]))
+    fmt = _format.formatter(kind)
+    if kind == "size":
+        fmt = _format.memory
+    text = f"{ordered[0][0]} {fmt(ordered[0][1].median)}"
+    clear_of_all = len(ordered) > 1
+    for (_, before), (name, stats) in itertools.pairwise(ordered):
+        clear = clearly_different(before, stats, kind)
+        clear_of_all = clear_of_all and bool(clearly_different(ordered[0][1], stats, kind))
+        text += f" {'<' if clear else '≈'} {name} {fmt(stats.median)}"
+    return text, clear_of_all
+
+
+def verdict_table(view: View, ports: Sequence[str]) -> Table:
+    """Per endpoint and source, the ports ranked by each figure; a winner only where its band
+    is clear of every other port's."""
+    figures: tuple[tuple[str, Kind, Callable[[Scenario], Stats | None]], ...] = (
+        ("total", "time", lambda s: s.total),
+        ("first byte", "time", lambda s: s.ttfb),
+        ("memory", "size", lambda s: s.server.peak_memory_growth_bytes),
     )
-    groups = []
-    for port, rows, fmt, concurrency in cells:
-        standard = view.find(port, "standard", rows, concurrency, fmt)
-        chunked = view.find(port, "chunked", rows, concurrency, fmt)
-        sentences = endpoint_verdict(standard, chunked)
-        flags = sorted({*(standard.flags if standard else ()), *(chunked.flags if chunked else ())})
-        if flags:
-            sentences.append("Flags: " + ", ".join(flags) + " (see the figures above).")
-        heading = f"{port}, {_format.rows(rows)} rows, {fmt}, concurrency {concurrency}"
-        groups.append(VerdictGroup(heading, tuple(sentences)))
-    return groups
+    rows = []
+    styles = []
+    for endpoint, source in _routes(view, ports):
+        cells = [f"/{endpoint}?source={source}"]
+        winners = []
+        for name, kind, figure in figures:
+            entries = []
+            for port in ports:
+                scenario = view.find(port, endpoint, view.default_rows, source=source)
+                stats = figure(scenario) if scenario else None
+                if stats is not None:
+                    entries.append((port, stats))
+            if not entries:
+                cells.append("not measured")
+                continue
+            text, clear = ranked(entries, kind)
+            cells.append(text)
+            if clear:
+                winners.append(f"{min(entries, key=lambda e: e[1].median)[0]} ({name})")
+        cells.append(", ".join(winners) if winners else "within the noise")
+        rows.append(tuple(cells))
+        styles.append("winner" if winners else "")
+    return Table(
+        ("endpoint and source", "total time", "first byte", "server memory growth", "clear winner"),
+        tuple(rows),
+        tuple(styles),
+    )
+
+
+def sources_table(view: View, port: str) -> Table:
+    """One port, every endpoint x source: first byte, total, its floors and memory, with spread."""
+    rows = []
+    for endpoint, source in _routes(view, [port]):
+        scenario = view.find(port, endpoint, view.default_rows, source=source)
+        if scenario is None:
+            continue
+        rows.append(
+            (
+                f"/{endpoint}?source={source}",
+                _format.spread(scenario.ttfb),
+                _format.spread(scenario.total),
+                _format.ratio(scenario.floor_ratio),
+                _format.ratio(scenario.body_floor_ratio),
+                _format.spread(scenario.server.peak_memory_growth_bytes, kind="size"),
+                ", ".join(scenario.flags) or "",
+            )
+        )
+    return Table(
+        (
+            "endpoint and source",
+            "first byte",
+            "total",
+            "× rows floor",
+            "× body floor",
+            "server memory growth",
+            "flags",
+        ),
+        tuple(rows),
+    )
 
 
 def verification_table(ports: list[PortResult] | tuple[PortResult, ...]) -> Table:
-    """Every failure and warning with its reason; passing checks counted, not listed."""
+    """Every failure and warning with its reason and URL; passing checks counted, not listed."""
     rows = []
     for port in ports:
         for check in (*port.verification.failures, *port.verification.warnings):
-            rows.append(
-                (port.name, check.status.upper(), check.name, check.reason, check.url or "")
-            )
-        passed = [c.name for c in port.verification.checks if c.status == "pass"]
+            where = f" ({check.url})" if check.url else ""
+            rows.append((port.name, check.status.upper(), check.name, check.reason + where))
+        passed = sum(1 for c in port.verification.checks if c.status == "pass")
         status = "PASS" if port.timed else "FAIL"
-        rows.append((port.name, status, f"{len(passed)} checks passed", ", ".join(passed), ""))
-    return Table(("port", "status", "check", "reason", "url"), tuple(rows))
+        rows.append(
+            (port.name, status, f"{passed} of {len(port.verification.checks)} checks passed", "")
+        )
+    return Table(("port", "status", "check", "reason"), tuple(rows))

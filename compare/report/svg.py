@@ -31,6 +31,15 @@ PALETTE: tuple[tuple[str, str], ...] = (
     ("#bf3989", "#f778ba"),
     ("#9a6700", "#d29922"),
 )
+# Line styles, by name: every report gives each (endpoint, source) one of these, the same one
+# on every chart (colour is the framework's).
+DASHES: dict[str, str] = {
+    "dash": "7 4",
+    "dot": "2 3",
+    "dashdot": "8 3 2 3",
+    "longdash": "14 4",
+    "sparse": "2 7",
+}
 _REF = ("#57606a", "#8b949e")
 _FG = ("#1f2328", "#e6edf3")
 _MUTED = ("#57606a", "#9198a1")
@@ -55,7 +64,7 @@ class Series:
     name: str
     points: tuple[Point, ...]
     colour: int = 0
-    dashed: bool = False
+    dash: str = ""  # a name in DASHES; "" draws a solid line
     markers: bool = True
     reference: bool = False  # drawn in the neutral colour: the floor, not a contender
 
@@ -133,7 +142,10 @@ def chart_css(scope: str = ".sb-chart") -> str:
         f"{scope} text{{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;font-size:12px}}"
         f"{scope} .title{{font-size:15px;font-weight:600}}"
         f"{scope} .line{{fill:none;stroke-width:2;stroke-linejoin:round}}"
-        f"{scope} .dash{{stroke-dasharray:6 4}}"
+        + "".join(
+            f"{scope} .dash-{name}{{stroke-dasharray:{dash}}}" for name, dash in DASHES.items()
+        )
+        + f"{scope} .dash{{stroke-dasharray:6 4}}"
         f"{scope} .whisker{{stroke-width:1.5}}"
     )
     return base + rules(0) + "@media (prefers-color-scheme: dark){" + rules(1) + "}"
@@ -282,17 +294,28 @@ def _n(value: float) -> str:
 # ---- line charts ------------------------------------------------------------------------------
 
 
-def _legend(items: Sequence[tuple[str, str, bool]], top: float) -> tuple[list[str], int]:
-    """Legend rows below the plot; items are (label, colour class suffix, dashed)."""
+FLAGGED = "flagged"
+
+
+def _legend(items: Sequence[tuple[str, str, str]], top: float) -> tuple[list[str], int]:
+    """Legend rows below the plot; items are (label, colour class suffix, dash name); the colour
+    FLAGGED draws the ring that marks a flagged point."""
     per_row = max(1, (WIDTH - _MARGIN_LEFT) // _LEGEND_ITEM)
     parts = []
-    for index, (label, colour, dashed) in enumerate(items):
+    for index, (label, colour, dash) in enumerate(items):
         row, column = divmod(index, per_row)
         x = _MARGIN_LEFT + column * _LEGEND_ITEM
         y = top + row * _LEGEND_ROW
-        dash = " dash" if dashed else ""
+        if colour == FLAGGED:
+            parts.append(
+                f'<circle class="warn" cx="{_n(x + 14)}" cy="{_n(y - 4)}" r="7" '
+                'fill-opacity="0" stroke-width="2"/>'
+            )
+            parts.append(f'<text class="fg" x="{_n(x + 34)}" y="{_n(y)}">{escape(label)}</text>')
+            continue
+        style = f" dash-{dash}" if dash else ""
         parts.append(
-            f'<line class="line s{colour}{dash}" x1="{_n(x)}" y1="{_n(y - 4)}" '
+            f'<line class="line s{colour}{style}" x1="{_n(x)}" y1="{_n(y - 4)}" '
             f'x2="{_n(x + 28)}" y2="{_n(y - 4)}"/>'
         )
         parts.append(f'<text class="fg" x="{_n(x + 34)}" y="{_n(y)}">{escape(label)}</text>')
@@ -305,9 +328,10 @@ def _colour(series: Series) -> str:
 
 
 def _line_chart(chart: LineChart) -> tuple[list[str], int]:
-    legend, legend_height = _legend(
-        [(s.name, _colour(s), s.dashed) for s in chart.series], HEIGHT - 8
-    )
+    items = [(s.name, _colour(s), s.dash) for s in chart.series]
+    if any(p.flagged for s in chart.series for p in s.points):
+        items.append(("flagged: see the notes", FLAGGED, ""))
+    legend, legend_height = _legend(items, HEIGHT - 8)
     height = HEIGHT + legend_height
     plot_bottom = HEIGHT - _MARGIN_BOTTOM
     xs = [p.x for s in chart.series for p in s.points]
@@ -378,7 +402,7 @@ def _draw_series(series: Series, x_scale: _Scale, y_scale: _Scale) -> list[str]:
     if not series.points:
         return []
     colour = _colour(series)
-    dash = " dash" if series.dashed else ""
+    dash = f" dash-{series.dash}" if series.dash else ""
     coordinates = " ".join(f"{_n(x_scale(p.x))},{_n(y_scale(p.y))}" for p in series.points)
     parts = [f'<g class="series" data-series="{escape(series.name)}">']
     parts.append(f'<polyline class="line s{colour}{dash}" points="{coordinates}"/>')
@@ -410,7 +434,8 @@ _BAR_GAP = 8
 def _bar_chart(chart: BarChart) -> tuple[list[str], int]:
     left = _BAR_LABEL_WIDTH
     right = WIDTH - _MARGIN_RIGHT - 40
-    plot_top = _MARGIN_TOP + 6
+    # Room above the bars for the reference line's label, clear of the subtitle.
+    plot_top = _MARGIN_TOP + (24 if chart.reference is not None else 6)
     plot_bottom = plot_top + max(1, len(chart.bars)) * (_BAR_HEIGHT + _BAR_GAP)
     height = int(plot_bottom + 48)
     values = [v for b in chart.bars for v in (b.value, b.low, b.high) if v is not None]
@@ -479,6 +504,8 @@ def _bar_chart(chart: BarChart) -> tuple[list[str], int]:
 
 
 __all__ = [
+    "DASHES",
+    "FLAGGED",
     "PALETTE",
     "Axis",
     "Bar",

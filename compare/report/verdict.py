@@ -27,8 +27,16 @@ NOISE_RULE = (
     "otherwise the verdict is “within the noise” and no winner is named."
 )
 
+# CPython's arena: the step in which a process's resident memory moves.
+MEMORY_RESOLUTION = float(1 << 20)
 # The smallest gap between two bands that a measurement of this kind can resolve.
-RESOLUTION: dict[Kind, float] = {"time": 0.0, "size": float(1 << 20), "ratio": 0.0}
+RESOLUTION: dict[Kind, float] = {"time": 0.0, "size": MEMORY_RESOLUTION, "ratio": 0.0}
+
+
+def size_resolved(stats: Stats) -> bool:
+    """A memory figure that rose above the allocator's step at least once: a measurement. Below
+    it, the process's resident memory did not visibly move, whatever the median says."""
+    return stats.max >= MEMORY_RESOLUTION
 
 
 def band(stats: Stats) -> tuple[float, float]:
@@ -68,7 +76,7 @@ class Comparison:
         return self.a_label if self.a.median < self.b.median else self.b_label
 
     def sentence(self) -> str:
-        fmt = formatter(self.kind)
+        fmt = _format.memory if self.kind == "size" else formatter(self.kind)
         values = (
             f"{self.a_label} {fmt(self.a.median)}, {self.b_label} {fmt(self.b.median)} (median)"
         )
@@ -82,7 +90,10 @@ class Comparison:
         if self.kind == "time":
             how = _format.times_sooner(slow.median, fast.median)
             return f"{self.subject}: {values}; {winner} is clearly ahead, {how}."
-        if fast.median <= 0:
+        if not size_resolved(fast):
+            # A ratio over a figure below the resolution would claim a precision it lacks.
+            how = f"under 1 MiB against {fmt(slow.median)}"
+        elif fast.median <= 0:
             how = "none at all"
         else:
             factor = slow.median / fast.median

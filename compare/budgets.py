@@ -1,0 +1,230 @@
+"""Budgets (`--fail-if`): conditions on a run's figures that fail it, in the manner of k6 thresholds.
+
+Pure: an expression is parsed into a `Budget`, and a budget is checked against `Results`.
+
+    EXPR   = [SCOPE "."]... FIGURE [":" STAT] OP NUMBER [UNIT]
+    SCOPE  = an endpoint (standard, chunked), a source (fetch, cursor, copy), a format (text,
+             ndjson, csv, json) or a port's name; several narrow it further
+    FIGURE = ttfb | headers | total | cpu    a time:  UNIT ms, s or min (a bare number is seconds)
+           | memory                          a size:  UNIT B, kB, MB, GB, KiB, MiB, GiB, or x-body
+                                             (multiples of the response body's size)
+           | x-floor | x-body-floor          total time over the rows floor / the body floor
+           | errors                          failed requests, a count
+    STAT   = median (the default) | p95 | min | max
+    OP     = > | >= | < | <=
+
+A budget is broken by every scenario in its scope whose figure meets the condition, and by every
+scenario in scope where the figure was not measured (a budget that cannot be checked does not
+pass silently); one that matches no scenario at all is broken too, since it is most likely a typo.
+Examples: `chunked.ttfb>10ms`, `standard.memory>2x-body`, `x-floor>3`, `errors>0`,
+`aiohttp.copy.total:p95>=1.5s`.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from .results import ENDPOINTS, SOURCES, Results, Scenario, Stats
+
+FigureKind = Literal["time", "size", "ratio", "count"]
+FIGURES: dict[str, FigureKind] = {
+    "ttfb": "time",
+    "headers": "time",
+    "total": "time",
+    "cpu": "time",
+    "memory": "size",
+    "x-floor": "ratio",
+    "x-body-floor": "ratio",
+    "errors": "count",
+}
+STATS = ("median", "p95", "min", "max")
+_OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+}
+_TIME_UNITS = {"ms": 1e-3, "s": 1.0, "min": 60.0}
+_SIZE_UNITS = {
+    "b": 1.0,
+    "kb": 1e3,
+    "mb": 1e6,
+    "gb": 1e9,
+    "kib": 1024.0,
+    "mib": 1024.0**2,
+    "gib": 1024.0**3,
+}
+_EXPRESSION = re.compile(
+    r"^\s*(?P<left>[A-Za-z0-9_.:-]+?)\s*(?P<op>>=|<=|>|<)\s*"
+    r"(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>[A-Za-z-]*)\s*$"
+)
+GRAMMAR = (
+    "[SCOPE.]FIGURE[:STAT] OP NUMBER[UNIT]; FIGURE is ttfb, headers, total, cpu (ms, s, min), "
+    "memory (B, kB, MB, MiB, x-body), x-floor, x-body-floor or errors; SCOPE an endpoint, "
+    "source, format or port; STAT median, p95, min or max; OP >, >=, < or <="
+)
+
+
+class BudgetError(ValueError):
+    """An expression that is not a budget; the message says what is wrong and the grammar."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One parsed `--fail-if`: the scenarios it scopes, the figure and the limit (base units)."""
+
+    text: str
+    scope: tuple[str, ...]
+    figure: str
+    stat: str
+    op: str
+    limit: float
+    per_body: bool = False  # memory in multiples of the body size
+
+    def matches(self, scenario: Scenario) -> bool:
+        fields = {scenario.endpoint, scenario.source, scenario.format, scenario.port}
+        return all(word in fields for word in self.scope)
+
+
+@dataclass(frozen=True)
+class Breach:
+    budget: Budget
+    scenario: Scenario | None
+    measured: str  # the figure as read, or why it could not be
+
+    def line(self) -> str:
+        if self.scenario is None:
+            return f"--fail-if {self.budget.text}: {self.measured}"
+        s = self.scenario
+        where = (
+            f"{s.port} /{s.endpoint}?source={s.source} {s.rows:,} rows {s.format} x{s.concurrency}"
+        )
+        return f"--fail-if {self.budget.text}: {where}: {self.measured}"
+
+
+def parse_budget(text: str, ports: Iterable[str], formats: Iterable[str]) -> Budget:
+    """`text` as a budget; scope words must be an endpoint, source, format or one of `ports`."""
+    match = _EXPRESSION.match(text)
+    if not match:
+        raise BudgetError(f"--fail-if {text!r}: expected {GRAMMAR}")
+    left, op = match["left"], match["op"]
+    number, unit = float(match["number"]), match["unit"]
+    figure_part, _, stat = left.partition(":")
+    stat = stat or "median"
+    if stat not in STATS:
+        raise BudgetError(
+            f"--fail-if {text!r}: statistic {stat!r} is not one of {', '.join(STATS)}"
+        )
+    words = figure_part.split(".")
+    # Figure names hold dashes, never dots: the last word is the figure.
+    figure, scope = words[-1], tuple(words[:-1])
+    if figure not in FIGURES:
+        raise BudgetError(
+            f"--fail-if {text!r}: unknown figure {figure!r}; expected one of {', '.join(FIGURES)}"
+        )
+    known = {*ENDPOINTS, *SOURCES, *formats, *ports}
+    for word in scope:
+        if word not in known:
+            raise BudgetError(
+                f"--fail-if {text!r}: {word!r} is no endpoint, source, format or port "
+                f"(known: {', '.join(sorted(known))})"
+            )
+    kind = FIGURES[figure]
+    limit, per_body = _limit(text, kind, number, unit)
+    return Budget(text.strip(), scope, figure, stat, op, limit, per_body)
+
+
+def _limit(text: str, kind: FigureKind, number: float, unit: str) -> tuple[float, bool]:
+    lowered = unit.lower()
+    if kind == "time":
+        if not unit:
+            return number, False
+        if lowered in _TIME_UNITS:
+            return number * _TIME_UNITS[lowered], False
+        raise BudgetError(f"--fail-if {text!r}: a time takes ms, s or min, not {unit!r}")
+    if kind == "size":
+        if lowered == "x-body":
+            return number, True
+        if not unit:
+            return number, False
+        if lowered in _SIZE_UNITS:
+            return number * _SIZE_UNITS[lowered], False
+        raise BudgetError(
+            f"--fail-if {text!r}: a size takes B, kB, MB, GB, KiB, MiB, GiB or x-body, not {unit!r}"
+        )
+    if unit and not (kind == "ratio" and lowered == "x"):
+        raise BudgetError(f"--fail-if {text!r}: {kind}s take a bare number, not {unit!r}")
+    return number, False
+
+
+def _figure(scenario: Scenario, budget: Budget) -> Stats | float | None:
+    figure = budget.figure
+    if figure == "ttfb":
+        return scenario.ttfb
+    if figure == "headers":
+        return scenario.headers
+    if figure == "total":
+        return scenario.total
+    if figure == "cpu":
+        return scenario.server.cpu_seconds
+    if figure == "memory":
+        return scenario.server.peak_memory_growth_bytes
+    if figure == "x-floor":
+        return scenario.floor_ratio
+    if figure == "x-body-floor":
+        return scenario.body_floor_ratio
+    return float(scenario.errors)
+
+
+def _reading(budget: Budget, scenario: Scenario) -> tuple[float | None, str]:
+    """The value the budget compares, and how to print it."""
+    value = _figure(scenario, budget)
+    if value is None:
+        return None, f"{budget.figure} was not measured"
+    if isinstance(value, Stats):
+        number: float = getattr(value, budget.stat)
+    elif budget.stat != "median":
+        return None, f"{budget.figure} is one figure per scenario, it has no {budget.stat}"
+    else:
+        number = value
+    kind = FIGURES[budget.figure]
+    if budget.per_body:
+        if not scenario.bytes:
+            return None, "the body size is not known"
+        shown = f"{_size(number)}, {number / scenario.bytes:.2f}x the {_size(scenario.bytes)} body"
+        return number / scenario.bytes, shown
+    if kind == "time":
+        return number, f"{budget.stat} {number * 1000:.1f} ms"
+    if kind == "size":
+        return number, f"{budget.stat} {_size(number)}"
+    if kind == "ratio":
+        return number, f"{number:.2f}x"
+    return number, f"{number:.0f}"
+
+
+def check_budgets(budgets: Sequence[Budget], results: Results) -> list[Breach]:
+    """Every (budget, scenario) that breaks a budget, in budget then scenario order."""
+    breaches: list[Breach] = []
+    for budget in budgets:
+        scoped = [s for s in results.scenarios if budget.matches(s)]
+        if not scoped:
+            breaches.append(Breach(budget, None, "matched no measured scenario"))
+            continue
+        compare = _OPERATORS[budget.op]
+        for scenario in scoped:
+            value, shown = _reading(budget, scenario)
+            if value is None or compare(value, budget.limit):
+                breaches.append(Breach(budget, scenario, shown))
+    return breaches
+
+
+def _size(value: float) -> str:
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:.1f} MB"
+    if abs(value) >= 1e3:
+        return f"{value / 1e3:.1f} kB"
+    return f"{value:.0f} B"

@@ -1,0 +1,84 @@
+"""results.csv: one row per scenario and figure, for spreadsheets, pandas and CI dashboards.
+
+Long ("tidy") rather than wide, so a new figure adds rows, not columns, and every row names its
+unit. A figure with a spread has median, p95, min, max and count; a single figure (a rate, a
+ratio, a count) has only `median`. The raw samples stay in results.json.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+from .results import Results, Scenario, Stats
+
+COLUMNS = (
+    "port",
+    "endpoint",
+    "source",
+    "rows",
+    "format",
+    "concurrency",
+    "figure",
+    "unit",
+    "median",
+    "p95",
+    "min",
+    "max",
+    "count",
+    "flags",
+)
+
+
+def _figures(scenario: Scenario) -> Iterator[tuple[str, str, Stats | float | int | None]]:
+    yield "headers", "s", scenario.headers
+    yield "ttfb", "s", scenario.ttfb
+    yield "total", "s", scenario.total
+    yield "chunks", "count", scenario.chunks
+    yield "memory_growth", "bytes", scenario.server.peak_memory_growth_bytes
+    yield "cpu", "s", scenario.server.cpu_seconds
+    yield "bytes", "bytes", scenario.bytes
+    yield "rows_per_second", "rows/s", scenario.rows_per_second
+    yield "megabytes_per_second", "MB/s", scenario.megabytes_per_second
+    yield "requests_per_second", "req/s", scenario.requests_per_second
+    yield "x_rows_floor", "ratio", scenario.floor_ratio
+    yield "x_body_floor", "ratio", scenario.body_floor_ratio
+    yield "requests", "count", scenario.requests
+    yield "errors", "count", scenario.errors
+
+
+def render_csv(results: Results) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for s in results.scenarios:
+        cell = (s.port, s.endpoint, s.source, s.rows, s.format, s.concurrency)
+        flags = " ".join(s.flags)
+        for figure, unit, value in _figures(s):
+            if value is None:
+                continue
+            if isinstance(value, Stats):
+                numbers: tuple[object, ...] = (
+                    _number(value.median),
+                    _number(value.p95),
+                    _number(value.min),
+                    _number(value.max),
+                    value.count,
+                )
+            else:
+                numbers = (_number(value), "", "", "", "")
+            writer.writerow((*cell, figure, unit, *numbers, flags))
+    return buffer.getvalue()
+
+
+def write_csv(results: Results, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_csv(results), encoding="utf-8")
+    return path
+
+
+def _number(value: float) -> str:
+    # repr keeps every digit and round-trips; integers stay integers.
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
