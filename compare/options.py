@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from shared.encoders import FORMATS
@@ -174,22 +175,10 @@ def options_from_args(
 
     endpoints: tuple[Endpoint, ...] = ENDPOINTS
     if args.endpoints is not None:
-        chosen = _names(args.endpoints, "--endpoints")
-        for name in chosen:
-            if name not in ENDPOINTS:
-                raise OptionError(
-                    f"--endpoints: unknown endpoint {name!r}; expected {', '.join(ENDPOINTS)}"
-                )
-        endpoints = tuple(e for e in ENDPOINTS if e in chosen)
+        endpoints = _chosen(args.endpoints, "--endpoints", "endpoint", ENDPOINTS)
     sources: tuple[Source, ...] = DEFAULT_SOURCES
     if args.sources is not None:
-        picked = _names(args.sources, "--sources")
-        for name in picked:
-            if name not in SOURCES:
-                raise OptionError(
-                    f"--sources: unknown source {name!r}; expected {', '.join(SOURCES)}"
-                )
-        sources = tuple(s for s in SOURCES if s in picked)
+        sources = _chosen(args.sources, "--sources", "source", SOURCES)
     quick = bool(args.quick)
     rows = (
         _integers(args.rows, "--rows", minimum=1)
@@ -356,6 +345,18 @@ def _names(raw: str, option: str) -> list[str]:
     names = _items(raw, option, "name")
     _unique(names, option)
     return names
+
+
+_Choice = TypeVar("_Choice", bound=str)
+
+
+def _chosen(raw: str, option: str, kind: str, choices: tuple[_Choice, ...]) -> tuple[_Choice, ...]:
+    """The named members of `choices`, in the order of `choices`."""
+    picked = _names(raw, option)
+    for name in picked:
+        if name not in choices:
+            raise OptionError(f"{option}: unknown {kind} {name!r}; expected {', '.join(choices)}")
+    return tuple(choice for choice in choices if choice in picked)
 
 
 def _integers(raw: str, option: str, minimum: int) -> tuple[int, ...]:

@@ -25,7 +25,7 @@ from shared.answers import (
     refusal,
 )
 from shared.auth import check_authorization
-from shared.bodies import open_body, read_body
+from shared.bodies import open_body, read_body, refusing_unavailable
 from shared.contract import (
     ContractError,
     DataRequest,
@@ -33,7 +33,6 @@ from shared.contract import (
     not_found,
     parse_data_request,
     request_id,
-    unavailable,
 )
 from shared.database import Database, DatabaseUnavailable, StreamFailed, create_database
 from shared.settings import Settings
@@ -110,10 +109,8 @@ def _data_request(request: web.Request, endpoint: str) -> DataRequest:
 
 async def standard(request: web.Request) -> web.StreamResponse:
     data = _data_request(request, "standard")
-    try:
+    with refusing_unavailable():
         pieces = await read_body(request.app[DATABASE], data)
-    except DatabaseUnavailable as error:
-        raise unavailable(str(error)) from None
     headers = data_headers(data.encoder, streamed=False)
     if len(pieces) == 1:
         return web.Response(body=pieces[0], headers=headers)
@@ -131,11 +128,9 @@ async def standard(request: web.Request) -> web.StreamResponse:
 
 async def chunked(request: web.Request) -> web.StreamResponse:
     data = _data_request(request, "chunked")
-    try:
-        # The database has answered before the headers: a failure up to here is still a 503.
+    # The database has answered before the headers: a failure up to here is still a 503.
+    with refusing_unavailable():
         body = await open_body(request.app[DATABASE], data)
-    except DatabaseUnavailable as error:
-        raise unavailable(str(error)) from None
     response = web.StreamResponse(headers=data_headers(data.encoder, streamed=True))
     if request.version >= HttpVersion11:
         response.enable_chunked_encoding()

@@ -18,18 +18,10 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi import FastAPI
 
-from shared.asgi import (
-    AppResources,
-    ASGIApp,
-    RequestIdMiddleware,
-    WithLifespan,
-    endpoints,
-    request_id_of,
-)
-from shared.asgi.starlette import StarletteRowStream, exception_handlers, inputs, send
+from shared.asgi import AppResources, ASGIApp, RequestIdMiddleware, WithLifespan
+from shared.asgi.starlette import contract_routes, exception_handlers
 from shared.settings import Settings
 
 logger = logging.getLogger("streambench.fastapi")
@@ -46,30 +38,6 @@ def create_app(settings: Settings) -> ASGIApp:
         exception_handlers=exception_handlers(),
     )
     app.add_middleware(RequestIdMiddleware)
-
-    @app.get("/standard")
-    async def standard(request: Request) -> Response:
-        return send(await endpoints.standard(resources, *inputs(request)))
-
-    @app.get("/chunked")
-    async def chunked(request: Request) -> Response:
-        stream = await endpoints.chunked(
-            resources, *inputs(request), request_id=request_id_of(request.scope), logger=logger
-        )
-        return StarletteRowStream(stream)
-
-    @app.get("/healthz")
-    async def healthz(request: Request) -> Response:
-        return send(await endpoints.healthz(resources))
-
-    if settings.metrics:
-
-        @app.get("/metrics")
-        async def show_metrics(request: Request) -> Response:
-            return send(endpoints.show_metrics())
-
-        @app.post("/metrics/reset-peak")
-        async def reset_peak(request: Request) -> Response:
-            return send(endpoints.reset_peak())
-
+    for route in contract_routes(resources, logger):
+        app.add_api_route(route.path, route.endpoint, methods=[route.method])
     return WithLifespan(app, resources)

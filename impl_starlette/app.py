@@ -9,63 +9,22 @@ messages between the app and the server and hide backpressure.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
-from shared.asgi import (
-    AppResources,
-    ASGIApp,
-    RequestIdMiddleware,
-    WithLifespan,
-    endpoints,
-    request_id_of,
-)
-from shared.asgi.starlette import StarletteRowStream, exception_handlers, inputs, send
+from shared.asgi import AppResources, ASGIApp, RequestIdMiddleware, WithLifespan
+from shared.asgi.starlette import ContractRoute, contract_routes, exception_handlers
 from shared.settings import Settings
 
 logger = logging.getLogger("streambench.starlette")
 
-Endpoint = Callable[[Request], Awaitable[Response]]
-
 
 def create_app(settings: Settings) -> ASGIApp:
     resources = AppResources(settings)
-
-    async def standard(request: Request) -> Response:
-        return send(await endpoints.standard(resources, *inputs(request)))
-
-    async def chunked(request: Request) -> Response:
-        stream = await endpoints.chunked(
-            resources, *inputs(request), request_id=request_id_of(request.scope), logger=logger
-        )
-        return StarletteRowStream(stream)
-
-    async def healthz(request: Request) -> Response:
-        return send(await endpoints.healthz(resources))
-
-    async def show_metrics(request: Request) -> Response:
-        return send(endpoints.show_metrics())
-
-    async def reset_peak(request: Request) -> Response:
-        return send(endpoints.reset_peak())
-
-    routes = [
-        _get_only("/standard", standard),
-        _get_only("/chunked", chunked),
-        _get_only("/healthz", healthz),
-    ]
-    if settings.metrics:
-        routes += [
-            _get_only("/metrics", show_metrics),
-            Route("/metrics/reset-peak", reset_peak, methods=["POST"]),
-        ]
     app = Starlette(
-        routes=routes,
+        routes=[_route(route) for route in contract_routes(resources, logger)],
         middleware=[Middleware(RequestIdMiddleware)],
         exception_handlers=exception_handlers(),
     )
@@ -74,8 +33,8 @@ def create_app(settings: Settings) -> ASGIApp:
     return WithLifespan(app, resources)
 
 
-def _get_only(path: str, endpoint: Endpoint) -> Route:
-    route = Route(path, endpoint, methods=["GET"])
+def _route(contract: ContractRoute) -> Route:
+    route = Route(contract.path, contract.endpoint, methods=[contract.method])
     # Route adds HEAD to every GET route; in the contract HEAD gets the same 405 as POST.
-    route.methods = {"GET"}
+    route.methods = {contract.method}
     return route

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Self
 
 import anyio
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -37,3 +37,16 @@ def describe(error: BaseException) -> str:
     """`<ExceptionClass>: <first line of its message>`, the wording of 503s and log lines."""
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class Closing:
+    """`async with` closes it: the base of every open stream that holds a connection."""
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

@@ -12,14 +12,14 @@ Both reach the database before returning, so a failure up to there is `DatabaseU
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from contextlib import aclosing
-from types import TracebackType
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
+from contextlib import aclosing, contextmanager
 from typing import Protocol
 
 import anyio
 
-from .contract import DataRequest
+from ._pooling import Closing
+from .contract import DataRequest, unavailable
 from .database import CopyStream, Database, DatabaseUnavailable, RowStream, StreamFailed
 from .encoders import Encoder, Row, batch_chunk, closing_chunk, encode_all, encode_chunks
 
@@ -28,7 +28,7 @@ class _Closable(Protocol):
     async def aclose(self) -> None: ...
 
 
-class Body:
+class Body(Closing):
     """An open body: its chunks in order (iterate once), and what must be closed behind them.
 
     Iterating raises `StreamFailed` when the database fails midway. Close it however the response
@@ -51,16 +51,15 @@ class Body:
                 if self._resource is not None:
                     await self._resource.aclose()
 
-    async def __aenter__(self) -> Body:
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+@contextmanager
+def refusing_unavailable() -> Iterator[None]:
+    """Around `open_body` or `read_body`: a database that did not answer is the contract's 503
+    (a `ContractError`), sent before any byte of the body."""
+    try:
+        yield
+    except DatabaseUnavailable as error:
+        raise unavailable(str(error)) from None
 
 
 async def open_body(database: Database, data: DataRequest) -> Body:

@@ -33,6 +33,9 @@ logger = logging.getLogger("streambench.database")
 T = TypeVar("T")
 
 
+_Stream = TypeVar("_Stream", RowStream, CopyStream)
+
+
 class DatabaseUnavailable(Exception):
     """No connection could be had (pool exhausted past its timeout, or the server is down).
 
@@ -176,15 +179,8 @@ class Database:
                 raise _ConnectionGone from error
             raise DatabaseUnavailable(_describe(error)) from error
         stream = RowStream(connection, transaction, cursor, batch_size, self._settings.pool_timeout)
-        try:
-            # The first batch too: until the database has answered a fetch, a failure is a 503.
-            await stream.first()
-        except BaseException as error:
-            await stream.aclose()
-            if isinstance(error, Exception):
-                raise DatabaseUnavailable(_describe(error)) from error
-            raise
-        return stream
+        # The first batch too: until the database has answered a fetch, a failure is a 503.
+        return await _answered(stream, stream.first)
 
     async def open_copy(self, fmt: str, rows: int) -> CopyStream:
         """Check out a connection and start `COPY (<the body's query>) TO STDOUT` for `rows` rows
@@ -199,14 +195,7 @@ class Database:
             COPY_OPTIONS[fmt],
             self._settings.pool_timeout,
         )
-        try:
-            await stream.start()
-        except BaseException as error:
-            await stream.aclose()
-            if isinstance(error, Exception):
-                raise DatabaseUnavailable(_describe(error)) from error
-            raise
-        return stream
+        return await _answered(stream, stream.start)
 
     async def stream_batches(
         self, columns: tuple[str, ...], rows: int, batch_size: int
@@ -306,3 +295,16 @@ async def create_database(settings: Settings, url: str | None = None) -> Databas
         pool_timeout=settings.pool_timeout,
     )
     return Database(engine, settings)
+
+
+async def _answered(stream: _Stream, first_answer: Callable[[], Awaitable[object]]) -> _Stream:
+    """`stream` once `first_answer` has come back; a failure up to then closes the stream and is
+    `DatabaseUnavailable`, since no byte of a response exists yet."""
+    try:
+        await first_answer()
+    except BaseException as error:
+        await stream.aclose()
+        if isinstance(error, Exception):
+            raise DatabaseUnavailable(_describe(error)) from error
+        raise
+    return stream

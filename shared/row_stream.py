@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
-from types import TracebackType
 from typing import Any
 
 import anyio
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ._pooling import describe, release, settle
+from ._pooling import Closing, describe, release, settle
 from .encoders import Row
 
 logger = logging.getLogger("streambench.database")
@@ -33,7 +32,7 @@ def batch_sizes(batch_size: int) -> Iterator[int]:
         size = min(size * 2, batch_size)
 
 
-class RowStream:
+class RowStream(Closing):
     """An open server-side cursor on a checked-out connection inside a read-only transaction.
 
     Reads one batch ahead: while the consumer encodes and writes batch n, the driver is already
@@ -128,14 +127,3 @@ class RowStream:
                     logger.info("rollback after stream failed: %s", describe(error))
                     self._healthy = False
             await release(self._connection, self._healthy)
-
-    async def __aenter__(self) -> RowStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

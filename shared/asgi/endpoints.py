@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from shared import metrics
 from shared.answers import Answer, data_headers, health
 from shared.auth import check_authorization
-from shared.bodies import Body, open_body, read_body
-from shared.contract import DataRequest, parse_data_request, unavailable
+from shared.bodies import Body, open_body, read_body, refusing_unavailable
+from shared.contract import DataRequest, parse_data_request
 from shared.database import DatabaseUnavailable
 
 from .lifespan import AppResources
@@ -39,10 +39,8 @@ async def standard(
     resources: AppResources, query: Query, accept: str | None, authorization: str | None
 ) -> Answer:
     data = data_request(resources, "standard", query, accept, authorization)
-    try:
+    with refusing_unavailable():
         pieces = await read_body(resources.database, data)
-    except DatabaseUnavailable as error:
-        raise unavailable(str(error)) from None
     # An `Answer` is one bytes body: `cursor` and `copy` pieces are joined here (the aiohttp
     # port sends them unjoined behind their Content-Length instead).
     body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
@@ -62,11 +60,9 @@ async def open_chunked(
     resources: AppResources, query: Query, accept: str | None, authorization: str | None
 ) -> OpenBody:
     data = data_request(resources, "chunked", query, accept, authorization)
-    try:
-        # The database has answered for the source before the headers: a failure is still a 503.
+    # The database has answered for the source before the headers: a failure is still a 503.
+    with refusing_unavailable():
         body = await open_body(resources.database, data)
-    except DatabaseUnavailable as error:
-        raise unavailable(str(error)) from None
     return OpenBody(body, data_headers(data.encoder, streamed=True))
 
 

@@ -1,11 +1,14 @@
 """The shared ASGI pieces in Starlette's terms, for the frameworks built on Starlette (Starlette
-itself and FastAPI): the streamed response as a `Response`, answers as responses, and the
-exception handlers that turn refusals into the contract's JSON errors.
+itself and FastAPI): the contract's routes as Starlette endpoints, the streamed response as a
+`Response`, answers as responses, and the exception handlers that turn refusals into the
+contract's JSON errors. What is left to each framework is how it registers a route.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -18,10 +21,55 @@ from starlette.types import Send as StarletteSend
 from shared.answers import Answer, refusal, server_error
 from shared.contract import ContractError, method_not_allowed, not_found
 
+from . import endpoints
+from .lifespan import AppResources
 from .request_id import request_id_of
 from .streaming import RowStreamResponse
 
 Handler = Callable[[Request, Exception], Coroutine[Any, Any, Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class ContractRoute:
+    method: str
+    path: str
+    endpoint: Endpoint
+
+
+def contract_routes(resources: AppResources, logger: logging.Logger) -> list[ContractRoute]:
+    """Every route of the contract as a Starlette endpoint; the two `/metrics` routes only when
+    the settings turn metrics on. `logger` names the framework in stream log lines."""
+
+    async def standard(request: Request) -> Response:
+        return send(await endpoints.standard(resources, *inputs(request)))
+
+    async def chunked(request: Request) -> Response:
+        stream = await endpoints.chunked(
+            resources, *inputs(request), request_id=request_id_of(request.scope), logger=logger
+        )
+        return StarletteRowStream(stream)
+
+    async def healthz(request: Request) -> Response:
+        return send(await endpoints.healthz(resources))
+
+    async def show_metrics(request: Request) -> Response:
+        return send(endpoints.show_metrics())
+
+    async def reset_peak(request: Request) -> Response:
+        return send(endpoints.reset_peak())
+
+    routes = [
+        ContractRoute("GET", "/standard", standard),
+        ContractRoute("GET", "/chunked", chunked),
+        ContractRoute("GET", "/healthz", healthz),
+    ]
+    if resources.settings.metrics:
+        routes += [
+            ContractRoute("GET", "/metrics", show_metrics),
+            ContractRoute("POST", "/metrics/reset-peak", reset_peak),
+        ]
+    return routes
 
 
 class StarletteRowStream(Response):
