@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import django
@@ -37,6 +37,25 @@ logger = logging.getLogger("streambench.django")
 View = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 
 
+class _ClosingStreamingResponse(StreamingHttpResponse):
+    """A `StreamingHttpResponse` that closes its iterator when Django closes the response's.
+
+    Django sends from `aclosing(aiter(response))`, but its two wrappers around the iterator
+    (`__aiter__`, `streaming_content`) only loop over it: cancelled while it waits in `send`
+    (a client gone on Granian or Hypercorn, whose `send` blocks on flow control), the iterator
+    is left suspended with its `COPY` or cursor open until the garbage collector finds it.
+    """
+
+    def __init__(self, chunks: AsyncGenerator[bytes, None], status: int) -> None:
+        super().__init__(chunks, status=status)
+        self._chunks = chunks
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async with contextlib.aclosing(self._chunks):
+            async for chunk in self._chunks:
+                yield chunk
+
+
 def create_app(settings: Settings) -> ASGIApp:
     _configure_django()
     resources = AppResources(settings)
@@ -52,7 +71,7 @@ def create_app(settings: Settings) -> ASGIApp:
             logger=logger,
             open_streams=resources.open_streams,
         )
-        response = StreamingHttpResponse(chunks, status=200)
+        response = _ClosingStreamingResponse(chunks, status=200)
         del response["Content-Type"]
         for name, value in body.headers.items():
             response[name] = value

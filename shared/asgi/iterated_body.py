@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from shared.answers import log_client_gone, log_stream_failed
 from shared.bodies import Body
@@ -32,7 +32,7 @@ class CutShort(Exception):
 
 async def iterate_body(
     body: OpenBody, *, request_id: str, logger: logging.Logger, open_streams: OpenStreams
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The body's chunks; the stream is closed however the iteration ends."""
     stream = body.stream
     open_streams.add(stream)
