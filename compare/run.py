@@ -338,9 +338,11 @@ async def _verify(
         )
     finally:
         await server.stop()
-    # A contract point the server cannot meet fails the pair, whatever the bodies showed.
+    # A contract point the server cannot meet under hostile clients (limits, log lines,
+    # shutdown) is a warning beside the verification: the bodies, which the timings depend on,
+    # were checked above and fail the pair on their own.
     gaps = [
-        Check(f"gap: {point}", "fail", why) for point, why in contender.descriptor.gaps().items()
+        Check(f"gap: {point}", "warn", why) for point, why in contender.descriptor.gaps().items()
     ]
     contender.verification = Verification.of([*verification.checks, *gaps])
 

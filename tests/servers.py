@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import tempfile
@@ -43,6 +44,17 @@ class Server:
             handle.seek(self._log_offset)
             return handle.read().decode(errors="replace")
 
+    async def log_once(self, text: str, count: int, patience: float = 10.0) -> str:
+        """The new log as soon as it holds `text` `count` times, or as it is after `patience`
+        seconds. A server may notice a client gone only at its next write (Granian, Hypercorn),
+        well after the client left: a fixed pause would miss those lines."""
+        deadline = time.monotonic() + patience
+        while True:
+            log = self.new_log()
+            if log.count(text) >= count or time.monotonic() > deadline:
+                return log
+            await asyncio.sleep(0.05)
+
     def stop(self, timeout: float = 10.0) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -72,7 +84,9 @@ def start_server(name: str, settings: Settings, log_dir: Path, timeout: float = 
             raise RuntimeError(f"{name} exited with {process.returncode}:\n{server.log()}")
         try:
             response = httpx.get(f"{server.url}/healthz", timeout=1.0)
-            if response.status_code in (200, 503):
+            # The serve command's own "listening on" line comes from a thread that may print
+            # after the first answer: a test's log window must not open before it.
+            if response.status_code in (200, 503) and b"listening on" in log_path.read_bytes():
                 return server
         except httpx.TransportError:
             pass

@@ -21,6 +21,7 @@ from shared.seed import seed
 from ._postgres import admin_url, with_database
 from .rawhttp import IncompleteBody, RawConnection, fetch
 from .servers import Server, ServerPool
+from .wire import gap
 
 # Big enough that a stream cannot be finished before the test acts on it (29 MB).
 BIG = "/chunked?rows=100000&batch=100&format=ndjson"
@@ -79,11 +80,16 @@ async def test_disconnects_leak_nothing(
     path = f"/chunked?rows=5000&source={source}"
     results = await asyncio.gather(*(fetch(server.url, path) for _ in range(4)))
     assert all(r.complete and r.status == 200 for r in results)
-    await asyncio.sleep(0.2)  # let the last disconnect lines reach the log
+    await server.log_once("client disconnected", drops)
+    await asyncio.sleep(0.2)  # a line too many would come now
     log = server.new_log()
     _assert_quiet(log, f"{port_name} {source} after {drops} disconnects")
     lines = [line for line in log.splitlines() if "client disconnected" in line]
-    assert len(lines) == drops, f"one info line per disconnect expected, got:\n{log}"
+    unreported = gap(port_name, "unreported-disconnects")
+    if unreported is None:
+        assert len(lines) == drops, f"one info line per disconnect expected, got:\n{log}"
+    else:  # the server may keep the drop from the app: at most one line each, never more
+        assert len(lines) <= drops, f"at most one info line per disconnect ({unreported}):\n{log}"
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -100,7 +106,8 @@ async def test_disconnect_while_client_is_slow(
         await asyncio.sleep(0.3)  # the server fills the buffers and blocks in drain
         connection.abort()
     await _wait_until_idle(admin)
-    await asyncio.sleep(0.2)
+    await server.log_once("client disconnected", 4)
+    await asyncio.sleep(0.2)  # a line too many would come now
     log = server.new_log()
     _assert_quiet(log, f"{port_name} after slow-reader drops")
     assert log.count("client disconnected") == 4, log

@@ -94,11 +94,17 @@ async def read_to_end(
     return WireResult(bytes(received), ended, time.monotonic() - started)
 
 
-def expect_gap(request: pytest.FixtureRequest, pair_name: str, point: str) -> None:
-    """Mark the test an expected failure when the pair's server records `point` as a gap
-    (`ServerDescriptor.gaps`), with its reason; not strict: a server that does better passes."""
+def gap(pair_name: str, point: str) -> str | None:
+    """Why the pair's server cannot meet contract point `point`, or None when it can."""
     from shared.pairs import load_pair
 
-    reason = load_pair(pair_name).gaps().get(point)
+    return load_pair(pair_name).gaps().get(point)
+
+
+def expect_gap(request: pytest.FixtureRequest, pair_name: str, point: str) -> None:
+    """Mark the test an expected failure when the pair's server records `point` as a gap
+    (`ServerDescriptor.gaps`), with its reason. Strict: a gap that no longer fails is an error,
+    so the descriptor cannot claim more (or less) than the server really does."""
+    reason = gap(pair_name, point)
     if reason is not None:
-        request.node.add_marker(pytest.mark.xfail(reason=reason, strict=False))
+        request.node.add_marker(pytest.mark.xfail(reason=reason, strict=True))

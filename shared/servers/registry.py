@@ -40,7 +40,7 @@ class ServerDescriptor:
     `serve(app_factory, settings, host, port)` that builds the app in the serving process and
     runs it until SIGTERM or SIGINT, then lets in-flight responses finish (up to
     `GRACEFUL_SHUTDOWN_SECONDS`). `gaps` names each contract point this server cannot meet, with
-    the reason: verification reports the pair failing with it, the tests expect the failure.
+    the reason: verification reports it as a warning, and the tests expect (strictly) the failure.
     """
 
     name: str
