@@ -6,8 +6,8 @@ database: the shared data layer reads the rows, as for every port), and each app
 URLconf object, which its handler puts on every request (`request.urlconf`, which Django's
 resolver prefers to `ROOT_URLCONF`), so two apps in one process do not share routes.
 
-`/chunked` is a `StreamingHttpResponse` over the async iterator of `shared.asgi.django_body`;
-the lifespan (Django refuses the `lifespan` scope) and the request id are the shared pure ASGI
+`/chunked` is a `StreamingHttpResponse` over the async iterator of `shared.asgi.iterated_body`,
+and `/standard` one over its pieces behind their `Content-Length` (never joined); the lifespan (Django refuses the `lifespan` scope) and the request id are the shared pure ASGI
 ones, in front of Django.
 """
 
@@ -61,7 +61,12 @@ def create_app(settings: Settings) -> ASGIApp:
     resources = AppResources(settings)
 
     async def standard(request: HttpRequest) -> HttpResponseBase:
-        return send(await endpoints.standard(resources, *inputs(request)))
+        body = await endpoints.standard(resources, *inputs(request))
+        # Streamed from its pieces behind their Content-Length: one `HttpResponse` would join
+        # them into a second copy of the body.
+        response = _ClosingStreamingResponse(body.pieces(), status=body.status)
+        _set_headers(response, body.headers)
+        return response
 
     async def chunked(request: HttpRequest) -> HttpResponseBase:
         body = await endpoints.open_chunked(resources, *inputs(request))
@@ -72,9 +77,7 @@ def create_app(settings: Settings) -> ASGIApp:
             open_streams=resources.open_streams,
         )
         response = _ClosingStreamingResponse(chunks, status=200)
-        del response["Content-Type"]
-        for name, value in body.headers.items():
-            response[name] = value
+        _set_headers(response, body.headers)
         return response
 
     async def healthz(request: HttpRequest) -> HttpResponseBase:
@@ -199,9 +202,7 @@ def _request_id(request: HttpRequest) -> str:
 
 def send(answer: Answer) -> HttpResponse:
     response = HttpResponse(answer.body, status=answer.status)
-    del response["Content-Type"]  # Django's text/html default; the answer says its own
-    for name, value in answer.headers.items():
-        response[name] = value
+    _set_headers(response, answer.headers)
     # Django leaves Content-Length to CommonMiddleware, which a benchmark port does without.
     response["Content-Length"] = str(len(answer.body))
     return response
@@ -216,3 +217,9 @@ def _not_found(request: HttpRequest, exception: Exception) -> HttpResponseBase:
 def _server_error(request: HttpRequest) -> HttpResponseBase:
     # Django has logged the traceback already ("django.request", "Internal Server Error: ...").
     return send(server_error())
+
+
+def _set_headers(response: HttpResponseBase, headers: dict[str, str]) -> None:
+    del response["Content-Type"]  # Django's text/html default; the contract says its own
+    for name, value in headers.items():
+        response[name] = value

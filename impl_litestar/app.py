@@ -9,7 +9,8 @@ The routes' work is `shared.asgi.endpoints`; what is Litestar's own:
   the routing trie once the app is built.
 - Its router strips a trailing slash and merges repeated ones (`/standard/` and `//standard`
   would be `/standard`); in the contract those are unknown paths, refused in front of it.
-- `/chunked` returns the shared `RowStreamResponse` from a handler annotated `ASGIApp`, which
+- `/chunked` returns the shared `RowStreamResponse`, and `/standard` the shared `WholeBody`
+  (its pieces behind their `Content-Length`, never joined), from a handler annotated `ASGIApp`, which
   Litestar then calls as it is (litestar/handlers/http_handlers/base.py, the ASGI response
   handler). Litestar's own `Stream` would run the iterator under its task group, where an error
   mid-stream surfaces as an `ExceptionGroup` re-raised as `LitestarException`.
@@ -48,8 +49,9 @@ def create_app(settings: Settings) -> ASGIApp:
     resources = AppResources(settings)
 
     @get("/standard")
-    async def standard(request: Request[Any, Any, Any]) -> Response[bytes]:
-        return send(await endpoints.standard(resources, *inputs(request)))
+    async def standard(request: Request[Any, Any, Any]) -> LitestarASGIApp:
+        body = await endpoints.standard(resources, *inputs(request))
+        return cast(LitestarASGIApp, body)
 
     @get("/chunked")
     async def chunked(request: Request[Any, Any, Any]) -> LitestarASGIApp:

@@ -7,6 +7,7 @@ from .open_streams import OpenStreams
 from .request_id import RequestIdMiddleware, header_value, request_id_of
 from .streaming import RowStreamResponse, cut_on_purpose, mark_cut_on_purpose
 from .types import ASGIApp, Message, Receive, Scope, Send
+from .whole_body import WholeBody
 
 __all__ = [
     "ASGIApp",
@@ -18,6 +19,7 @@ __all__ = [
     "RowStreamResponse",
     "Scope",
     "Send",
+    "WholeBody",
     "WithLifespan",
     "cut_on_purpose",
     "endpoints",

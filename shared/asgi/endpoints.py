@@ -1,6 +1,7 @@
 """The contract's routes for any ASGI framework, without the framework: a port hands over the
-query items and the two headers it needs, and sends back what comes out, an `Answer` (a whole
-response) or a `RowStreamResponse` (an ASGI app that streams). The routing, the framework's
+query items and the two headers it needs, and sends back what comes out, an `Answer` (a small
+whole response), a `WholeBody` (`/standard`: an ASGI app that sends the body in the pieces it was
+read in) or a `RowStreamResponse` (`/chunked`: an ASGI app that streams). The routing, the framework's
 request and response types and its error hooks are what is left to the port.
 """
 
@@ -19,6 +20,7 @@ from shared.database import DatabaseUnavailable
 
 from .lifespan import AppResources
 from .streaming import RowStreamResponse
+from .whole_body import WholeBody
 
 Query = Iterable[tuple[str, str]]
 
@@ -37,14 +39,11 @@ def data_request(
 
 async def standard(
     resources: AppResources, query: Query, accept: str | None, authorization: str | None
-) -> Answer:
+) -> WholeBody:
     data = data_request(resources, "standard", query, accept, authorization)
     with refusing_unavailable():
         pieces = await read_body(resources.database, data)
-    # An `Answer` is one bytes body: `cursor` and `copy` pieces are joined here (the aiohttp
-    # port sends them unjoined behind their Content-Length instead).
-    body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-    return Answer(200, body, data_headers(data.encoder, streamed=False))
+    return WholeBody(pieces, data_headers(data.encoder, streamed=False))
 
 
 @dataclass(frozen=True)

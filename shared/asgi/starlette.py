@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -24,7 +24,7 @@ from shared.contract import ContractError, method_not_allowed, not_found
 from . import endpoints
 from .lifespan import AppResources
 from .request_id import request_id_of
-from .streaming import RowStreamResponse
+from .types import Receive, Scope, Send
 
 Handler = Callable[[Request, Exception], Coroutine[Any, Any, Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -42,13 +42,13 @@ def contract_routes(resources: AppResources, logger: logging.Logger) -> list[Con
     the settings turn metrics on. `logger` names the framework in stream log lines."""
 
     async def standard(request: Request) -> Response:
-        return send(await endpoints.standard(resources, *inputs(request)))
+        return StarletteASGIResponse(await endpoints.standard(resources, *inputs(request)))
 
     async def chunked(request: Request) -> Response:
         stream = await endpoints.chunked(
             resources, *inputs(request), request_id=request_id_of(request.scope), logger=logger
         )
-        return StarletteRowStream(stream)
+        return StarletteASGIResponse(stream)
 
     async def healthz(request: Request) -> Response:
         return send(await endpoints.healthz(resources))
@@ -72,23 +72,31 @@ def contract_routes(resources: AppResources, logger: logging.Logger) -> list[Con
     return routes
 
 
-class StarletteRowStream(Response):
-    """A `Response` that sends a `RowStreamResponse`: no body attribute, no Content-Length.
+class SendsItself(Protocol):
+    """A response that is an ASGI app of its own (`RowStreamResponse`, `WholeBody`)."""
+
+    raw_headers: list[tuple[bytes, bytes]]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...
+
+
+class StarletteASGIResponse(Response):
+    """A `Response` that lets an ASGI app send itself: no body attribute of its own.
 
     FastAPI passes an endpoint's return value through unchanged only when it is a `Response`
     (fastapi/routing.py: anything else it serialises as JSON); Starlette only calls it.
     """
 
-    def __init__(self, body: RowStreamResponse) -> None:
+    def __init__(self, app: SendsItself) -> None:
         self.status_code = 200
         self.background = None
-        self._body = body
-        self.raw_headers = body.raw_headers
+        self._app = app
+        self.raw_headers = app.raw_headers
 
     async def __call__(
         self, scope: StarletteScope, receive: StarletteReceive, send: StarletteSend
     ) -> None:
-        await self._body(scope, receive, send)
+        await self._app(scope, receive, send)
 
 
 def send(answer: Answer) -> Response:
