@@ -20,8 +20,9 @@ from .results import DEFAULT_SOURCE, ENDPOINTS, SOURCES, Endpoint, Source
 
 DEFAULT_ROWS = (10_000, 100_000, 500_000)
 DEFAULT_FORMATS = ("text",)
-# Empty: each endpoint reads the rows its own default way (standard: fetch, chunked: cursor).
-DEFAULT_SOURCES: tuple[Source, ...] = ()
+# Every way of reading the rows, on both endpoints: which one to use is the question the
+# default run answers. Empty would mean each endpoint's own (standard: fetch, chunked: cursor).
+DEFAULT_SOURCES: tuple[Source, ...] = SOURCES
 DEFAULT_CONCURRENCY = (1, 8, 32)
 DEFAULT_REPEATS = 5
 DEFAULT_BATCH = 1_000
