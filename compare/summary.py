@@ -11,11 +11,11 @@ from rich.table import Table
 from .report.verdict import MEMORY_RESOLUTION, clearly_different
 from .results import ENDPOINTS, SOURCES, PortResult, Results, Scenario, Stats
 
-# Narrow enough for an 80-column terminal: one table per (rows, format, concurrency) block, the
-# block in the title; flags as one-letter marks explained under the table.
+# Narrow enough for an 80-column terminal with whole `port@server` names: one table per
+# (rows, format, concurrency, endpoint) block, the block in the title; flags as one-letter marks
+# explained under the tables.
 COLUMNS: tuple[str, ...] = (
     "port",
-    "endpoint",
     "source",
     "1st byte ms",
     "total ms",
@@ -68,7 +68,6 @@ def scenario_row(scenario: Scenario) -> list[str]:
         floor = f"{floor}/{scenario.body_floor_ratio:.2f}"
     return [
         scenario.port,
-        scenario.endpoint,
         scenario.source,
         format_ms(scenario.ttfb),
         format_ms(scenario.total),
@@ -145,13 +144,23 @@ def baseline_lines(results: Results) -> list[str]:
 
 
 def flag_lines(results: Results) -> list[str]:
+    """Each flag's reason, but `noisy` only counted: its spread is in every report."""
     lines = []
+    noisy = 0
     for scenario in sorted(results.scenarios, key=scenario_order):
         for flag, reason in scenario.flag_reasons.items():
+            if flag == "noisy":
+                noisy += 1
+                continue
             lines.append(
                 f"{scenario.port} {scenario.endpoint} {scenario.rows:,} {scenario.format} "
                 f"x{scenario.concurrency}: {flag}: {reason}"
             )
+    if noisy:
+        lines.append(
+            f"noisy (N): {noisy} of {len(results.scenarios)} scenarios, where the repeats "
+            "disagree by more than the noise limits; each spread is in the reports"
+        )
     return lines
 
 
@@ -162,15 +171,14 @@ def print_summary(console: Console, results: Results, paths: Sequence[str] = ())
             console.print(line, style=style if number == 0 else None, markup=False, highlight=False)
     for line in baseline_lines(results):
         console.print(line, markup=False, highlight=False)
-    blocks: dict[tuple[int, str, int], list[Scenario]] = {}
+    blocks: dict[tuple[int, str, int, str], list[Scenario]] = {}
     for scenario in sorted(results.scenarios, key=scenario_order):
-        blocks.setdefault((scenario.rows, scenario.format, scenario.concurrency), []).append(
-            scenario
-        )
-    for (rows, fmt, concurrency), scenarios in blocks.items():
+        block = (scenario.rows, scenario.format, scenario.concurrency, scenario.endpoint)
+        blocks.setdefault(block, []).append(scenario)
+    for (rows, fmt, concurrency, endpoint), scenarios in blocks.items():
         table = Table(
             *COLUMNS,
-            title=f"{rows:,} rows, {fmt}, concurrency {concurrency} (medians)",
+            title=f"/{endpoint}, {rows:,} rows, {fmt}, concurrency {concurrency} (medians)",
             box=box.SIMPLE_HEAD,
             pad_edge=False,
         )

@@ -271,3 +271,29 @@ def test_environment_names_the_driver_and_loop_versions() -> None:
     assert env.libraries["asyncpg"] == importlib.metadata.version("asyncpg")
     assert env.libraries["sqlalchemy"] == importlib.metadata.version("sqlalchemy")
     assert env.libraries["uvloop"] == importlib.metadata.version("uvloop")
+
+
+def test_summary_reads_in_80_columns_with_whole_pair_names() -> None:
+    import dataclasses
+    import io
+
+    from rich.console import Console
+
+    from compare.summary import print_summary
+
+    from . import report_fixtures as fx
+
+    results = fx.load()
+    long_names = ["starlette@hypercorn", "litestar@granian"]
+    names = {port.name: long_names[i % 2] for i, port in enumerate(results.ports)}
+    results = dataclasses.replace(
+        results,
+        scenarios=tuple(dataclasses.replace(s, port=names[s.port]) for s in results.scenarios),
+    )
+    out = io.StringIO()
+    print_summary(Console(file=out, width=80, force_terminal=False), results)
+    text = out.getvalue()
+    assert "…" not in text, text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    for name in set(names.values()):
+        assert name in text, text
