@@ -132,11 +132,11 @@ def test_plan_shapes_the_default_matrix() -> None:
         (10_000, 8),
         (10_000, 32),
         (100_000, 1),
-        (100_000, 8),
         (500_000, 1),
     }
     assert {c.endpoint for c in cells} == {"standard", "chunked"}
-    assert "left out: 100,000 rows x 32, 500,000 rows x 8, 500,000 rows x 32" in note
+    left_out = "100,000 rows x 8, 100,000 rows x 32, 500,000 rows x 8, 500,000 rows x 32"
+    assert f"left out: {left_out}" in note
 
 
 def test_plan_keeps_an_explicit_matrix() -> None:
