@@ -91,8 +91,10 @@ async def build_reference(
 
 
 async def measure_floor(
-    database: Database, rows: int, format: str, repeats: int, warmup: int
+    database: Database, rows: int, format: str, repeats: int, warmup: int, *, body: bool = False
 ) -> Floor:
+    """The rows floor, `COPY` of the encoder's columns; with `body`, the body floor, `COPY`
+    writing the exact body (what `source=copy` forwards)."""
     encoder = ENCODERS[format]
     timings: list[float] = []
     received = 0
@@ -104,7 +106,10 @@ async def measure_floor(
             received += len(piece)
 
         started = time.perf_counter()
-        await database.copy_to(encoder.columns, rows, sink)
+        if body:
+            await database.copy_body(format, rows, sink)
+        else:
+            await database.copy_to(encoder.columns, rows, sink)
         elapsed = time.perf_counter() - started
         if round_number >= warmup:
             timings.append(elapsed)

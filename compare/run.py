@@ -138,7 +138,7 @@ def estimate_work(options: CompareOptions, cells: Sequence[Cell]) -> float:
     work = 0.0
     for rows in options.rows:
         for _ in options.formats:
-            work += _reference_cost(rows) + _floor_cost(options, rows)
+            work += _reference_cost(rows) + 2 * _floor_cost(options, rows)
             work += _ceiling_cost(options, rows) + contenders * _verify_cost(rows)
     for cell in cells:
         work += contenders * rounds * round_cost(cell.rows, cell.concurrency)
@@ -180,8 +180,8 @@ async def run_compare(
                 database, options.rows, options.formats, options.batch, Path(scratch)
             )
             progress.advance(sum(map(_reference_cost, options.rows)) * len(options.formats))
-            progress.begin("COPY floor")
-            floors = await _floors(database, options, progress)
+            progress.begin("COPY floors")
+            floors, body_floors = await _floors(database, options, progress)
             progress.begin("client ceiling")
             async with make_client(top + 4) as client:
                 ceilings = await _ceilings(client, reference, options, progress)
@@ -195,6 +195,7 @@ async def run_compare(
                     progress.advance(sum(map(_verify_cost, options.rows)) * len(options.formats))
                 timed = [c for c in contenders if c.verification and c.verification.passed]
                 floor_of = {(f.rows, f.format): f for f in floors}
+                body_floor_of = {(f.rows, f.format): f for f in body_floors}
                 ceiling_of = {(c.rows, c.format): c for c in ceilings}
                 scenarios: list[Scenario] = []
                 try:
@@ -209,6 +210,7 @@ async def run_compare(
                                     build_scenario(
                                         contender, cell, collected[(contender.name, cell)],
                                         options, floor_of.get((cell.rows, cell.format)),
+                                        body_floor_of.get((cell.rows, cell.format)),
                                         ceiling_of.get((cell.rows, cell.format)),
                                     )
                                 )  # fmt: skip
@@ -252,6 +254,7 @@ async def run_compare(
         ),
         ports=tuple(_port_result(c) for c in contenders),
         floor=tuple(floors),
+        body_floor=tuple(body_floors),
         client_ceiling=tuple(ceilings),
         scenarios=tuple(scenarios),
         duration_seconds=time.perf_counter() - started,
@@ -274,15 +277,22 @@ async def _seed(database_url: str, rows: int) -> None:
         await connection.close()
 
 
-async def _floors(database: Database, options: CompareOptions, progress: Progress) -> list[Floor]:
+async def _floors(
+    database: Database, options: CompareOptions, progress: Progress
+) -> tuple[list[Floor], list[Floor]]:
+    """The rows floors and the body floors, each (rows, format) measured in turn."""
     floors: list[Floor] = []
+    body_floors: list[Floor] = []
     for rows in options.rows:
         for format in options.formats:
-            floors.append(
-                await measure_floor(database, rows, format, options.repeats, options.warmup)
-            )
-            progress.advance(_floor_cost(options, rows))
-    return floors
+            for body, into in ((False, floors), (True, body_floors)):
+                into.append(
+                    await measure_floor(
+                        database, rows, format, options.repeats, options.warmup, body=body
+                    )
+                )
+                progress.advance(_floor_cost(options, rows))
+    return floors, body_floors
 
 
 async def _ceilings(
@@ -457,6 +467,7 @@ def build_scenario(
     collected: _Collected,
     options: CompareOptions,
     floor: Floor | None,
+    body_floor: Floor | None,
     ceiling: ClientCeiling | None,
 ) -> Scenario:
     requests = [r for round_ in collected.rounds for r in round_.requests]
@@ -518,6 +529,9 @@ def build_scenario(
         megabytes_per_second=_median(round_bytes),
         requests_per_second=_median(round_requests),
         floor_ratio=floor_ratio,
+        body_floor_ratio=ratio(
+            total.median if total else None, body_floor.seconds.median if body_floor else None
+        ),
         server=ServerFigures(
             source=contender.source,
             peak_memory_growth_bytes=Stats.maybe(collected.memory),

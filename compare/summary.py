@@ -133,6 +133,9 @@ def baseline_lines(results: Results) -> list[str]:
         text = (
             f"{floor.rows:,} rows {floor.format}: COPY floor {floor.seconds.median * 1000:.1f} ms"
         )
+        body_floor = results.body_floor_for(floor.rows, floor.format)
+        if body_floor is not None:
+            text += f", body floor {body_floor.seconds.median * 1000:.1f} ms"
         if ceiling is not None:
             text += (
                 f"; httpx ceiling {ceiling.total.median * 1000:.1f} ms "

@@ -123,7 +123,9 @@ def test_target_reads_server_figures_from_metrics(
     assert port.server_metrics == "metrics"
     assert port.verification.passed
     assert port.startup is None  # nothing was started
-    assert len(results.scenarios) == 2
+    # Both endpoints, every source (the default): each scenario read from /metrics.
+    assert len(results.scenarios) == 6
+    assert all(s.body_floor_ratio is not None for s in results.scenarios)
     for scenario in results.scenarios:
         assert scenario.server.source == "metrics"
         assert scenario.server.cpu_seconds is not None
