@@ -31,7 +31,10 @@ def format_ms(stats: Stats | None) -> str:
 
 
 def format_ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
+    """Three significant figures at most, so that both floors' ratios fit one narrow cell."""
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:.0f}"
 
 
 def format_megabytes(stats: Stats | None) -> str:
@@ -65,7 +68,7 @@ def flag_marks(scenario: Scenario) -> str:
 def scenario_row(scenario: Scenario) -> list[str]:
     floor = format_ratio(scenario.floor_ratio)
     if scenario.body_floor_ratio is not None:
-        floor = f"{floor}/{scenario.body_floor_ratio:.2f}"
+        floor = f"{floor}/{format_ratio(scenario.body_floor_ratio)}"
     return [
         scenario.port,
         scenario.source,

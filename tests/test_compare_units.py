@@ -288,7 +288,11 @@ def test_summary_reads_in_80_columns_with_whole_pair_names() -> None:
     names = {port.name: long_names[i % 2] for i, port in enumerate(results.ports)}
     results = dataclasses.replace(
         results,
-        scenarios=tuple(dataclasses.replace(s, port=names[s.port]) for s in results.scenarios),
+        scenarios=tuple(
+            # Both floors' ratios, as wide as they come: three figures each.
+            dataclasses.replace(s, port=names[s.port], floor_ratio=123.4, body_floor_ratio=56.78)
+            for s in results.scenarios
+        ),
     )
     out = io.StringIO()
     print_summary(Console(file=out, width=80, force_terminal=False), results)
