@@ -176,7 +176,9 @@ async def _over_http(
     digest = hashlib.sha256(body).hexdigest()
     figures: dict[str, Figure] = {}
     async with make_client(1) as client:
-        servers: dict[str, tuple[LocalServer, str]] = {}
+        # (server, path, source): httpx replaces a URL's query string with `params`, so the
+        # source goes into the params, never into the path.
+        servers: dict[str, tuple[LocalServer, str, str]] = {}
         try:
             for port in ports:
                 for endpoint in ENDPOINTS:
@@ -186,11 +188,12 @@ async def _over_http(
                         server = await start_local(
                             load_pair(port), settings, log_dir, client, label
                         )
-                        servers[name] = (server, f"/{endpoint}?source={source}")
+                        servers[name] = (server, f"/{endpoint}", source)
                         figures[name] = Figure()
-            params = {"rows": str(rows), "batch": str(batch), "format": fmt}
+            common = {"rows": str(rows), "batch": str(batch), "format": fmt}
             for round_number in range(repeats + 1):
-                for name, (server, path) in servers.items():
+                for name, (server, path, source) in servers.items():
+                    params = {**common, "source": source}
                     probe = server.probe()
                     if not round_number:
                         async with client.stream("GET", server.url + path, params=params) as r:
@@ -208,7 +211,7 @@ async def _over_http(
                         if timing.ttfb is not None:
                             figures[name].ttfb.append(timing.ttfb)
         finally:
-            for server, _ in servers.values():
+            for server, _, _ in servers.values():
                 await server.stop()
     return figures
 
