@@ -34,7 +34,9 @@ def format_ratio(value: float | None) -> str:
     """Three significant figures at most, so that both floors' ratios fit one narrow cell."""
     if value is None:
         return "-"
-    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:.0f}"
+    if round(value, 2) < 10:
+        return f"{value:.2f}"
+    return f"{value:.1f}" if round(value, 1) < 100 else f"{value:.0f}"
 
 
 def format_megabytes(stats: Stats | None) -> str:

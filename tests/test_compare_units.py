@@ -19,7 +19,7 @@ from compare.options import (
     plan,
 )
 from compare.results import ClientCeiling, Stats
-from compare.summary import format_megabytes, format_ms
+from compare.summary import format_megabytes, format_ms, format_ratio
 from shared.encoders import ENCODERS, encode_all
 
 
@@ -245,6 +245,10 @@ def test_summary_formats() -> None:
     assert format_megabytes(Stats.of([2e6])) == "2.0"
     # Below the 1 MiB step the memory is measured in, a figure is not a measurement.
     assert format_megabytes(Stats.of([0.0, 0.0, 4096.0])) == "<1"
+    # At most three figures, also where rounding carries a digit over.
+    assert [format_ratio(v) for v in (0.874, 9.996, 10.04, 99.96, 123.4)] == [
+        "0.87", "10.0", "10.0", "100", "123"
+    ]  # fmt: skip
 
 
 def test_layout_says_where_everything_ran(monkeypatch: pytest.MonkeyPatch) -> None:
