@@ -18,7 +18,7 @@ from typing import Any
 from shared.settings import Settings
 
 from .logs import log_config
-from .registry import ServerDescriptor
+from .registry import COMMON_GAPS, ServerDescriptor
 
 SERVER = ServerDescriptor(
     name="granian",
@@ -27,15 +27,7 @@ SERVER = ServerDescriptor(
     serve="shared.servers.granian:serve",
     details="Rust HTTP/1.1, one embedded worker, uvloop",
     gaps={
-        "unreported-disconnects": "may not tell the app that a client left while the app sends "
-        "a body it already holds (source=fetch): its send() into a closed connection returns "
-        "at once and http.disconnect waits, so the body runs to its end with no 'client "
-        "disconnected' line; nothing leaks",
-        "head-limits": "no way to refuse a request target or header section at the contract's "
-        "sizes with 414/431 before the app runs; the server's own limits differ",
-        "malformed-requests": "its parser's refusals are not logged as one WARNING line each",
-        "shutdown": "its graceful stop does not cut unfinished streams within the grace the "
-        "way shared/shutdown.py does",
+        **COMMON_GAPS,
         "head-timeout": "cannot be made to close a silent connection or an unfinished head "
         "within the contract's head timeout (its header read timeout applies once bytes come)",
     },

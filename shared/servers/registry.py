@@ -28,6 +28,21 @@ SERVERS: Mapping[str, str] = {
 # In-flight responses get this long after SIGTERM or SIGINT, on every server alike.
 GRACEFUL_SHUTDOWN_SECONDS = 10
 
+# What Granian and Hypercorn both keep from the app, so that no shared layer above them can meet
+# these contract points (each a strict expected failure in the conformance suite; uvicorn meets
+# them through the protocol class in `shared.asgi.uvicorn_protocol`).
+COMMON_GAPS: Mapping[str, str] = {
+    "unreported-disconnects": "may not tell the app that a client left while the app sends "
+    "a body it already holds (source=fetch): its send() into a closed connection returns "
+    "at once and http.disconnect waits, so the body runs to its end with no 'client "
+    "disconnected' line; nothing leaks",
+    "head-limits": "no way to refuse a request target or header section at the contract's "
+    "sizes with 414/431 before the app runs; the server's own limits differ",
+    "malformed-requests": "its parser's refusals are not logged as one WARNING line each",
+    "shutdown": "its graceful stop does not cut unfinished streams within the grace the "
+    "way shared/shutdown.py does",
+}
+
 Serve = Callable[[Callable[[], Any], Settings, str, int], None]
 
 
