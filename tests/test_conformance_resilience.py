@@ -203,9 +203,11 @@ async def test_shutdown_within_the_grace(
         started = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         try:
-            status = await asyncio.to_thread(server.process.wait, grace + 10)
+            # Past grace + 2 the exit is too late anyway (asserted below): a little longer is
+            # enough to tell "late" from "never".
+            status = await asyncio.to_thread(server.process.wait, grace + 4)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"{port_name}: still running {grace + 10} s after SIGTERM:\n{server.log()}")
+            pytest.fail(f"{port_name}: still running {grace + 4} s after SIGTERM:\n{server.log()}")
         stopped = True
         took = time.monotonic() - started
         assert status == 0, f"{port_name}: exit status {status} after SIGTERM:\n{server.new_log()}"
@@ -233,7 +235,7 @@ async def test_shutdown_within_the_grace(
         if writer is not None:
             writer.transport.abort()
         if not stopped:
-            server.stop()
+            server.stop(timeout=1.0)  # SIGTERM was sent and ignored: kill it soon
 
 
 # 8. The database drops every pooled connection
