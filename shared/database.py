@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -270,6 +271,12 @@ class Database:
 SERVER_SETTINGS = {"jit": "off", "TimeZone": "UTC"}
 
 
+def application_name(pid: int) -> str:
+    """How a server process's pooled connections name themselves in `pg_stat_activity`: an
+    operator (and a test) can tell whose they are over TCP and Unix sockets alike."""
+    return f"streambench pid {pid}"
+
+
 async def create_database(settings: Settings, url: str | None = None) -> Database:
     """A pool of `settings.pool_size` connections to `url` (a plain `postgresql://` DSN), by
     default `settings.database_url`, which a port's process has already resolved."""
@@ -284,7 +291,9 @@ async def create_database(settings: Settings, url: str | None = None) -> Databas
         # TimeZone=UTC: the database writes timestamps in the session's offset when it writes a
         # body itself (`copy`), and ours are UTC (asyncpg's decoded rows are UTC whatever it is).
         return await asyncpg.connect(
-            url, timeout=settings.pool_timeout, server_settings=SERVER_SETTINGS
+            url,
+            timeout=settings.pool_timeout,
+            server_settings={**SERVER_SETTINGS, "application_name": application_name(os.getpid())},
         )
 
     engine = create_async_engine(

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-import psutil
 import pytest
 
-from shared.database import Database
+from shared.database import Database, application_name
 from shared.encoders import ENCODERS, FORMATS, encode_all
 
 from .rawhttp import IncompleteBody, RawConnection
@@ -241,13 +240,12 @@ async def test_shutdown_within_the_grace(
 # 8. The database drops every pooled connection
 
 
-def _database_ports(pid: int) -> set[int]:
-    """The local ports of a server process's connections to PostgreSQL."""
-    return {
-        c.laddr.port
-        for c in psutil.Process(pid).net_connections(kind="tcp")
-        if c.raddr and c.raddr.port == 5432
-    }
+async def _pooled_backends(admin: asyncpg.Connection, pid: int) -> list[int]:
+    """The backends serving a server process's pool, over TCP or a Unix socket alike."""
+    rows = await admin.fetch(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = $1", application_name(pid)
+    )
+    return [row["pid"] for row in rows]
 
 
 async def test_no_503_after_the_database_drops_every_connection(
@@ -259,16 +257,8 @@ async def test_no_503_after_the_database_drops_every_connection(
             warm = await asyncio.gather(*(client.get("/standard?rows=10") for _ in range(8)))
             assert {r.status_code for r in warm} == {200}
             for round_ in range(2):
-                ports = _database_ports(server.pid)
-                assert ports, f"{port_name}: no pooled connections to terminate"
-                victims = [
-                    b["pid"]
-                    for b in await admin.fetch(
-                        "SELECT pid FROM pg_stat_activity WHERE client_port = ANY($1::int[])",
-                        list(ports),
-                    )
-                ]
-                assert len(victims) == len(ports), (victims, ports)
+                victims = await _pooled_backends(admin, server.pid)
+                assert victims, f"{port_name}: no pooled connections to terminate"
                 await admin.execute(
                     "SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", victims
                 )
