@@ -35,7 +35,7 @@ QUICK_REPEATS = 2
 DEFAULT_EXTRA_PAIRS = ("starlette@granian", "starlette@hypercorn")
 # Unless --concurrency is given, a concurrency runs only where rows x concurrency stays within
 # this many rows per round. With three sources and seven contenders, 100,000 rows x 8 alone
-# took 95 s of a 290 s default run here; without it the run keeps about 3 minutes.
+# took 97 s of a 290 s default run here; without it the run keeps about 3 minutes.
 ROUND_ROW_BUDGET = 320_000
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
