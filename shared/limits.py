@@ -52,6 +52,17 @@ class HeadRefused(Exception):
     def log(self, client: object) -> None:
         log_refused(client, self.status, self.reason)
 
+    def response(self) -> bytes:
+        """The whole answer as it goes on the wire, for a server's HTTP layer to write."""
+        answer = self.answer()
+        head = [b"HTTP/1.1 %d %s\r\n" % (answer.status, _REASONS[answer.status])]
+        headers = {**answer.headers, "Content-Length": str(len(answer.body))}
+        head += [f"{name}: {value}\r\n".encode("latin-1") for name, value in headers.items()]
+        return b"".join([*head, b"\r\n", answer.body])
+
+
+_REASONS = {414: b"URI Too Long", 431: b"Request Header Fields Too Large"}
+
 
 def target_too_long() -> HeadRefused:
     return HeadRefused(414, f"request target longer than {MAX_TARGET_BYTES} bytes")

@@ -146,11 +146,7 @@ class ContractHttpToolsProtocol(HttpToolsProtocol):
     def _refuse(self, refusal: HeadRefused) -> None:
         self._refused = True
         refusal.log(self.client)
-        answer = refusal.answer()
-        head = [b"HTTP/1.1 %d %s\r\n" % (answer.status, _REASONS[answer.status])]
-        headers = {**answer.headers, "Content-Length": str(len(answer.body))}
-        head += [f"{name}: {value}\r\n".encode("latin-1") for name, value in headers.items()]
-        self.transport.write(b"".join([*head, b"\r\n", answer.body]))
+        self.transport.write(refusal.response())
         # Closing at once, with the rest of the head unread, would answer with a reset that can
         # overtake the refusal: say we are done, discard what still comes, close a little later.
         if self.transport.can_write_eof():
@@ -247,6 +243,3 @@ def _framed_for_version(cycle: RequestResponseCycle, app: ASGI3Application) -> A
                 reset(cycle.transport)
 
     return close_delimited
-
-
-_REASONS = {414: b"URI Too Long", 431: b"Request Header Fields Too Large"}
