@@ -339,8 +339,14 @@ async def test_soak(
         await _wait_until_idle(admin)
         busy = [b for b in await _backends(admin) if b["state"] != "idle"]
         assert not busy, f"{port_name}: sessions left busy: {busy}"
-        grown_fds = _open_fds(server.pid) - fds
-        assert grown_fds <= 4, f"{port_name}: {grown_fds} more open files after the soak"
+        # A server may close the sockets of dropped clients a little later (Hypercorn takes
+        # seconds); a leak never gives them back.
+        for _ in range(50):
+            grown_fds = _open_fds(server.pid) - fds
+            if grown_fds <= 4:
+                break
+            await asyncio.sleep(0.2)
+        assert grown_fds <= 4, f"{port_name}: {grown_fds} more open files 10 s after the soak"
         grown = _status(server.pid, "VmRSS") - resident
         assert grown < 32 * MIB, f"{port_name}: resident memory grew {grown / MIB:.0f} MiB"
         await asyncio.sleep(0.2)

@@ -1,7 +1,6 @@
 """The HTTP servers a port runs on, chosen at serve time by name: one module per server."""
 
 from .registry import (
-    GRACEFUL_SHUTDOWN_SECONDS,
     SERVERS,
     ServerDescriptor,
     ServerUnavailable,
@@ -10,7 +9,6 @@ from .registry import (
 )
 
 __all__ = [
-    "GRACEFUL_SHUTDOWN_SECONDS",
     "SERVERS",
     "ServerDescriptor",
     "ServerUnavailable",

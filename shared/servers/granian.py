@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import signal
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +29,10 @@ SERVER = ServerDescriptor(
     details="Rust HTTP/1.1, one embedded worker, uvloop",
     gaps={
         **COMMON_GAPS,
+        "huge-heads": "a head beyond its own limits (a buffer of tens of KiB, 100 fields) is "
+        "answered by its Rust HTTP layer with an empty 414 or 431 and nothing logged; below "
+        "them the contract's limits hold (shared.asgi.head_limits)",
+        "malformed-requests": "its parser's refusals are not logged as one WARNING line each",
         "head-timeout": "cannot be made to close a silent connection or an unfinished head "
         "within the contract's head timeout (its header read timeout applies once bytes come)",
     },
@@ -47,8 +52,18 @@ def serve(app_factory: Callable[[], Any], settings: Settings, host: str, port: i
     from granian.log import LogLevels
     from granian.server.embed import Server
 
+    from shared.asgi.head_limits import HeadLimits
+    from shared.asgi.lifespan import begin_shutdown, finish_shutdown
+
+    apps: list[Any] = []
+
+    def built() -> Any:
+        apps.append(app_factory())
+        # Granian's HTTP layer keeps limits of its own, looser than the contract's.
+        return HeadLimits(apps[-1])
+
     server = Server(
-        app_factory,
+        built,
         factory=True,
         address=host,
         port=port,
@@ -59,15 +74,38 @@ def serve(app_factory: Callable[[], Any], settings: Settings, host: str, port: i
         log_dictconfig=log_config(settings, "_granian", "granian.access"),
         log_access=settings.access_log,
     )
+    # Granian's graceful stop waits for every connection to flush, and a client that stopped
+    # reading never lets one: past the cut, the worker gets what is left of the grace. (The
+    # embedded server reads it but takes no argument for it.)
+    server.workers_kill_timeout = _kill_timeout(settings.shutdown_grace)
     logging.getLogger("_granian").addFilter(_EmbeddedNotice())
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
+
         # The embedded server installs no signal handlers of its own. SIGINT stops it too (the
-        # CLI's KeyboardInterrupt would skip the drain); the lifespan's shutdown then waits for
-        # the open streams (see shared.asgi.lifespan).
+        # CLI's KeyboardInterrupt would skip the drain). Granian's worker waits for its
+        # connections before the lifespan's shutdown, so the app's shutdown begins here: what
+        # still runs at the plan's cut is cut (see shared.asgi.running).
+        def stopping() -> None:
+            server.stop()  # type: ignore[no-untyped-call]
+            for app in apps:
+                begin_shutdown(app)
+
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, server.stop)
-        await server.serve()
+            loop.add_signal_handler(signum, stopping)
+        try:
+            await server.serve()
+        except TimeoutError:
+            # The worker was cancelled at the kill timeout, before its lifespan's shutdown: the
+            # cut streams are closed already, and the pool is closed here instead.
+            for app in apps:
+                await finish_shutdown(app)
 
     uvloop.run(run())
+
+
+def _kill_timeout(grace: float) -> int:
+    """Whole seconds (Granian's unit) from the stop to cancelling the worker: the grace less
+    the time the pool needs to close, at least one."""
+    return max(1, math.floor(grace - 1.0))

@@ -11,7 +11,7 @@ from typing import Any
 from shared.settings import Settings
 
 from .logs import log_config
-from .registry import COMMON_GAPS, GRACEFUL_SHUTDOWN_SECONDS, ServerDescriptor
+from .registry import COMMON_GAPS, ServerDescriptor
 
 SERVER = ServerDescriptor(
     name="hypercorn",
@@ -19,10 +19,7 @@ SERVER = ServerDescriptor(
     interface="asgi",
     serve="shared.servers.hypercorn:serve",
     details="h11, asyncio worker on uvloop",
-    gaps={
-        **COMMON_GAPS,
-        "quiet-drops": "logs its own lines when a client drops a response mid-body",
-    },
+    gaps=COMMON_GAPS,
 )
 
 
@@ -31,10 +28,19 @@ def serve(app_factory: Callable[[], Any], settings: Settings, host: str, port: i
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config
 
+    from shared.asgi import hypercorn_protocol
+    from shared.asgi.lifespan import begin_shutdown
+
+    # The contract's head limits, malformed-request lines and shutdown resets (see there).
+    hypercorn_protocol.install()
+
     config = Config()
     config.bind = [f"{host}:{port}"]
-    # Its default grace is 3 s; every server here gets the same.
-    config.graceful_timeout = float(GRACEFUL_SHUTDOWN_SECONDS)
+    # Its default grace is 3 s; every server here gets the contract's. The app cuts what still
+    # runs before it is over (`begin_shutdown` below), so Hypercorn never has to cancel a task.
+    config.graceful_timeout = settings.shutdown_grace
+    # The contract's idle keep-alive (Hypercorn's default is 5 s, whatever the head timeout).
+    config.keep_alive_timeout = settings.head_timeout
     config.loglevel = settings.log_level.upper()
     config.logconfig_dict = log_config(settings, "hypercorn.error", "hypercorn.access")
     # Loggers, not "-": Hypercorn then keeps them as they are (hypercorn/logging.py,
@@ -46,8 +52,14 @@ def serve(app_factory: Callable[[], Any], settings: Settings, host: str, port: i
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def stopping() -> None:
+            stop.set()
+            # Hypercorn runs the lifespan's shutdown only after its grace: the app's begins now.
+            begin_shutdown(app)
+
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
+            loop.add_signal_handler(signum, stopping)
         await hypercorn_serve(app, config, shutdown_trigger=stop.wait, mode="asgi")
 
     uvloop.run(run())

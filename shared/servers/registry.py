@@ -25,22 +25,14 @@ SERVERS: Mapping[str, str] = {
     "uvicorn": "shared.servers.uvicorn:SERVER",
 }
 
-# In-flight responses get this long after SIGTERM or SIGINT, on every server alike.
-GRACEFUL_SHUTDOWN_SECONDS = 10
-
 # What Granian and Hypercorn both keep from the app, so that no shared layer above them can meet
-# these contract points (each a strict expected failure in the conformance suite; uvicorn meets
-# them through the protocol class in `shared.asgi.uvicorn_protocol`).
+# this contract point (a strict expected failure in the conformance suite; uvicorn meets it
+# through the protocol class in `shared.asgi.uvicorn_protocol`).
 COMMON_GAPS: Mapping[str, str] = {
     "unreported-disconnects": "may not tell the app that a client left while the app sends "
     "a body it already holds (source=fetch): its send() into a closed connection returns "
     "at once and http.disconnect waits, so the body runs to its end with no 'client "
     "disconnected' line; nothing leaks",
-    "head-limits": "no way to refuse a request target or header section at the contract's "
-    "sizes with 414/431 before the app runs; the server's own limits differ",
-    "malformed-requests": "its parser's refusals are not logged as one WARNING line each",
-    "shutdown": "its graceful stop does not cut unfinished streams within the grace the "
-    "way shared/shutdown.py does",
 }
 
 Serve = Callable[[Callable[[], Any], Settings, str, int], None]
@@ -53,9 +45,9 @@ class ServerDescriptor:
     `interface` is what it serves (an ASGI app, or an aiohttp `Application`); `distribution` is
     the package whose version is read at run time; `serve` the import string of a blocking
     `serve(app_factory, settings, host, port)` that builds the app in the serving process and
-    runs it until SIGTERM or SIGINT, then lets in-flight responses finish (up to
-    `GRACEFUL_SHUTDOWN_SECONDS`). `gaps` names each contract point this server cannot meet, with
-    the reason: verification reports it as a warning, and the tests expect (strictly) the failure.
+    runs it until SIGTERM or SIGINT, then lets in-flight responses finish (up to the contract's
+    `shutdown_grace`). `gaps` names each contract point this server cannot meet, with the
+    reason: verification reports it as a warning, and the tests expect (strictly) the failure.
     """
 
     name: str

@@ -1,0 +1,147 @@
+"""Hypercorn's h11 protocol and TCP server with what the contract asks of a server and Hypercorn
+lacks. The counterpart of `shared.asgi.uvicorn_protocol`.
+
+Hypercorn names no protocol class in its config: `ProtocolWrapper` builds `H11Protocol` and
+`worker_serve` builds `TCPServer` from their modules' globals (hypercorn/protocol/__init__.py,
+hypercorn/asyncio/run.py). `install()` replaces those two names, in the serving process only,
+with the subclasses here; nothing else of Hypercorn changes.
+
+- Head limits (shared/limits.py): Hypercorn answers a head over `h11_max_incomplete_size` with an
+  empty 400 or 431 and logs nothing, and has no field count. Here h11 may buffer up to the
+  largest head the limits allow, a parsed head is checked exactly before the app runs, and both
+  refusals are the contract's JSON 414 or 431 with one WARNING line.
+- Malformed requests: h11's refusals get Hypercorn's 400 and, here, one WARNING line each.
+- Shutdown: a response cut by the app at the plan's `cut_after` (see `shared.asgi.running`)
+  makes Hypercorn close the connection, and closing waits for the write buffer to drain, which
+  a client that stopped reading never lets happen; past its grace Hypercorn then cancels the
+  connection's task, which asyncio reports with a traceback. A connection closed while its
+  response is unfinished during a shutdown is reset instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+import h11
+import hypercorn.asyncio.run
+import hypercorn.protocol
+from hypercorn.asyncio.tcp_server import TCPServer
+from hypercorn.events import Closed, Event, RawData
+from hypercorn.protocol.h11 import H11Protocol
+
+from shared.limits import (
+    MAX_HEAD_BYTES,
+    MAX_TARGET_BYTES,
+    REQUEST_LINE_SLACK,
+    HeadRefused,
+    check_head,
+    header_section_too_large,
+    log_malformed,
+    target_too_long,
+)
+from shared.transport import reset
+
+# How long a refused connection is kept before it is closed, so that closing it with the rest of
+# the head unread (a reset) cannot overtake the refusal.
+REFUSAL_LINGER_SECONDS = 1.0
+
+
+def install() -> None:
+    """Make Hypercorn, in this process, build its connections from the classes here."""
+    # Neither module re-exports the name it uses: set as attributes.
+    setattr(hypercorn.protocol, "H11Protocol", ContractH11Protocol)  # noqa: B010
+    setattr(hypercorn.asyncio.run, "TCPServer", ContractTCPServer)  # noqa: B010
+
+
+class _RecordingConnection(h11.Connection):
+    """h11's connection, keeping the last refusal of the peer's bytes for the answer."""
+
+    refusal: h11.RemoteProtocolError | None = None
+
+    def next_event(self) -> Any:
+        try:
+            return super().next_event()
+        except h11.RemoteProtocolError as error:
+            self.refusal = error
+            raise
+
+
+class ContractH11Protocol(H11Protocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connection = _RecordingConnection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
+        self._line_bytes = 0  # of the request line so far, while it has no end yet
+        self._line_done = False
+        self._refused = False
+
+    async def handle(self, event: Event) -> None:
+        if isinstance(event, RawData):
+            if self._refused:
+                return  # the rest of a refused head: discarded while the refusal lingers
+            self._count_request_line(event.data)
+        await super().handle(event)
+
+    def _count_request_line(self, data: bytes) -> None:
+        if self._line_done or self.connection.their_state is not h11.IDLE:
+            return
+        end = data.find(b"\n")
+        if end < 0:
+            self._line_bytes += len(data)
+        else:
+            self._line_bytes += end
+            self._line_done = True
+
+    async def _create_stream(self, request: h11.Request) -> None:
+        self._line_bytes, self._line_done = 0, False  # the next head starts afresh
+        try:
+            check_head(len(request.target), request.headers.raw_items())
+        except HeadRefused as refusal:
+            await self._refuse(refusal)
+            return
+        names = {name for name, _ in request.headers}
+        if {b"content-length", b"transfer-encoding"} <= names:
+            # h11 lets Transfer-Encoding win (RFC 9112 section 6.3); a request that sends both
+            # may be smuggling one inside the other, and the contract refuses it as malformed.
+            await self._malformed("both Content-Length and Transfer-Encoding")
+            return
+        await super()._create_stream(request)
+
+    async def _send_error_response(self, status_code: int) -> None:
+        refusal = getattr(self.connection, "refusal", None)
+        if status_code == 431 and refusal is not None:
+            # h11's "Receive buffer too long": a head still unfinished past MAX_HEAD_BYTES.
+            too_long_a_line = not self._line_done or self._line_bytes > (
+                MAX_TARGET_BYTES + REQUEST_LINE_SLACK
+            )
+            await self._refuse(target_too_long() if too_long_a_line else header_section_too_large())
+            return
+        log_malformed(self.client, str(refusal) if refusal is not None else "invalid HTTP")
+        await super()._send_error_response(status_code)
+
+    async def _malformed(self, reason: str) -> None:
+        self._refused = True
+        log_malformed(self.client, reason)
+        await super()._send_error_response(400)
+        await self.send(Closed())
+
+    async def _refuse(self, refusal: HeadRefused) -> None:
+        self._refused = True
+        refusal.log(self.client)
+        await self.send(RawData(data=refusal.response()))
+        await asyncio.sleep(REFUSAL_LINGER_SECONDS)
+        await self.send(Closed())
+
+
+class ContractTCPServer(TCPServer):
+    async def _close(self) -> None:
+        if self.context.terminated.is_set() and _response_unfinished(self):
+            # uvloop's transport is not an `asyncio.Transport` subclass, but has its methods.
+            reset(cast(asyncio.Transport, self.writer.transport))
+        await super()._close()
+
+
+def _response_unfinished(server: TCPServer) -> bool:
+    protocol = getattr(getattr(server, "protocol", None), "protocol", None)
+    connection = getattr(protocol, "connection", None)
+    return isinstance(connection, h11.Connection) and connection.our_state is h11.SEND_BODY
