@@ -91,3 +91,22 @@ def scaled(results: Results, factor: float) -> Results:
         dataclasses.replace(s, ttfb=scale(s.ttfb), total=scale(s.total)) for s in results.scenarios
     )
     return dataclasses.replace(results, scenarios=scenarios, created_at="2026-11-26T10:00:00Z")
+
+
+def with_ports(results: Results, count: int) -> Results:
+    """`count` ports, the stored ones and copies of the first under new names, as in a run of
+    many frameworks and servers."""
+    first = results.ports[0]
+    extra = [
+        dataclasses.replace(first, name=f"copy{number}@server")
+        for number in range(count - len(results.ports))
+    ]
+    copies = tuple(
+        dataclasses.replace(s, port=port.name)
+        for port in extra
+        for s in results.scenarios
+        if s.port == first.name
+    )
+    return dataclasses.replace(
+        results, ports=(*results.ports, *extra), scenarios=(*results.scenarios, *copies)
+    )

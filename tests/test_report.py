@@ -270,3 +270,17 @@ def test_report_command_renders_and_diffs(
     assert (diff_out / "diff.md").read_text() == printed
     assert "<script" not in (diff_out / "diff.html").read_text()
     assert main(["report", "--diff", str(fx.FIXTURE)]) == 2
+
+
+@pytest.mark.parametrize("count", [2, 7, 10])
+def test_every_framework_keeps_a_colour_of_its_own(results: Results, count: int) -> None:
+    """The default run compares seven port@server pairs: no two may share a colour."""
+    many = fx.with_ports(results, count)
+    arrival = _sections(render_summary_html(many))["1. Data arrival over time"]
+    colours = []
+    for chart in SVG.findall(arrival):
+        used = set(re.findall(r'class="line s(\d+)', chart))
+        assert len(used) == 1, "an arrival chart is one framework, so one colour"
+        colours.append(used.pop())
+    assert len(colours) == count
+    assert len(set(colours)) == count, f"colours reused: {colours}"

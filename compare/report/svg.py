@@ -22,7 +22,9 @@ _MARGIN_BOTTOM = 56
 _LEGEND_ROW = 20
 _LEGEND_ITEM = 200
 
-# (light, dark) pairs: saturated enough on white, light enough on near-black.
+# (light, dark) pairs: saturated enough on white, light enough on near-black. One per framework
+# (port@server) of a run: the default run has seven, so ten leave room before a colour would
+# have to mean two frameworks. None is red, which marks flagged points.
 PALETTE: tuple[tuple[str, str], ...] = (
     ("#0969da", "#58a6ff"),
     ("#bc4c00", "#f0883e"),
@@ -30,6 +32,10 @@ PALETTE: tuple[tuple[str, str], ...] = (
     ("#8250df", "#bc8cff"),
     ("#bf3989", "#f778ba"),
     ("#9a6700", "#d29922"),
+    ("#1b7c83", "#39c5cf"),
+    ("#7a4a2a", "#d4a27f"),
+    ("#5a7d00", "#a5d64c"),
+    ("#0a3069", "#a5d6ff"),
 )
 # Line styles, by name: every report gives each (endpoint, source) one of these, the same one
 # on every chart (colour is the framework's).
