@@ -144,8 +144,41 @@ def test_flags_are_shown_next_to_their_figures(results: Results) -> None:
     assert "⚠ noisy" in ttfb
     markdown = render_summary_markdown(flagged_results)
     section = markdown.split("<summary>2. Time to first byte", 1)[1].split("</details>", 1)[0]
-    assert "> ⚠ noisy:" in section, "the flag must sit in the figure it qualifies"
+    assert "> ⚠ Flagged" in section, "the flag must sit in the figure it qualifies"
+    assert "noisy ×" in section
     assert flagged.port in section
+
+
+@pytest.mark.parametrize("page", ["summary", "port"])
+def test_many_flags_make_one_compact_note_per_figure(results: Results, page: str) -> None:
+    """Every scenario flagged twice over: still one line per figure, each flag explained once,
+    the scenarios' own reasons collapsed under it."""
+    import dataclasses
+
+    flagged = dataclasses.replace(
+        results,
+        scenarios=tuple(
+            dataclasses.replace(
+                s,
+                flags=("noisy", "client-bound"),
+                flag_reasons={"noisy": "spread of its own", "client-bound": "near httpx"},
+            )
+            for s in results.scenarios
+        ),
+    )
+    html = (
+        render_summary_html(flagged)
+        if page == "summary"
+        else render_port_html(flagged, results.ports[0].name)
+    )
+    for heading, section in _sections(html).items():
+        notes = re.findall(r'<li class="note-flag">(.*?)</li>\n', section, re.S)
+        assert len(notes) == 1, f"{heading}: {len(notes)} flag notes"
+        line, _, collapsed = notes[0].partition("<details>")
+        assert line.count("noisy ×") == 1, heading
+        assert line.count("client-bound ×") == 1, heading
+        assert "spread of its own" not in line, f"{heading}: reasons belong in the details"
+        assert "spread of its own" in collapsed, heading
 
 
 def test_verdicts_refuse_a_winner_inside_the_noise(results: Results) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from ..analysis import CLIENT_BOUND_FACTOR, NOISY_MAX_OVER_MIN, NOISY_P95_OVER_MEDIAN
 from ..results import Scenario, Stats
 from .context import View, scenario_label
 from .svg import Chart, Point
@@ -17,8 +18,28 @@ NOTE_ICONS: dict[NoteLevel, str] = {"flag": "⚠", "error": "✖", "excluded": "
 
 @dataclass(frozen=True)
 class Note:
+    """One line beside a figure; `details` (each scenario's own reason) stay collapsed."""
+
     level: NoteLevel
     text: str
+    details: tuple[str, ...] = ()
+
+
+# What each flag means, said once per figure; the scenarios' own numbers go in the details.
+FLAG_MEANINGS: dict[str, str] = {
+    "noisy": (
+        f"its repeats disagree by more than the noise limits (p95/median {NOISY_P95_OVER_MEDIAN}, "
+        f"max/min {NOISY_MAX_OVER_MIN}), so read its band, not its median"
+    ),
+    "client-bound": (
+        f"within {CLIENT_BOUND_FACTOR}× of what httpx alone needs for the same bytes: the client "
+        "set the pace, not the port"
+    ),
+    "below-floor": (
+        "faster than COPY of the ids alone: the floor and the scenario were measured at "
+        "different moments, so read it as noise in the floor, not as beating the database"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -43,16 +64,29 @@ class Figure:
 def notes_for(view: View, scenarios: Sequence[Scenario], ports: Sequence[str]) -> tuple[Note, ...]:
     """Flags and failures of the scenarios a figure draws, and the ports it cannot draw."""
     notes: list[Note] = []
-    # One note per kind of flag, naming every scenario it concerns: a figure with eight noisy
-    # scenarios gets one box, not eight.
+    # One note per figure for every flag it draws, each flag counted and explained once: a
+    # figure with eight noisy scenarios gets one line, not eight boxes.
     by_flag: dict[str, list[str]] = {}
     for scenario in scenarios:
         label = scenario_label(scenario, with_port=len(ports) > 1)
         for flag in scenario.flags:
             reason = scenario.flag_reasons.get(flag, "")
-            by_flag.setdefault(flag, []).append(label + (f" ({reason})" if reason else ""))
-    for flag, labels in by_flag.items():
-        notes.append(Note("flag", f"{flag}: " + "; ".join(dict.fromkeys(labels))))
+            by_flag.setdefault(flag, []).append(label + (f": {reason}" if reason else ""))
+    if by_flag:
+        parts = []
+        details = []
+        for flag, labels in by_flag.items():
+            unique = list(dict.fromkeys(labels))
+            meaning = FLAG_MEANINGS.get(flag, "see each scenario's reason")
+            parts.append(f"{flag} ×{len(unique)}, {meaning}")
+            details += [f"{flag}: {label}" for label in unique]
+        notes.append(
+            Note(
+                "flag",
+                "Flagged, and marked so in the table: " + "; ".join(parts) + ".",
+                tuple(details),
+            )
+        )
     for scenario in scenarios:
         label = scenario_label(scenario, with_port=len(ports) > 1)
         if scenario.errors:

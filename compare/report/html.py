@@ -33,6 +33,7 @@ figure{margin:0}
 .notes{list-style:none;padding:0;margin:8px 0}
 .notes li{padding:2px 10px;margin:2px 0;border-radius:4px;font-size:13px}
 .note-flag,.note-error{background:var(--warn-bg);color:var(--warn-fg)}
+.notes details{font-size:12px}.notes details ul{margin:2px 0;padding-left:18px}
 .note-excluded{background:var(--bad-bg);color:var(--bad-fg);font-weight:600}
 table{border-collapse:collapse;margin:8px 0;font-size:13px}
 th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
@@ -120,10 +121,17 @@ def render_figure(figure: Figure) -> list[str]:
 def render_notes(notes: Sequence[Note]) -> list[str]:
     if not notes:
         return []
-    items = [
-        f'<li class="note-{note.level}">{NOTE_ICONS[note.level]} {escape(note.text)}</li>'
-        for note in notes
-    ]
+    items = []
+    for note in notes:
+        item = f'<li class="note-{note.level}">{NOTE_ICONS[note.level]} {escape(note.text)}'
+        if note.details:
+            # Each scenario's own numbers, one click away: the line above stays one line.
+            item += (
+                "<details><summary>each scenario's reason</summary><ul>"
+                + "".join(f"<li>{escape(detail)}</li>" for detail in note.details)
+                + "</ul></details>"
+            )
+        items.append(item + "</li>")
     return ['<ul class="notes">', *items, "</ul>"]
 
 
