@@ -16,8 +16,10 @@ from compare.report import (
     render_summary_markdown,
     write_reports,
 )
+from compare.report.context import View
+from compare.report.pages import verdict_table
 from compare.report.verdict import Comparison, clearly_different, ranking_verdict
-from compare.results import Results
+from compare.results import Results, Stats
 from streambench.cli import main
 
 from . import report_fixtures as fx
@@ -317,3 +319,59 @@ def test_every_framework_keeps_a_colour_of_its_own(results: Results, count: int)
         colours.append(used.pop())
     assert len(colours) == count
     assert len(set(colours)) == count, f"colours reused: {colours}"
+
+
+MIB = float(1 << 20)
+
+
+def _with_cell(results: Results, figures: dict[str, tuple[Stats, Stats]]) -> Results:
+    """Each port's standard default cell given (time, memory): time for total and first byte."""
+    import dataclasses
+
+    for port, (time, memory) in figures.items():
+        view = View.of(results)
+        target = view.find(port, "standard", view.default_rows)
+        assert target is not None
+        server = dataclasses.replace(target.server, peak_memory_growth_bytes=memory)
+        changed = dataclasses.replace(target, total=time, ttfb=time, server=server)
+        results = fx.replace_scenario(results, target, changed)
+    return results
+
+
+FAST, SLOW = fx.stats(0.010, 0.009, 0.011, 4), fx.stats(0.030, 0.029, 0.031, 4)
+SMALL, LARGE = fx.stats(0.2 * MIB, 0.0, 0.5 * MIB, 4), fx.stats(40 * MIB, 39 * MIB, 41 * MIB, 4)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "time_winner", "memory_winner", "memory_cell"),
+    [
+        # Faster, but both below the memory resolution: no memory ranking at all.
+        ((FAST, SMALL), (SLOW, SMALL), "{0} (total, first byte)", "none: all below", "all below"),
+        # Faster and clearly leaner: both named, each in its own column.
+        ((FAST, SMALL), (SLOW, LARGE), "{0} (total, first byte)", "{0}", "below 1 MiB: {0}"),
+        # Slower but leaner: the time winner is not the memory winner.
+        ((SLOW, SMALL), (FAST, LARGE), "{1} (total, first byte)", "{0}", "{1} 41.9 MB"),
+        # Tied on time, far apart on memory: a memory winner alone.
+        ((FAST, LARGE), (FAST, SMALL), "within the noise", "{1}", "below 1 MiB: {1}"),
+    ],
+)
+def test_verdict_table_names_time_and_memory_winners_apart(
+    results: Results,
+    first: tuple[Stats, Stats],
+    second: tuple[Stats, Stats],
+    time_winner: str,
+    memory_winner: str,
+    memory_cell: str,
+) -> None:
+    names = [p.name for p in results.ports]
+    table = verdict_table(
+        View.of(_with_cell(results, dict(zip(names, (first, second), strict=True)))), names
+    )
+    row = dict(zip(table.headers, table.rows[0], strict=True))
+    assert row["endpoint and source"].startswith("/standard")
+    assert row["runs"] == "4 each"
+    assert row["clear winner, time"] == time_winner.format(*names)
+    assert row["clear winner, memory"].startswith(memory_winner.format(*names))
+    assert memory_cell.format(*names) in row["server memory growth"]
+    # "<" only ever ranks: no value below the resolution is written "< 1 MiB" beside it.
+    assert "< 1 MiB" not in row["server memory growth"]

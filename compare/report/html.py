@@ -82,7 +82,10 @@ def render_page_html(page: Page) -> str:
     body += [f'<p class="lead">{escape(paragraph)}</p>' for paragraph in page.lead]
     body += render_notes(page.alerts)
     if page.answer is not None and page.answer.rows:
-        body += [f'<h2 id="answer">{escape(page.answer_heading)}</h2>', *render_table(page.answer)]
+        body.append(f'<h2 id="answer">{escape(page.answer_heading)}</h2>')
+        if page.answer_caption:
+            body.append(f'<p class="caption">{escape(page.answer_caption)}</p>')
+        body += render_table(page.answer)
     if page.glance is not None:
         body += [
             '<h2 id="glance">Streamed against buffered, at a glance</h2>',

@@ -31,7 +31,9 @@ def render_page_markdown(page: Page) -> str:
     out += [page.lead[0], ""] if page.lead else []
     out += render_notes(page.alerts)
     if page.answer is not None and page.answer.rows:
-        out += [f"## {page.answer_heading}", "", *render_table(page.answer), ""]
+        out += [f"## {page.answer_heading}", ""]
+        out += [_escape(page.answer_caption), ""] if page.answer_caption else []
+        out += [*render_table(page.answer), ""]
     if page.glance is not None:
         out += ["## Streamed against buffered, at a glance", "", *render_table(page.glance), ""]
     out += [*page.lead[1:2], ""] if len(page.lead) > 1 else []

@@ -33,6 +33,7 @@ class Page:
     verification: Table
     environment: tuple[tuple[str, str], ...]
     links: tuple[str, ...]  # slugs of the other pages
+    answer_caption: str = ""  # how to read the answer table
 
 
 def summary_page(results: Results) -> Page:
@@ -56,6 +57,7 @@ def summary_page(results: Results) -> Page:
         verification=verification_table(results.ports),
         environment=tuple(environment_items(results)),
         links=tuple(p.name for p in results.ports),
+        answer_caption=VERDICT_CAPTION,
     )
 
 
@@ -183,55 +185,125 @@ def _routes(view: View, ports: Sequence[str]) -> list[tuple[str, str]]:
 
 def ranked(entries: Sequence[tuple[str, Stats]], kind: Kind) -> tuple[str, bool]:
     """The entries lowest first, and whether the first is clear of every other ("<" where the
-    bands are apart, "≈" where they overlap)."""
+    bands are apart, "≈" where they overlap). Memory below the allocator's step has no place in
+    a ranking: those ports are named together after it, so no "<" ever stands between them."""
     ordered = sorted(entries, key=lambda e: (e[1].median, e[0]))
-    fmt = _format.formatter(kind)
-    if kind == "size":
-        fmt = _format.memory
+    clear_of_all = len(ordered) > 1 and all(
+        clearly_different(ordered[0][1], stats, kind) for _, stats in ordered[1:]
+    )
+    if kind != "size":
+        return _chain(ordered, kind, _format.formatter(kind)), clear_of_all
+    resolved = [(name, stats) for name, stats in ordered if size_resolved(stats)]
+    unresolved = ", ".join(name for name, stats in ordered if not size_resolved(stats))
+    if not resolved:
+        return f"all below 1 MiB, the resolution ({unresolved})", False
+    # Lowest first here too: the unresolved ones are the lowest, so they lead.
+    below = f"below 1 MiB: {unresolved}; above it: " if unresolved else ""
+    return below + _chain(resolved, kind, _format.memory), clear_of_all
+
+
+def _chain(ordered: Sequence[tuple[str, Stats]], kind: Kind, fmt: Callable[[float], str]) -> str:
     text = f"{ordered[0][0]} {fmt(ordered[0][1].median)}"
-    clear_of_all = len(ordered) > 1
     for (_, before), (name, stats) in itertools.pairwise(ordered):
-        clear = clearly_different(before, stats, kind)
-        clear_of_all = clear_of_all and bool(clearly_different(ordered[0][1], stats, kind))
-        text += f" {'<' if clear else '≈'} {name} {fmt(stats.median)}"
-    return text, clear_of_all
+        text += (
+            f" {'<' if clearly_different(before, stats, kind) else '≈'} {name} {fmt(stats.median)}"
+        )
+    return text
+
+
+FigureOf = Callable[[Scenario], Stats | None]
+TIME_FIGURES: tuple[tuple[str, FigureOf], ...] = (
+    ("total", lambda s: s.total),
+    ("first byte", lambda s: s.ttfb),
+)
+VERDICT_CAPTION = (
+    "Lowest first; “<” where the next band is clear of the one before, “≈” where they overlap. "
+    "A winner is named only where its band is clear of every other port's: on time (total or "
+    "first byte) and, apart, on server memory, which counts only above its 1 MiB resolution."
+)
 
 
 def verdict_table(view: View, ports: Sequence[str]) -> Table:
     """Per endpoint and source, the ports ranked by each figure; a winner only where its band
-    is clear of every other port's."""
-    figures: tuple[tuple[str, Kind, Callable[[Scenario], Stats | None]], ...] = (
-        ("total", "time", lambda s: s.total),
-        ("first byte", "time", lambda s: s.ttfb),
-        ("memory", "size", lambda s: s.server.peak_memory_growth_bytes),
-    )
+    is clear of every other port's, named for time and for memory separately."""
     rows = []
     styles = []
     for endpoint, source in _routes(view, ports):
+        scenarios = [
+            (port, found)
+            for port in ports
+            if (found := view.find(port, endpoint, view.default_rows, source=source)) is not None
+        ]
         cells = [f"/{endpoint}?source={source}"]
-        winners = []
-        for name, kind, figure in figures:
-            entries = []
-            for port in ports:
-                scenario = view.find(port, endpoint, view.default_rows, source=source)
-                stats = figure(scenario) if scenario else None
-                if stats is not None:
-                    entries.append((port, stats))
+        counts: set[int] = set()
+        time_winners = []
+        for name, figure in TIME_FIGURES:
+            entries = [(port, stats) for port, s in scenarios if (stats := figure(s)) is not None]
+            counts |= {stats.count for _, stats in entries}
             if not entries:
                 cells.append("not measured")
                 continue
-            text, clear = ranked(entries, kind)
+            text, clear = ranked(entries, "time")
             cells.append(text)
             if clear:
-                winners.append(f"{min(entries, key=lambda e: e[1].median)[0]} ({name})")
-        cells.append(", ".join(winners) if winners else "within the noise")
+                time_winners.append((min(entries, key=lambda e: e[1].median)[0], name))
+        memory = [
+            (port, stats)
+            for port, s in scenarios
+            if (stats := s.server.peak_memory_growth_bytes) is not None
+        ]
+        memory_winner = "not measured"
+        if memory:
+            text, clear = ranked(memory, "size")
+            cells.append(text)
+            if clear:
+                memory_winner = min(memory, key=lambda e: e[1].median)[0]
+            elif not any(size_resolved(stats) for _, stats in memory):
+                memory_winner = "none: all below the resolution"
+            else:
+                memory_winner = "within the noise"
+        else:
+            cells.append("not measured")
+        cells.insert(1, _runs_text(counts))
+        cells.append(_time_winner(time_winners))
+        cells.append(memory_winner)
         rows.append(tuple(cells))
-        styles.append("winner" if winners else "")
+        has_winner = time_winners or memory_winner not in (
+            "not measured",
+            "within the noise",
+            "none: all below the resolution",
+        )
+        styles.append("winner" if has_winner else "")
     return Table(
-        ("endpoint and source", "total time", "first byte", "server memory growth", "clear winner"),
+        (
+            "endpoint and source",
+            "runs",
+            "total time",
+            "first byte",
+            "server memory growth",
+            "clear winner, time",
+            "clear winner, memory",
+        ),
         tuple(rows),
         tuple(styles),
     )
+
+
+def _runs_text(counts: set[int]) -> str:
+    """How many timed runs each figure of the row rests on."""
+    if not counts:
+        return "n/a"
+    low, high = min(counts), max(counts)
+    return f"{low} each" if low == high else f"{low}–{high}"
+
+
+def _time_winner(winners: Sequence[tuple[str, str]]) -> str:
+    if not winners:
+        return "within the noise"
+    by_port: dict[str, list[str]] = {}
+    for port, figure in winners:
+        by_port.setdefault(port, []).append(figure)
+    return "; ".join(f"{port} ({', '.join(figures)})" for port, figures in by_port.items())
 
 
 def sources_table(view: View, port: str) -> Table:
