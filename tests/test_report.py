@@ -244,7 +244,7 @@ def test_memory_closer_than_the_allocator_step_is_never_a_difference() -> None:
     small = Comparison("Server memory growth", "a", low, "b", high, kind="size")
     assert small.sentence().endswith("within the noise, no winner.")
     assert ranking_verdict("Memory", [("x", low), ("y", high)], "size").endswith(
-        "all within the noise, no winner."
+        "x, y all below the 1 MiB resolution; no winner."
     )
     megabytes = fx.stats(3e6, 3e6, 3e6)
     large = Comparison("Server memory growth", "a", low, "b", megabytes, kind="size")
@@ -375,3 +375,18 @@ def test_verdict_table_names_time_and_memory_winners_apart(
     assert memory_cell.format(*names) in row["server memory growth"]
     # "<" only ever ranks: no value below the resolution is written "< 1 MiB" beside it.
     assert "< 1 MiB" not in row["server memory growth"]
+
+
+@pytest.mark.parametrize("page", ["summary", "port"])
+def test_memory_below_the_resolution_shows_no_digits(results: Results, page: str) -> None:
+    """The fixture's memory figures are all under 1 MiB: no "0 B", no "8.19 kB", no ratio of "less"."""
+    html = (
+        render_summary_html(results)
+        if page == "summary"
+        else render_port_html(results, results.ports[0].name)
+    )
+    section = _sections(html)["4. Server peak memory growth against row count"]
+    prose = re.sub(r"<svg.*?</svg>", "", section, flags=re.S)
+    assert "below the 1 MiB resolution" in prose or "&lt; 1 MiB" in prose
+    for claim in (r"\b0 B\b", r"\d kB", r"× less"):
+        assert not re.search(claim, prose), f"{claim} in {page} memory figure"

@@ -148,8 +148,12 @@ def ranking_verdict(subject: str, entries: Sequence[tuple[str, Stats]], kind: Ki
     """Name the lowest figure the winner only if it is clear of every other; else say who ties."""
     if not entries:
         return f"{subject}: nothing measured."
-    fmt = formatter(kind)
+    fmt = _format.memory if kind == "size" else formatter(kind)
     ordered = sorted(entries, key=lambda entry: (entry[1].median, entry[0]))
+    if kind == "size" and not any(size_resolved(stats) for _, stats in ordered):
+        # Medians of 0 B against 8 kB are below what the measurement resolves: say only that.
+        names = ", ".join(label for label, _ in ordered)
+        return f"{subject}: {names} all below the 1 MiB resolution; no winner."
     values = ", ".join(f"{label} {fmt(stats.median)}" for label, stats in ordered)
     if len(ordered) == 1:
         return f"{subject}: {values}; only one contender."
