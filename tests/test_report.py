@@ -390,3 +390,54 @@ def test_memory_below_the_resolution_shows_no_digits(results: Results, page: str
     assert "below the 1 MiB resolution" in prose or "&lt; 1 MiB" in prose
     for claim in (r"\b0 B\b", r"\d kB", r"× less"):
         assert not re.search(claim, prose), f"{claim} in {page} memory figure"
+
+
+def _loaded(results: Results, load: float | None) -> Results:
+    import dataclasses
+
+    env = dataclasses.replace(results.environment, load_before=load, load_after=load)
+    return dataclasses.replace(results, environment=env)
+
+
+@pytest.mark.parametrize(
+    ("old_load", "new_load", "factor", "warning", "verdict", "regressions_expected"),
+    [
+        (0.5, 6.0, 3.0, "new run's machine was clearly busier", "worse, but the machine", False),
+        (6.0, 0.5, 1 / 3, "old run's machine was clearly busier", "the calmer machine", False),
+        (0.5, 0.7, 3.0, None, "LARGER than the noise (worse)", True),
+        (None, None, 3.0, "No load average recorded in the old and new run", "LARGER", True),
+    ],
+)
+def test_diff_warns_when_the_load_differed(
+    results: Results,
+    old_load: float | None,
+    new_load: float | None,
+    factor: float,
+    warning: str | None,
+    verdict: str,
+    regressions_expected: bool,
+) -> None:
+    from compare.report.diff import regressions
+
+    old = _loaded(results, old_load)
+    new = _loaded(fx.scaled(results, factor), new_load)
+    page = render_diff_markdown(old, new)
+    environment = page.split("## Environment", 1)[1].split("## ", 1)[0]
+    if old_load is not None:
+        assert f"old run {old_load:.2f}, new run {new_load:.2f}" in environment
+    if warning is None:
+        assert "⚠" not in environment
+    else:
+        assert f"⚠ {warning}" in environment or warning in environment
+    assert verdict in page.split("## Total time", 1)[1]
+    assert bool(regressions(old, new)) is regressions_expected
+
+
+@pytest.mark.parametrize(
+    ("load", "shown"),
+    [(None, "not recorded"), (1.25, "1-minute load average on 2 CPUs: at the start 1.25")],
+)
+def test_environment_block_shows_the_load(results: Results, load: float | None, shown: str) -> None:
+    page = render_summary_markdown(_loaded(results, load))
+    row = next(line for line in page.splitlines() if line.startswith("| load |"))
+    assert shown in row

@@ -192,8 +192,27 @@ def environment_items(results: Results) -> list[tuple[str, str]]:
         ("streambench", f"{info.version}, commit {commit}"),
         ("settings", _settings_text(results.settings.items())),
         ("layout", env.layout or "not recorded"),
+        ("load", load_text(results)),
         ("matrix", matrix_text),
     ]
+
+
+def load_text(results: Results) -> str:
+    """The 1-minute load average around the run and after each scenario: how busy the machine
+    was besides the run, which moves every figure."""
+    env = results.environment
+    ends = [
+        f"{label} {value:.2f}"
+        for label, value in (("at the start", env.load_before), ("at the end", env.load_after))
+        if value is not None
+    ]
+    per_scenario = [s.load for s in results.scenarios if s.load is not None]
+    if per_scenario:
+        ends.append(f"after each scenario {min(per_scenario):.2f}–{max(per_scenario):.2f}")
+    if not ends:
+        return "not recorded"
+    cores = f" on {env.cpu_count} CPUs" if env.cpu_count else ""
+    return f"1-minute load average{cores}: " + ", ".join(ends)
 
 
 def _duration(value: float | None) -> str:

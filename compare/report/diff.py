@@ -72,7 +72,7 @@ class Change:
     before: Stats
     after: Stats
     direction: Direction
-    load: tuple[float, float] | None  # (old, new) when the new run was clearly busier
+    load: tuple[float, float] | None  # (old, new) when the two runs' loads clearly differed
 
     @property
     def relative(self) -> float | None:
@@ -81,19 +81,38 @@ class Change:
         return (self.after.median - self.before.median) / self.before.median
 
     @property
+    def new_busier(self) -> bool:
+        return self.load is not None and self.load[1] > self.load[0]
+
+    @property
     def regression(self) -> bool:
-        return self.direction == "worse" and self.load is None
+        return self.direction == "worse" and not self.new_busier
+
+    @property
+    def load_explained(self) -> bool:
+        """Worse on a busier machine, or better on a calmer one: the load may be the cause."""
+        if self.load is None:
+            return False
+        return (self.direction == "worse") == self.new_busier and self.direction in (
+            "better",
+            "worse",
+        )
 
     def verdict(self) -> str:
         if self.direction == "unknown":
             return "too few runs to tell"
         if self.direction == "same":
             return "within the noise"
-        if self.direction == "worse" and self.load is not None:
+        if self.load_explained and self.load is not None:
             old, new = self.load
+            if self.direction == "worse":
+                return (
+                    f"worse, but the machine was busier (load {new:.1f} against {old:.1f}): "
+                    "not counted as a regression"
+                )
             return (
-                f"worse, but the machine was busier (load {new:.1f} against {old:.1f}): "
-                "not counted as a regression"
+                f"better, but the old run's machine was busier (load {old:.1f} against "
+                f"{new:.1f}): may be the calmer machine"
             )
         return f"LARGER than the noise ({self.direction})"
 
@@ -131,7 +150,7 @@ def changes(old: Results, new: Results) -> list[Change]:
                 (old_load, new_load)
                 if old_load is not None
                 and new_load is not None
-                and new_load - old_load > LOAD_MARGIN
+                and abs(new_load - old_load) > LOAD_MARGIN
                 else None
             )
             found.append(Change(metric, new_by_key[key], before, after, direction, busier))
@@ -170,17 +189,17 @@ def diff_sections(old: Results, new: Results) -> list[DiffSection]:
                 )
             )
             styles.append(
-                change.direction
-                if change.direction in ("better", "worse") and change.load is None
-                else ("busier" if change.load is not None and change.direction == "worse" else "")
+                "busier"
+                if change.load_explained
+                else (change.direction if change.direction in ("better", "worse") else "")
             )
-        better = sum(1 for c in mine if c.direction == "better")
+        better = sum(1 for c in mine if c.direction == "better" and not c.load_explained)
         worse = sum(1 for c in mine if c.regression)
-        busier = sum(1 for c in mine if c.direction == "worse" and c.load is not None)
+        busier = sum(1 for c in mine if c.load_explained)
         summary = (
             f"{better + worse + busier} of {len(rows)} figures changed by more than the noise of "
             f"either run: {better} better, {worse} worse"
-            + (f", {busier} worse on a busier machine" if busier else "")
+            + (f", {busier} in step with a clearly different load" if busier else "")
             + "; sorted by the size of the change, clear changes first."
         )
         table = Table(
@@ -233,14 +252,49 @@ def _environment_section(old: Results, new: Results) -> DiffSection:
     rows = tuple(
         (key, before.get(key, ""), after.get(key, ""))
         for key in after
-        if key != "run" and before.get(key) != after.get(key)
+        if key not in ("run", "load") and before.get(key) != after.get(key)
     )
-    lines = (f"old run {old.created_at}, new run {new.created_at}.",)
+    lines = (f"old run {old.created_at}, new run {new.created_at}.", *load_lines(old, new))
     if not rows:
         return DiffSection(
             "Environment", (*lines, "Same machine, versions, settings and matrix."), None
         )
     return DiffSection("Environment", lines, Table(("what", "old", "new"), rows))
+
+
+def run_load(results: Results) -> float | None:
+    """One figure for a run's load: the mean of its start and end, else of its scenarios'."""
+    env = results.environment
+    loads = [v for v in (env.load_before, env.load_after) if v is not None]
+    if not loads:
+        loads = [s.load for s in results.scenarios if s.load is not None]
+    return sum(loads) / len(loads) if loads else None
+
+
+def load_lines(old: Results, new: Results) -> tuple[str, ...]:
+    """The two runs' loads, and a warning when they differ enough to move the figures."""
+    before, after = run_load(old), run_load(new)
+    if before is None or after is None:
+        missing = [name for name, value in (("old", before), ("new", after)) if value is None]
+        return (
+            f"⚠ No load average recorded in the {' and '.join(missing)} run: a change a busier "
+            "machine caused cannot be told from a regression.",
+        )
+    text = f"1-minute load average: old run {before:.2f}, new run {after:.2f}."
+    if after - before > LOAD_MARGIN:
+        return (
+            text,
+            "⚠ The new run's machine was clearly busier: figures worse on it are marked as "
+            "in step with the load and not counted as regressions; rerun on a quiet machine to "
+            "be sure.",
+        )
+    if before - after > LOAD_MARGIN:
+        return (
+            text,
+            "⚠ The old run's machine was clearly busier: figures better now may owe it to the "
+            "calmer machine, and are marked so.",
+        )
+    return (text,)
 
 
 def _verification_section(old: Results, new: Results) -> DiffSection:
