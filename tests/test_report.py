@@ -441,3 +441,24 @@ def test_environment_block_shows_the_load(results: Results, load: float | None, 
     page = render_summary_markdown(_loaded(results, load))
     row = next(line for line in page.splitlines() if line.startswith("| load |"))
     assert shown in row
+
+
+@pytest.mark.parametrize("which", ["passing", "failing"])
+def test_verification_rows_carry_a_short_reason_and_no_empty_cell(
+    results: Results, which: str
+) -> None:
+    from compare.report.pages import verification_table
+
+    ports = fx.with_failed_port(results).ports
+    port = ports[0] if which == "passing" else ports[-1]
+    table = verification_table([port])
+    for row in table.rows:
+        assert all(cell.strip() for cell in row), f"empty cell in {row}"
+    summary = dict(zip(table.headers, table.rows[-1], strict=True))
+    assert summary["status"] == ("PASS" if which == "passing" else "FAIL")
+    assert len(summary["reason"]) < 100, summary["reason"]
+    if which == "passing":
+        assert "as the contract requires" in summary["reason"]
+        assert not any(
+            c.name in summary["reason"] for c in port.verification.checks if ":" in c.name
+        )

@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..results import ENDPOINTS, SOURCES, PortResult, Results, Scenario, Stats
+from ..results import ENDPOINTS, SOURCES, Check, PortResult, Results, Scenario, Stats
 from . import _format
 from ._format import Kind
 from .context import View, environment_items
@@ -345,9 +345,32 @@ def verification_table(ports: list[PortResult] | tuple[PortResult, ...]) -> Tabl
         for check in (*port.verification.failures, *port.verification.warnings):
             where = f" ({check.url})" if check.url else ""
             rows.append((port.name, check.status.upper(), check.name, check.reason + where))
-        passed = sum(1 for c in port.verification.checks if c.status == "pass")
+        passed = [c for c in port.verification.checks if c.status == "pass"]
         status = "PASS" if port.timed else "FAIL"
-        rows.append(
-            (port.name, status, f"{passed} of {len(port.verification.checks)} checks passed", "")
+        reason = (
+            pass_reason(passed)
+            if port.timed
+            else "not timed: the failures above must be fixed first"
         )
-    return Table(("port", "status", "check", "reason"), tuple(rows))
+        rows.append(
+            (port.name, status, f"{len(passed)} of {len(port.verification.checks)} passed", reason)
+        )
+    return Table(("port", "status", "checks", "reason"), tuple(rows))
+
+
+def pass_reason(passed: Sequence[Check]) -> str:
+    """What the passing checks established, in a few words rather than their names."""
+    aspects = {check.name.rsplit(": ", 1)[-1] for check in passed}
+    found = [
+        words
+        for words, present in (
+            ("status codes", "status" in aspects),
+            ("headers", bool(aspects - {"status", "rows", "body", "healthz"})),
+            ("row counts", "rows" in aspects),
+            ("bodies byte for byte", "body" in aspects),
+        )
+        if present
+    ]
+    urls = len({check.url for check in passed if check.url})
+    where = f" on {urls} URLs" if urls > 1 else ""
+    return (", ".join(found) or "every check") + f" as the contract requires{where}"
