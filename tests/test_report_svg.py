@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -86,3 +87,43 @@ def test_time_ticks_carry_their_unit(seconds: float, label: str) -> None:
     from compare.report.svg import time_tick
 
     assert time_tick(seconds) == label
+
+
+@pytest.mark.parametrize(
+    ("bars", "keys"),
+    [
+        ((Bar("a", 1.0), Bar("b", 2.0)), ()),
+        ((Bar("a", 1.0), Bar("b", 2.0, dashed=True)), ("paler: the buffered endpoint",)),
+        ((Bar("a", 1.0, flagged=True),), ("flagged: see the notes",)),
+        (
+            (Bar("a", 1.0), Bar("b", 2.0, dashed=True, flagged=True)),
+            ("paler: the buffered endpoint", "flagged: see the notes"),
+        ),
+    ],
+)
+def test_bar_chart_legend_keys_every_mark_it_draws(
+    bars: tuple[Bar, ...], keys: tuple[str, ...]
+) -> None:
+    svg = render_chart(BarChart(ident="b", title="t", axis=Axis("x (ms)"), bars=bars))
+    for key in ("paler: the buffered endpoint", "flagged: see the notes"):
+        assert (key in svg) is (key in keys), key
+    height = int(re.search(r'height="(\d+)"', svg).group(1))  # type: ignore[union-attr]
+    for y in re.findall(r'<text class="fg" x="[\d.]+" y="([\d.]+)">(?:paler|flagged)', svg):
+        assert float(y) < height, "the legend must fit inside the chart"
+
+
+@pytest.mark.parametrize("name", ["a", "starlette@hypercorn standard", "x" * 40])
+def test_legend_items_never_overlap_their_neighbours(name: str) -> None:
+    series = tuple(Series(f"{name} {n}", (Point(1000, 1.0 + n),), colour=n) for n in range(4))
+    svg = render_chart(_chart(*series, log=False))
+    starts = [
+        (float(x), float(y))
+        for x, y, label in re.findall(
+            r'<text class="fg" x="([\d.]+)" y="([\d.]+)">([^<]+)</text>', svg
+        )
+        if label.startswith(name)
+    ]
+    assert len(starts) == 4
+    for (x1, y1), (x2, y2) in itertools.pairwise(starts):
+        if y1 == y2:
+            assert x2 - x1 >= 34 + 6.5 * len(name), "a label runs into the next item"

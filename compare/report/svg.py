@@ -120,6 +120,7 @@ class BarChart:
     reference: float | None = None
     reference_label: str = ""
     subtitle: str = ""
+    pale_label: str = "paler: the buffered endpoint"  # the legend's words for a `dashed` bar
 
 
 Chart = LineChart | BarChart
@@ -306,11 +307,14 @@ FLAGGED = "flagged"
 def _legend(items: Sequence[tuple[str, str, str]], top: float) -> tuple[list[str], int]:
     """Legend rows below the plot; items are (label, colour class suffix, dash name); the colour
     FLAGGED draws the ring that marks a flagged point."""
-    per_row = max(1, (WIDTH - _MARGIN_LEFT) // _LEGEND_ITEM)
+    # Wide enough for the longest label (about 7 px a character at 12 px), so that a long
+    # port@server name never runs into the next item's line.
+    item = max(_LEGEND_ITEM, 44 + 7 * max((len(label) for label, _, _ in items), default=0))
+    per_row = max(1, (WIDTH - _MARGIN_LEFT) // item)
     parts = []
     for index, (label, colour, dash) in enumerate(items):
         row, column = divmod(index, per_row)
-        x = _MARGIN_LEFT + column * _LEGEND_ITEM
+        x = _MARGIN_LEFT + column * item
         y = top + row * _LEGEND_ROW
         if colour == FLAGGED:
             parts.append(
@@ -443,7 +447,8 @@ def _bar_chart(chart: BarChart) -> tuple[list[str], int]:
     # Room above the bars for the reference line's label, clear of the subtitle.
     plot_top = _MARGIN_TOP + (24 if chart.reference is not None else 6)
     plot_bottom = plot_top + max(1, len(chart.bars)) * (_BAR_HEIGHT + _BAR_GAP)
-    height = int(plot_bottom + 48)
+    legend = _bar_legend(chart, plot_bottom + 60)
+    height = int(plot_bottom + 48 + (_LEGEND_ROW if legend else 0))
     values = [v for b in chart.bars for v in (b.value, b.low, b.high) if v is not None]
     if chart.reference is not None:
         values.append(chart.reference)
@@ -506,7 +511,30 @@ def _bar_chart(chart: BarChart) -> tuple[list[str], int]:
             f'<text class="muted" x="{_n(x + 4)}" y="{_n(plot_top - 8)}">'
             f"{escape(chart.reference_label)}</text>"
         )
+    parts.extend(legend)
     return parts, height
+
+
+def _bar_legend(chart: BarChart, y: float) -> list[str]:
+    """A key for the marks a bar's own label does not explain: paler bars and the flag."""
+    parts = []
+    x = float(_MARGIN_LEFT)
+    if any(bar.dashed for bar in chart.bars) and any(not bar.dashed for bar in chart.bars):
+        colour = chart.bars[0].colour % len(PALETTE)
+        parts.append(
+            f'<rect class="f{colour}" fill-opacity="0.45" x="{_n(x)}" y="{_n(y - 10)}" '
+            'width="28" height="10"/>'
+        )
+        parts.append(
+            f'<text class="fg" x="{_n(x + 34)}" y="{_n(y)}">{escape(chart.pale_label)}</text>'
+        )
+        x += _LEGEND_ITEM + 40
+    if any(bar.flagged for bar in chart.bars):
+        parts.append(
+            f'<text class="warn" stroke-width="0" x="{_n(x)}" y="{_n(y)}">⚠</text>'
+            f'<text class="fg" x="{_n(x + 16)}" y="{_n(y)}">flagged: see the notes</text>'
+        )
+    return parts
 
 
 __all__ = [
