@@ -462,3 +462,27 @@ def test_verification_rows_carry_a_short_reason_and_no_empty_cell(
         assert not any(
             c.name in summary["reason"] for c in port.verification.checks if ":" in c.name
         )
+
+
+@pytest.mark.parametrize("page", ["summary", "port"])
+def test_a_total_faster_than_the_floor_is_flagged_with_its_reason(
+    results: Results, page: str
+) -> None:
+    """The stored fixture predates the run's own below-floor flag: its 0.42x still gets it."""
+    standard = fx.default_cell(results, "standard")
+    assert "below-floor" not in standard.flags
+    beaten = fx.replace_scenario(
+        results, standard, __import__("dataclasses").replace(standard, floor_ratio=0.42)
+    )
+    html = (
+        render_summary_html(beaten)
+        if page == "summary"
+        else render_port_html(beaten, results.ports[0].name)
+    )
+    floor = _sections(html)["6. Time as a ratio to the floor"]
+    note = re.search(r'<li class="note-flag">(.*?)</li>\n', floor, re.S)
+    assert note is not None, "no flag note beside the floor figure"
+    assert "below-floor ×" in note.group(1)
+    assert "not as beating the database" in note.group(1)
+    assert "0.42  ⚠" in floor, "the bar itself is marked"
+    assert "0.42× ⚠ below the floor" in html, "the answer tables mark it too"

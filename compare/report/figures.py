@@ -10,7 +10,16 @@ from ..results import Scenario, Stats
 from . import _format
 from ._format import Kind
 from .context import View, line_style
-from .figure import Figure, Table, flag_mark, flag_names, notes_for, scale_points, stats_point
+from .figure import (
+    Figure,
+    Table,
+    flag_mark,
+    flag_names,
+    notes_for,
+    scale_points,
+    stats_point,
+    with_below_floor,
+)
 from .svg import Axis, Bar, BarChart, Chart, LineChart, Point, Series
 from .verdict import Comparison, ranking_verdict
 
@@ -408,14 +417,16 @@ def floor_ratio_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
         floor = view.results.floor_for(rows, view.format)
         for port in ports:
             for endpoint, source in view.routes(ports):
-                scenario = view.find(port, endpoint, rows, source=source)
-                if scenario is None or scenario.total is None or floor is None:
+                found = view.find(port, endpoint, rows, source=source)
+                if found is None or found.total is None or floor is None:
                     continue
-                used.append(scenario)
+                total = found.total
                 base = floor.seconds.median
-                ratio = scenario.floor_ratio or scenario.total.median / base
-                low = scenario.total.min / base
-                high = max(scenario.total.p95, scenario.total.median) / base
+                ratio = found.floor_ratio or total.median / base
+                scenario = with_below_floor(found, ratio)
+                used.append(scenario)
+                low = total.min / base
+                high = max(total.p95, total.median) / base
                 label = f"{view.series_name(port, endpoint, ports, source)}, {_format.rows(rows)}"
                 bars.append(
                     Bar(
@@ -431,7 +442,7 @@ def floor_ratio_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
                 ratios.setdefault(rows, []).append(
                     (
                         view.series_name(port, endpoint, ports, source),
-                        Stats(ratio, high, low, scenario.total.max / base, scenario.total.count),
+                        Stats(ratio, high, low, total.max / base, total.count),
                     )
                 )
                 table_rows.append(

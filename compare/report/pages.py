@@ -10,7 +10,7 @@ from ..results import ENDPOINTS, SOURCES, Check, PortResult, Results, Scenario, 
 from . import _format
 from ._format import Kind
 from .context import View, environment_items
-from .figure import Figure, Note, Table
+from .figure import Figure, Note, Table, with_below_floor
 from .figures import build_figures, sources_figure
 from .verdict import NOISE_RULE, clearly_different, size_resolved
 
@@ -123,6 +123,7 @@ def glance_table(view: View, ports: list[str] | None = None) -> Table:
         if standard is None or chunked is None:
             body.append((name, "not measured at this size", "", "", "", ""))
             continue
+        standard, chunked = (_below_floor_flagged(s) for s in (standard, chunked))
         body.append(
             (
                 name,
@@ -133,7 +134,7 @@ def glance_table(view: View, ports: list[str] | None = None) -> Table:
                     chunked.server.peak_memory_growth_bytes,
                     "size",
                 ),
-                f"{_format.ratio(chunked.floor_ratio)} / {_format.ratio(standard.floor_ratio)}",
+                f"{_floor(chunked.floor_ratio)} / {_floor(standard.floor_ratio)}",
                 ", ".join(sorted({*standard.flags, *chunked.flags})) or "none",
             )
         )
@@ -146,6 +147,18 @@ def glance_table(view: View, ports: list[str] | None = None) -> Table:
         "flags",
     )
     return Table(headers, tuple(body))
+
+
+def _below_floor_flagged(scenario: Scenario) -> Scenario:
+    ratio = scenario.floor_ratio
+    return scenario if ratio is None else with_below_floor(scenario, ratio)
+
+
+def _floor(ratio: float | None) -> str:
+    """A ratio to the floor; under 1 it is marked, since beating the database alone is a sign of
+    noise in the floor, not a result."""
+    text = _format.ratio(ratio)
+    return text + " ⚠ below the floor" if ratio is not None and ratio < 1 else text
 
 
 def _pair(standard: object, chunked: object, kind: Kind, *, sooner: bool = False) -> str:
@@ -313,12 +326,13 @@ def sources_table(view: View, port: str) -> Table:
         scenario = view.find(port, endpoint, view.default_rows, source=source)
         if scenario is None:
             continue
+        scenario = _below_floor_flagged(scenario)
         rows.append(
             (
                 f"/{endpoint}?source={source}",
                 _format.spread(scenario.ttfb),
                 _format.spread(scenario.total),
-                _format.ratio(scenario.floor_ratio),
+                _floor(scenario.floor_ratio),
                 _format.ratio(scenario.body_floor_ratio),
                 _format.spread(scenario.server.peak_memory_growth_bytes, kind="size"),
                 ", ".join(scenario.flags) or "",
