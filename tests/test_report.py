@@ -486,3 +486,18 @@ def test_a_total_faster_than_the_floor_is_flagged_with_its_reason(
     assert "not as beating the database" in note.group(1)
     assert "0.42  ⚠" in floor, "the bar itself is marked"
     assert "0.42× ⚠ below the floor" in html, "the answer tables mark it too"
+
+
+@pytest.mark.parametrize("count", [2, 7, 10])
+def test_summary_markdown_pastes_into_a_pull_request(results: Results, count: int) -> None:
+    """A short answer first, every figure collapsed, and nothing that breaks once pasted."""
+    text = render_summary_markdown(fx.with_ports(results, count))
+    head, _, rest = text.partition("<details>")
+    assert len(head.splitlines()) < 80, f"{len(head.splitlines())} lines before the details"
+    assert "## Verdict" in head
+    assert "index.html" in head, "the charts are pointed to, not embedded"
+    assert not re.search(r"!\[[^\]]*\]\(", text), "an image breaks when pasted elsewhere"
+    assert "<img" not in text
+    for heading in FIGURE_HEADINGS:
+        assert f"<summary>{heading}</summary>" in rest, f"{heading} is not collapsed"
+    assert text.count("<details>") == text.count("</details>")
