@@ -127,3 +127,12 @@ def test_legend_items_never_overlap_their_neighbours(name: str) -> None:
     for (x1, y1), (x2, y2) in itertools.pairwise(starts):
         if y1 == y2:
             assert x2 - x1 >= 34 + 6.5 * len(name), "a label runs into the next item"
+
+
+@pytest.mark.parametrize("label", ["a", "starlette@hypercorn standard, 10k", "x" * 40])
+def test_bar_labels_start_inside_the_chart(label: str) -> None:
+    svg = render_chart(BarChart(ident="b", title="t", axis=Axis("x (ms)"), bars=(Bar(label, 1.0),)))
+    anchor = re.search(rf'<text class="fg" x="([\d.]+)"[^>]*text-anchor="end">{label}<', svg)
+    assert anchor is not None
+    # Right-aligned at x: at about 7 px a character it must not start left of the chart.
+    assert float(anchor.group(1)) - 6.5 * min(len(label), 44) >= 0, "label cut at the left edge"

@@ -442,7 +442,10 @@ _BAR_GAP = 8
 
 
 def _bar_chart(chart: BarChart) -> tuple[list[str], int]:
-    left = _BAR_LABEL_WIDTH
+    # Room for the longest label (about 7 px a character), so a port@server name is not cut at
+    # the chart's edge; at most half the chart, so the bars keep the other half.
+    longest = max((len(bar.label) for bar in chart.bars), default=0)
+    left = min(WIDTH // 2, max(_BAR_LABEL_WIDTH, 7 * longest + 16))
     right = WIDTH - _MARGIN_RIGHT - 40
     # Room above the bars for the reference line's label, clear of the subtitle.
     plot_top = _MARGIN_TOP + (24 if chart.reference is not None else 6)
