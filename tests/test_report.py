@@ -456,6 +456,10 @@ def test_verification_rows_carry_a_short_reason_and_no_empty_cell(
         assert all(cell.strip() for cell in row), f"empty cell in {row}"
     summary = dict(zip(table.headers, table.rows[-1], strict=True))
     assert summary["status"] == ("PASS" if which == "passing" else "FAIL")
+    # The brokenport has one pass, one failure and one warning: the count says all three.
+    assert summary["checks"] == (
+        "35 of 35 passed" if which == "passing" else "1 of 3 passed, 1 warned"
+    )
     assert len(summary["reason"]) < 100, summary["reason"]
     if which == "passing":
         assert "as the contract requires" in summary["reason"]

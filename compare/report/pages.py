@@ -366,9 +366,11 @@ def verification_table(ports: list[PortResult] | tuple[PortResult, ...]) -> Tabl
             if port.timed
             else "not timed: the failures above must be fixed first"
         )
-        rows.append(
-            (port.name, status, f"{len(passed)} of {len(port.verification.checks)} passed", reason)
+        warned = len(port.verification.warnings)
+        counted = f"{len(passed)} of {len(port.verification.checks)} passed" + (
+            f", {warned} warned" if warned else ""
         )
+        rows.append((port.name, status, counted, reason))
     return Table(("port", "status", "checks", "reason"), tuple(rows))
 
 
