@@ -505,3 +505,23 @@ def test_summary_markdown_pastes_into_a_pull_request(results: Results, count: in
     for heading in FIGURE_HEADINGS:
         assert f"<summary>{heading}</summary>" in rest, f"{heading} is not collapsed"
     assert text.count("<details>") == text.count("</details>")
+
+
+RUNS = re.compile(r"\b\d+(?:–\d+)? (?:runs|requests|rounds)\b")
+
+
+@pytest.mark.parametrize("page", ["summary", "port"])
+def test_every_figure_and_table_says_how_many_runs_it_rests_on(results: Results, page: str) -> None:
+    html = (
+        render_summary_html(results)
+        if page == "summary"
+        else render_port_html(results, results.ports[0].name)
+    )
+    for heading, section in _sections(html).items():
+        for chart in SVG.findall(section):
+            title = re.search(r"<title[^>]*>([^<]+)", chart)
+            # A chart and the table beside it share the figure: one of them names the count.
+            assert RUNS.search(chart) or RUNS.search(SVG.sub("", section)), (heading, title)
+    for ident in ("answer", "glance"):
+        table = html.split(f'<h2 id="{ident}">', 1)[1].split("</table>", 1)[0]
+        assert RUNS.search(table) or "each" in table, f"{ident} table shows no run count"

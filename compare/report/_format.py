@@ -123,6 +123,18 @@ def _runs(count: int) -> str:
     return "1 run" if count == 1 else f"{count} runs"
 
 
+def runs(counts: Iterable[int], noun: str = "run") -> str:
+    """How many measurements a set of figures rests on: "5 runs", or "4-5 runs" when they
+    differ (with an en dash)."""
+    found = sorted(set(counts))
+    if not found:
+        return f"no {noun}s"
+    low, high = found[0], found[-1]
+    if low == high:
+        return f"1 {noun}" if low == 1 else f"{low} {noun}s"
+    return f"{low}–{high} {noun}s"
+
+
 def times_sooner(slow: float, fast: float) -> str:
     """A factor ("37x sooner"), or a percentage when the gap is under two times."""
     if fast <= 0:

@@ -58,6 +58,7 @@ def arrival_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
     all_times = [t for port_curves in curves.values() for c in port_curves for t, _ in c[3]]
     all_bytes = [b for port_curves in curves.values() for c in port_curves for _, b in c[3]]
     unit = _format.time_unit(all_times)
+    requests = _format.runs((s.total.count for s in used if s.total), "request")
     charts: list[Chart] = []
     for port in ports:
         series = tuple(
@@ -68,7 +69,9 @@ def arrival_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
             LineChart(
                 ident=f"{prefix}arrival-{port}" if len(ports) > 1 else f"{prefix}arrival",
                 title=f"{port}: data arrival, {_format.rows(rows)} rows",
-                subtitle=f"median request, {view.format}, concurrency {view.concurrency}",
+                subtitle=(
+                    f"the median of {requests}, {view.format}, concurrency {view.concurrency}"
+                ),
                 # Shared axes, so the ports' pictures compare at a glance.
                 x=Axis(
                     f"time since the request was sent ({unit.label})",
@@ -367,7 +370,11 @@ def throughput_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
             LineChart(
                 ident=f"{prefix}throughput-{rows}",
                 title=f"Throughput against concurrency, {_format.rows(rows)} rows",
-                subtitle=f"all concurrent clients together, median over rounds, {view.format}",
+                subtitle=(
+                    "all concurrent clients together, median of "
+                    f"{_format.runs((s.repeats for s in used), 'round')}, "
+                    f"{view.format}"
+                ),
                 x=Axis("concurrent clients (log scale)", log=True, ticks=tuple(map(float, levels))),
                 y=Axis("throughput (MB/s)", start=0.0),
                 series=tuple(series),
@@ -473,7 +480,7 @@ def floor_ratio_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
             (
                 "series",
                 "× rows floor (median)",
-                "ratio band",
+                f"ratio band ([min, p95] of {_format.runs(s.total.count for s in used if s.total)})",
                 "rows floor median",
                 "× body floor",
                 "flags",
@@ -520,7 +527,8 @@ def sources_figure(view: View, port: str, prefix: str) -> Figure:
     chart = BarChart(
         ident=f"{prefix}sources",
         title=f"{port}: total time by way of reading the rows, {_format.rows(view.default_rows)} rows",
-        subtitle=f"median, [min, p95] whiskers, {view.format}, concurrency {view.concurrency}"
+        subtitle=f"median, [min, p95] whiskers of {_format.runs(s.total.count for s in used if s.total)}, "
+        f"{view.format}, concurrency {view.concurrency}"
         + ("; line: the body floor" if body_floor else ""),
         axis=Axis("total response time (ms)", start=0.0),
         bars=tuple(bars),

@@ -138,9 +138,17 @@ def glance_table(view: View, ports: list[str] | None = None) -> Table:
                 ", ".join(sorted({*standard.flags, *chunked.flags})) or "none",
             )
         )
+    runs_text = _format.runs(
+        stats.count
+        for name in names
+        for endpoint in ENDPOINTS
+        if (found := view.find(name, endpoint, rows)) is not None
+        for stats in (found.ttfb, found.total)
+        if stats is not None
+    )
     headers = (
         "port",
-        f"first byte, chunked vs standard ({_format.rows(rows)} rows)",
+        f"first byte, chunked vs standard ({_format.rows(rows)} rows, medians of {runs_text})",
         "total time, chunked vs standard",
         "server memory growth, chunked vs standard",
         "× COPY floor, chunked / standard",
