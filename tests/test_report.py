@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from compare.report import (
+    render_diff_html,
     render_diff_markdown,
     render_port_html,
     render_port_markdown,
@@ -431,6 +432,8 @@ def test_diff_warns_when_the_load_differed(
         assert f"⚠ {warning}" in environment or warning in environment
     assert verdict in page.split("## Total time", 1)[1]
     assert bool(regressions(old, new)) is regressions_expected
+    html = render_diff_html(old, new)
+    assert ('<li class="note-flag">⚠' in html) is (warning is not None), "warnings stand out"
 
 
 @pytest.mark.parametrize(

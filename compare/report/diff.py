@@ -343,7 +343,12 @@ def render_diff_html(old: Results, new: Results) -> str:
     for section in diff_sections(old, new):
         body.append(f"<h2>{escape(section.heading)}</h2>")
         if section.lines:
-            body += ["<ul>", *(f"<li>{escape(line)}</li>" for line in section.lines), "</ul>"]
+            body.append("<ul>")
+            for line in section.lines:
+                # A warning (a load that differed, none recorded) must not read like the facts.
+                css = ' class="note-flag"' if line.startswith("⚠") else ""
+                body.append(f"<li{css}>{escape(line)}</li>")
+            body.append("</ul>")
         if section.table is not None and section.table.rows:
             body += html.render_table(section.table)
     return html.render_document("streambench: what changed between two runs", body)
