@@ -73,8 +73,9 @@ def with_totals(results: Results, standard: Stats, chunked: Stats) -> Results:
     return results
 
 
-def scaled(results: Results, factor: float) -> Results:
-    """A second run whose every time is `factor` times the first's (spreads included)."""
+def scaled(results: Results, factor: float, port: str | None = None) -> Results:
+    """A second run whose every time is `factor` times the first's (spreads included); with
+    `port`, that port's times only."""
 
     def scale(value: Stats | None) -> Stats | None:
         if value is None:
@@ -88,7 +89,10 @@ def scaled(results: Results, factor: float) -> Results:
         )
 
     scenarios = tuple(
-        dataclasses.replace(s, ttfb=scale(s.ttfb), total=scale(s.total)) for s in results.scenarios
+        dataclasses.replace(s, ttfb=scale(s.ttfb), total=scale(s.total))
+        if port is None or s.port == port
+        else s
+        for s in results.scenarios
     )
     return dataclasses.replace(results, scenarios=scenarios, created_at="2026-11-26T10:00:00Z")
 

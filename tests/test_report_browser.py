@@ -78,6 +78,11 @@ def page_requests(net_log: Path) -> list[str]:
 
 def png_colours(path: Path, step: int = 7) -> int:
     """How many distinct colours a sample of an 8-bit RGB(A) PNG's pixels holds."""
+    return len(png_colour_set(path, step))
+
+
+def png_colour_set(path: Path, step: int = 7) -> set[bytes]:
+    """The distinct RGB colours of a sample of an 8-bit RGB(A) PNG's pixels."""
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     offset, idat, width, height, channels = 8, b"", 0, 0, 0
@@ -119,7 +124,7 @@ def png_colours(path: Path, step: int = 7) -> int:
             for x in range(0, width, step):
                 colours.add(bytes(line[x * channels : x * channels + 3]))
         previous = line
-    return len(colours)
+    return colours
 
 
 @pytest.fixture
@@ -172,11 +177,17 @@ def test_port_page_and_diff_screenshots_are_not_blank(reports: Path, tmp_path: P
     from compare.report import render_diff_html
 
     results = fx.load()
+    first, second = (p.name for p in results.ports)
+    # One port three times slower, the other three times faster: worse and better rows both.
+    mixed = fx.scaled(fx.scaled(results, 3.0, first), 1 / 3, second)
     diff = tmp_path / "diff.html"
-    diff.write_text(render_diff_html(results, fx.scaled(results, 3.0)))
-    for name, page in (("port", reports / f"{results.ports[0].name}.html"), ("diff", diff)):
+    diff.write_text(render_diff_html(results, mixed))
+    for name, page in (("port", reports / f"{first}.html"), ("diff", diff)):
         shot = tmp_path / f"{name}.png"
         _run_chromium(tmp_path, page, f"--screenshot={shot}", "--window-size=1400,2400")
         assert shot.stat().st_size > 20_000, name
-        # The diff colours better and worse rows; a port page draws its charts.
+        # A port page draws its charts; the diff colours its rows.
         assert png_colours(shot) > 30, name
+    colours = png_colour_set(tmp_path / "diff.png", step=3)
+    for css, rgb in (("--bad-bg", (0xFF, 0xEB, 0xE9)), ("--good-bg", (0xDA, 0xFB, 0xE1))):
+        assert bytes(rgb) in colours, f"the diff screenshot shows no {css} row"
