@@ -528,3 +528,27 @@ def test_every_figure_and_table_says_how_many_runs_it_rests_on(results: Results,
     for ident in ("answer", "glance"):
         table = html.split(f'<h2 id="{ident}">', 1)[1].split("</table>", 1)[0]
         assert RUNS.search(table) or "each" in table, f"{ident} table shows no run count"
+
+
+@pytest.mark.parametrize(
+    ("slower", "faster", "first"),
+    [(3.0, 4.0, "faster"), (4.0, 3.0, "slower"), (2.0, 10.0, "faster")],
+)
+def test_diff_sorts_by_the_factor_either_way(
+    results: Results, slower: float, faster: float, first: str
+) -> None:
+    """Four times faster (-75%) is a larger change than three times slower (+200%)."""
+    from compare.report.diff import diff_sections
+
+    a, b = (p.name for p in results.ports)
+    new = fx.scaled(fx.scaled(results, slower, a), 1 / faster, b)
+    (total,) = [s for s in diff_sections(results, new) if s.heading == "Total time"]
+    assert total.table is not None
+    clear = [row for row in total.table.rows if "LARGER" in row[4]]
+    leader = a if first == "slower" else b
+    assert clear[0][0].startswith(leader), clear[0]
+    (memory,) = [s for s in diff_sections(results, new) if s.heading.startswith("Server peak")]
+    assert memory.table is not None
+    for row in memory.table.rows:
+        if row[1].startswith("< 1 MiB") and row[2].startswith("< 1 MiB"):
+            assert row[3] == "below 1 MiB", "no percentage of figures below the resolution"

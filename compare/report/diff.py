@@ -10,6 +10,7 @@ Rows are sorted by the size of the change, the clear ones first.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
@@ -162,9 +163,32 @@ def regressions(old: Results, new: Results) -> list[Change]:
     return [c for c in changes(old, new) if c.regression]
 
 
+def _factor(change: Change) -> float:
+    """The size of a change as a factor either way: three times slower and three times faster
+    are changes of one size, though one reads +200% and the other -67%. Memory below the
+    resolution has no size."""
+    before, after = change.before.median, change.after.median
+    if _unresolved(change) or before <= 0 or after <= 0:
+        return 0.0
+    return abs(math.log(after / before))
+
+
+def _unresolved(change: Change) -> bool:
+    return change.metric.kind == "size" and max(change.before.max, change.after.max) < (
+        _format.MEBIBYTE
+    )
+
+
 def _sort_key(change: Change) -> tuple[int, float]:
     clear = change.direction in ("better", "worse")
-    return (0 if clear else 1, -abs(change.relative or 0.0))
+    return (0 if clear else 1, -_factor(change))
+
+
+def _change_text(change: Change) -> str:
+    if _unresolved(change):
+        return "below 1 MiB"
+    relative = change.relative
+    return "n/a" if relative is None else f"{relative * 100:+.1f}%"
 
 
 def diff_sections(old: Results, new: Results) -> list[DiffSection]:
@@ -178,13 +202,12 @@ def diff_sections(old: Results, new: Results) -> list[DiffSection]:
         rows = []
         styles = []
         for change in mine:
-            relative = change.relative
             rows.append(
                 (
                     scenario_label(change.scenario),
                     _value(change.before, metric.kind),
                     _value(change.after, metric.kind),
-                    "n/a" if relative is None else f"{relative * 100:+.1f}%",
+                    _change_text(change),
                     change.verdict(),
                 )
             )
@@ -200,7 +223,7 @@ def diff_sections(old: Results, new: Results) -> list[DiffSection]:
             f"{better + worse + busier} of {len(rows)} figures changed by more than the noise of "
             f"either run: {better} better, {worse} worse"
             + (f", {busier} in step with a clearly different load" if busier else "")
-            + "; sorted by the size of the change, clear changes first."
+            + "; clear changes first, then by the factor of the change either way."
         )
         table = Table(
             ("scenario", "old median [min–p95]", "new median [min–p95]", "change", "verdict"),
