@@ -136,3 +136,11 @@ def test_bar_labels_start_inside_the_chart(label: str) -> None:
     assert anchor is not None
     # Right-aligned at x: at about 7 px a character it must not start left of the chart.
     assert float(anchor.group(1)) - 6.5 * min(len(label), 44) >= 0, "label cut at the left edge"
+
+
+@pytest.mark.parametrize(("title", "squeezed"), [("Short title", False), ("t" * 90, True)])
+def test_long_titles_are_squeezed_into_the_chart_not_cut(title: str, squeezed: bool) -> None:
+    svg = render_chart(BarChart(ident="b", title=title, subtitle=title, axis=Axis("x"), bars=()))
+    fitted = re.findall(r'<text class="(?:fg title|muted)"[^>]*textLength="(\d+)"', svg)
+    assert len(fitted) == (2 if squeezed else 0)
+    assert all(72 + int(width) <= 640 for width in fitted)

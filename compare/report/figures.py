@@ -526,7 +526,7 @@ def sources_figure(view: View, port: str, prefix: str) -> Figure:
     body_floor = view.results.body_floor_for(view.default_rows, view.format)
     chart = BarChart(
         ident=f"{prefix}sources",
-        title=f"{port}: total time by way of reading the rows, {_format.rows(view.default_rows)} rows",
+        title=f"{port}: total time per way of reading, {_format.rows(view.default_rows)} rows",
         subtitle=f"median, [min, p95] whiskers of {_format.runs(s.total.count for s in used if s.total)}, "
         f"{view.format}, concurrency {view.concurrency}"
         + ("; line: the body floor" if body_floor else ""),

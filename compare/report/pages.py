@@ -340,7 +340,8 @@ def sources_table(view: View, port: str) -> Table:
                 f"/{endpoint}?source={source}",
                 _format.spread(scenario.ttfb),
                 _format.spread(scenario.total),
-                _floor(scenario.floor_ratio),
+                # The flags column beside it says below-floor already.
+                _format.ratio(scenario.floor_ratio),
                 _format.ratio(scenario.body_floor_ratio),
                 _format.spread(scenario.server.peak_memory_growth_bytes, kind="size"),
                 ", ".join(scenario.flags) or "",

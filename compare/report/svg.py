@@ -175,14 +175,27 @@ def render_chart(chart: Chart, *, standalone: bool = False) -> str:
     if standalone:
         parts.append(f"<style>{chart_css()}</style>")
     parts.append(f'<rect class="bg" x="0" y="0" width="{WIDTH}" height="{height}" rx="6"/>')
-    parts.append(f'<text class="fg title" x="{_MARGIN_LEFT}" y="22">{escape(chart.title)}</text>')
+    parts.append(
+        f'<text class="fg title" x="{_MARGIN_LEFT}" y="22"{_fit(chart.title, 8.6)}>'
+        f"{escape(chart.title)}</text>"
+    )
     if chart.subtitle:
         parts.append(
-            f'<text class="muted" x="{_MARGIN_LEFT}" y="38">{escape(chart.subtitle)}</text>'
+            f'<text class="muted" x="{_MARGIN_LEFT}" y="38"{_fit(chart.subtitle, 6.6)}>'
+            f"{escape(chart.subtitle)}</text>"
         )
     parts.extend(body)
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def _fit(text: str, char_width: float) -> str:
+    """Squeeze a line that would run past the chart's right edge (at about `char_width` px a
+    character) into the room there is, rather than cut it off."""
+    room = WIDTH - _MARGIN_LEFT - _MARGIN_RIGHT
+    if len(text) * char_width <= room:
+        return ""
+    return f' textLength="{room}" lengthAdjust="spacingAndGlyphs"'
 
 
 # ---- scales and ticks -------------------------------------------------------------------------
