@@ -144,3 +144,16 @@ def test_long_titles_are_squeezed_into_the_chart_not_cut(title: str, squeezed: b
     fitted = re.findall(r'<text class="(?:fg title|muted)"[^>]*textLength="(\d+)"', svg)
     assert len(fitted) == (2 if squeezed else 0)
     assert all(72 + int(width) <= 640 for width in fitted)
+
+
+def test_every_endpoint_and_source_has_a_line_style_of_its_own() -> None:
+    from compare.report.context import LINE_STYLES
+    from compare.report.svg import DASHES
+    from compare.results import ENDPOINTS, SOURCES
+
+    styles = [LINE_STYLES[(endpoint, source)] for endpoint in ENDPOINTS for source in SOURCES]
+    assert len(set(styles)) == len(styles), styles
+    assert all(style == "" or style in DASHES for style in styles)
+    # Two patterns of nothing but dots would read as one line style on a chart.
+    dotted = [name for name, dash in DASHES.items() if max(map(float, dash.split())) <= 3]
+    assert len(dotted) <= 1, dotted

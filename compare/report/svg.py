@@ -44,7 +44,7 @@ DASHES: dict[str, str] = {
     "dot": "2 3",
     "dashdot": "8 3 2 3",
     "longdash": "14 4",
-    "sparse": "2 7",
+    "sparse": "10 3 2 3 2 3",  # dash-dot-dot: plain dots are taken by "dot"
 }
 _REF = ("#57606a", "#8b949e")
 _FG = ("#1f2328", "#e6edf3")
