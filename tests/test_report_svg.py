@@ -155,5 +155,5 @@ def test_every_endpoint_and_source_has_a_line_style_of_its_own() -> None:
     assert len(set(styles)) == len(styles), styles
     assert all(style == "" or style in DASHES for style in styles)
     # Two patterns of nothing but dots would read as one line style on a chart.
-    dotted = [name for name, dash in DASHES.items() if max(map(float, dash.split())) <= 3]
+    dotted = [name for name, dash in DASHES.items() if max(map(float, dash.split()[::2])) <= 3]
     assert len(dotted) <= 1, dotted
