@@ -30,7 +30,7 @@ FIGURE_HEADINGS = (
     "2. Time to first byte against row count",
     "3. Total time against row count",
     "4. Server peak memory growth against row count",
-    "5. Throughput against concurrency",
+    "5. Throughput against concurrency and row count",
     "6. Time as a ratio to the floor",
 )
 SVG = re.compile(r'<svg class="sb-chart".*?</svg>', re.S)
@@ -552,3 +552,28 @@ def test_diff_sorts_by_the_factor_either_way(
     for row in memory.table.rows:
         if row[1].startswith("< 1 MiB") and row[2].startswith("< 1 MiB"):
             assert row[3] == "below 1 MiB", "no percentage of figures below the resolution"
+
+
+@pytest.mark.parametrize(
+    ("dropped", "titles"),
+    [
+        # Every size at both levels: one chart against concurrency per size.
+        ((), ["concurrency, 1k rows", "concurrency, 10k rows"]),
+        # The default matrix's shape: the larger size at one level only.
+        (((10_000, 4),), ["concurrency, 1k rows", "row count, concurrency 1"]),
+        (((1_000, 4), (10_000, 4)), ["row count, concurrency 1"]),
+    ],
+)
+def test_throughput_is_charted_for_every_row_count_measured(
+    results: Results, dropped: tuple[tuple[int, int], ...], titles: list[str]
+) -> None:
+    import dataclasses
+
+    kept = tuple(s for s in results.scenarios if (s.rows, s.concurrency) not in dropped)
+    html = render_summary_html(dataclasses.replace(results, scenarios=kept))
+    section = _sections(html)["5. Throughput against concurrency and row count"]
+    shown = re.findall(r'<text class="fg title"[^>]*>Throughput against ([^<]+)</text>', section)
+    assert shown == titles
+    table = section.split("<table>", 1)[1]
+    for rows in ("1k rows", "10k rows"):
+        assert rows in table, f"{rows} missing from the throughput table"

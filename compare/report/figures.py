@@ -3,7 +3,7 @@ a table of medians with their spread, and the figure's verdicts."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
 from ..analysis import MEGABYTE
 from ..results import Scenario, Stats
@@ -21,6 +21,7 @@ from .figure import (
     with_below_floor,
 )
 from .svg import Axis, Bar, BarChart, Chart, LineChart, Point, Series
+from .throughput import throughput_figure
 from .verdict import Comparison, ranking_verdict
 
 
@@ -318,101 +319,6 @@ def memory_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
         kind="size",
         log_y=False,
     )
-
-
-def throughput_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
-    """One chart per row count measured at more than one concurrency level."""
-    by_rows: dict[int, set[int]] = {}
-    for scenario in view.results.scenarios:
-        if scenario.port in ports and scenario.format == view.format:
-            by_rows.setdefault(scenario.rows, set()).add(scenario.concurrency)
-    chart_rows = [r for r in sorted(by_rows) if len(by_rows[r]) > 1] or [view.throughput_rows]
-    used: list[Scenario] = []
-    charts = []
-    table_rows = []
-    all_levels = sorted({c for r in chart_rows for c in by_rows.get(r, ())})
-    for rows in chart_rows:
-        levels = sorted(by_rows.get(rows, ()))
-        series = []
-        for port in ports:
-            for endpoint, source in view.routes(ports):
-                points = []
-                cells = {}
-                for level in levels:
-                    found = view.find(port, endpoint, rows, concurrency=level, source=source)
-                    if found is None or found.megabytes_per_second is None:
-                        continue
-                    used.append(found)
-                    points.append(
-                        Point(
-                            level,
-                            found.megabytes_per_second,
-                            flagged=bool(found.flags or found.errors),
-                        )
-                    )
-                    cells[level] = (
-                        f"{_format.rate(found.megabytes_per_second, 'MB/s')}, "
-                        f"{_format.rate(found.requests_per_second, 'req/s')}"
-                        f"{flag_mark(found)}"
-                    )
-                name = view.series_name(port, endpoint, ports, source)
-                if points:
-                    series.append(
-                        Series(name, tuple(points), view.colour(port), line_style(endpoint, source))
-                    )
-                    table_rows.append(
-                        (
-                            f"{name}, {_format.rows(rows)} rows",
-                            *(cells.get(level, "n/a") for level in all_levels),
-                        )
-                    )
-        charts.append(
-            LineChart(
-                ident=f"{prefix}throughput-{rows}",
-                title=f"Throughput against concurrency, {_format.rows(rows)} rows",
-                subtitle=(
-                    "all concurrent clients together, median of "
-                    f"{_format.runs((s.repeats for s in used), 'round')}, "
-                    f"{view.format}"
-                ),
-                x=Axis("concurrent clients (log scale)", log=True, ticks=tuple(map(float, levels))),
-                y=Axis("throughput (MB/s)", start=0.0),
-                series=tuple(series),
-            )
-        )
-    return Figure(
-        ident=f"{prefix}throughput",
-        heading="5. Throughput against concurrency",
-        charts=tuple(charts),
-        notes=notes_for(view, used, ports),
-        table=Table(("series", *(f"concurrency {c}" for c in all_levels)), tuple(table_rows)),
-        verdicts=tuple(_load_verdicts(view, ports, by_rows.get(view.throughput_rows, set()))),
-    )
-
-
-def _load_verdicts(view: View, ports: Sequence[str], levels: Iterable[int]) -> list[str]:
-    """Rates carry no spread of their own: judge load by the per-request total time's bands."""
-    verdicts = []
-    for level in sorted(levels):
-        entries = []
-        for port in ports:
-            for endpoint, source in view.routes(ports):
-                scenario = view.find(
-                    port, endpoint, view.throughput_rows, concurrency=level, source=source
-                )
-                if scenario is not None and scenario.total is not None:
-                    entries.append(
-                        (view.series_name(port, endpoint, ports, source), scenario.total)
-                    )
-        if len(entries) > 1:
-            verdicts.append(
-                ranking_verdict(
-                    f"Per-request total time at concurrency {level}, "
-                    f"{_format.rows(view.throughput_rows)} rows",
-                    entries,
-                )
-            )
-    return verdicts
 
 
 def floor_ratio_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
