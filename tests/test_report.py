@@ -577,3 +577,20 @@ def test_throughput_is_charted_for_every_row_count_measured(
     table = section.split("<table>", 1)[1]
     for rows in ("1k rows", "10k rows"):
         assert rows in table, f"{rows} missing from the throughput table"
+
+
+@pytest.mark.parametrize(
+    ("above", "ending"),
+    [
+        (fx.stats(40 * MIB, 39 * MIB, 41 * MIB), "those below 1 MiB clearly need less."),
+        (fx.stats(1.2 * MIB, 0.1 * MIB, 1.3 * MIB), "all within the noise, no winner."),
+    ],
+)
+def test_memory_rankings_never_order_figures_below_the_resolution(
+    above: Stats, ending: str
+) -> None:
+    below = [("x", fx.stats(0.0, 0.0, 0.0)), ("y", fx.stats(8e3, 0.0, 0.5 * MIB))]
+    sentence = ranking_verdict("Memory", [*below, ("z", above)], "size")
+    assert "below 1 MiB: x, y; above it: z" in sentence
+    assert sentence.endswith(ending), sentence
+    assert "is lowest" not in sentence, "no leader among figures below the resolution"

@@ -154,6 +154,9 @@ def ranking_verdict(subject: str, entries: Sequence[tuple[str, Stats]], kind: Ki
         # Medians of 0 B against 8 kB are below what the measurement resolves: say only that.
         names = ", ".join(label for label, _ in ordered)
         return f"{subject}: {names} all below the 1 MiB resolution; no winner."
+    unresolved = [entry for entry in ordered if kind == "size" and not size_resolved(entry[1])]
+    if len(unresolved) > 1:
+        return _below_resolution_verdict(subject, ordered, unresolved)
     values = ", ".join(f"{label} {fmt(stats.median)}" for label, stats in ordered)
     if len(ordered) == 1:
         return f"{subject}: {values}; only one contender."
@@ -171,4 +174,29 @@ def ranking_verdict(subject: str, entries: Sequence[tuple[str, Stats]], kind: Ki
     return (
         f"{subject}: {values}; {leader_label} is lowest but {tied} {verb} within its noise; "
         "the rest are clearly behind."
+    )
+
+
+def _below_resolution_verdict(
+    subject: str, ordered: Sequence[tuple[str, Stats]], below: Sequence[tuple[str, Stats]]
+) -> str:
+    """Several memory figures below 1 MiB have no order among them: they lead together, and a
+    figure above is behind only if it is clear of every one of them."""
+    names = ", ".join(label for label, _ in below)
+    above = [entry for entry in ordered if entry not in below]
+    values = f"below 1 MiB: {names}; above it: " + ", ".join(
+        f"{label} {_format.memory(stats.median)}" for label, stats in above
+    )
+    verdicts = [[clearly_different(low, stats, "size") for _, low in below] for _, stats in above]
+    if any(v is None for row in verdicts for v in row):
+        return f"{subject}: {values}; measured once, too few runs to call a winner."
+    ties = [label for (label, _), row in zip(above, verdicts, strict=True) if not all(row)]
+    if not ties:
+        return f"{subject}: {values}; those below 1 MiB clearly need less."
+    if len(ties) == len(above):
+        return f"{subject}: {values}; all within the noise, no winner."
+    verb = "is" if len(ties) == 1 else "are"
+    return (
+        f"{subject}: {values}; {', '.join(ties)} {verb} within the noise of those below 1 MiB; "
+        "the rest clearly need more."
     )
