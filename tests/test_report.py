@@ -594,3 +594,13 @@ def test_memory_rankings_never_order_figures_below_the_resolution(
     assert "below 1 MiB: x, y; above it: z" in sentence
     assert sentence.endswith(ending), sentence
     assert "is lowest" not in sentence, "no leader among figures below the resolution"
+
+
+@pytest.mark.parametrize(("load", "busy"), [(None, False), (0.5, False), (2.0, False), (6.0, True)])
+def test_summary_says_when_the_machine_was_busy(
+    results: Results, load: float | None, busy: bool
+) -> None:
+    """The fixture ran on 2 CPUs: a load above that means requests waited for a CPU."""
+    page = render_summary_html(_loaded(results, load))
+    alert = "The machine was busy: a 1-minute load average of up to 6.0 on 2 CPUs"
+    assert (alert in page) is busy

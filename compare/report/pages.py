@@ -49,7 +49,7 @@ def summary_page(results: Results) -> Page:
         slug=SUMMARY,
         title="streambench: streamed against buffered responses",
         lead=lead,
-        alerts=_alerts(view.failed_ports),
+        alerts=(*_alerts(view.failed_ports), *busy_alert(results)),
         answer=verdict_table(view, ports) if ports else None,
         answer_heading=f"Verdict: which framework, {_cell_words(view)}",
         glance=glance_table(view),
@@ -106,6 +106,23 @@ def _alerts(failed: list[PortResult]) -> tuple[Note, ...]:
             )
         )
     return tuple(alerts)
+
+
+def busy_alert(results: Results) -> tuple[Note, ...]:
+    """A run whose machine had more runnable work than CPUs: every figure carries that load."""
+    env = results.environment
+    loads = [v for v in (env.load_before, env.load_after) if v is not None]
+    loads += [s.load for s in results.scenarios if s.load is not None]
+    if not loads or not env.cpu_count or max(loads) <= env.cpu_count:
+        return ()
+    return (
+        Note(
+            "flag",
+            f"The machine was busy: a 1-minute load average of up to {max(loads):.1f} on "
+            f"{env.cpu_count} CPUs during this run, so the figures include time spent waiting "
+            "for a CPU; compare them with a run on a quiet machine before trusting a ranking.",
+        ),
+    )
 
 
 def glance_table(view: View, ports: list[str] | None = None) -> Table:
