@@ -221,9 +221,11 @@ def test_piped_run_prints_progress_and_ctrl_c_keeps_what_was_measured(
 
     out = tmp_path / "partial"
     argv = [sys.executable, "-m", "streambench", "compare", "--rows", "200,400"]
-    argv += ["--formats", "text,ndjson,csv", "--concurrency", "1", "--repeats", "1"]
+    argv += ["--formats", "text,ndjson,csv,json", "--concurrency", "1", "--repeats", "1"]
     # One contender and one source: the progress and the interrupt are the comparator's, the
     # same for any number of them, and seven default contenders made this the slowest test.
+    # Four formats, so that two groups of fresh servers are still to come when the interrupt
+    # lands (with three, the run could finish before it did).
     argv += ["--endpoints", "chunked", "--sources", "cursor", "--ports", "starlette"]
     argv += ["--out", str(out)]
     process = subprocess.Popen(
