@@ -229,7 +229,14 @@ def test_piped_run_prints_progress_and_ctrl_c_keeps_what_was_measured(
     argv += ["--endpoints", "chunked", "--sources", "cursor", "--ports", "starlette"]
     argv += ["--out", str(out)]
     process = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ)
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+        # An xdist worker ignores SIGINT, and a child inherits an ignored signal: Python then
+        # installs no KeyboardInterrupt and the Ctrl-C this test sends would be lost.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert process.stderr is not None
     seen: list[str] = []
@@ -245,7 +252,7 @@ def test_piped_run_prints_progress_and_ctrl_c_keeps_what_was_measured(
             break
     _, rest_err = process.communicate(timeout=120)
     printed = "".join(seen) + rest_err
-    assert process.returncode == 130, printed
+    assert process.returncode == 130, f"SIGINT here: {signal.getsignal(signal.SIGINT)}\n{printed}"
     assert "%," in seen[0], "progress lines carry the share done"
     assert any("servers for chunked/cursor text up:" in line for line in seen), printed
     assert "interrupted" in rest_err
