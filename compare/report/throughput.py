@@ -4,7 +4,7 @@ only are charted too."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ..results import Scenario
 from . import _format
@@ -72,6 +72,25 @@ def _point(x: float, found: Scenario | None, used: list[Scenario]) -> Point | No
     return Point(x, found.megabytes_per_second, flagged=bool(found.flags or found.errors))
 
 
+def _series(
+    view: View,
+    ports: Sequence[str],
+    xs: Sequence[int],
+    find: Callable[[str, str, str, int], Scenario | None],
+    used: list[Scenario],
+) -> tuple[Series, ...]:
+    """One line per port, endpoint and source, through every x it was measured at."""
+    series = []
+    for port in ports:
+        for endpoint, source in view.routes(ports):
+            found = (_point(x, find(port, endpoint, source, x), used) for x in xs)
+            points = tuple(p for p in found if p is not None)
+            if points:
+                name = view.series_name(port, endpoint, ports, source)
+                series.append(Series(name, points, view.colour(port), line_style(endpoint, source)))
+    return tuple(series)
+
+
 def _subtitle(view: View, used: Sequence[Scenario], where: str) -> str:
     rounds = _format.runs((s.repeats for s in used), "round")
     return f"all concurrent clients together, median of {rounds}, {view.format}{where}"
@@ -85,50 +104,42 @@ def _chart(
     levels: Sequence[int],
     used: list[Scenario],
 ) -> LineChart:
-    series = []
-    for port in ports:
-        for endpoint, source in view.routes(ports):
-            found = (
-                _point(
-                    level, view.find(port, endpoint, rows, concurrency=level, source=source), used
-                )
-                for level in levels
-            )
-            points = tuple(p for p in found if p is not None)
-            if points:
-                name = view.series_name(port, endpoint, ports, source)
-                series.append(Series(name, points, view.colour(port), line_style(endpoint, source)))
+    series = _series(
+        view,
+        ports,
+        levels,
+        lambda port, endpoint, source, level: view.find(
+            port, endpoint, rows, concurrency=level, source=source
+        ),
+        used,
+    )
     return LineChart(
         ident=f"{prefix}throughput-{rows}",
         title=f"Throughput against concurrency, {_format.rows(rows)} rows",
         subtitle=_subtitle(view, used, ""),
         x=Axis("concurrent clients (log scale)", log=True, ticks=tuple(map(float, levels))),
         y=Axis("throughput (MB/s)", start=0.0),
-        series=tuple(series),
+        series=series,
     )
 
 
 def _rows_chart(
     view: View, ports: Sequence[str], prefix: str, all_rows: Sequence[int], used: list[Scenario]
 ) -> LineChart:
-    series = []
-    for port in ports:
-        for endpoint, source in view.routes(ports):
-            found = (
-                _point(rows, view.find(port, endpoint, rows, source=source), used)
-                for rows in all_rows
-            )
-            points = tuple(p for p in found if p is not None)
-            if points:
-                name = view.series_name(port, endpoint, ports, source)
-                series.append(Series(name, points, view.colour(port), line_style(endpoint, source)))
+    series = _series(
+        view,
+        ports,
+        all_rows,
+        lambda port, endpoint, source, rows: view.find(port, endpoint, rows, source=source),
+        used,
+    )
     return LineChart(
         ident=f"{prefix}throughput-rows",
         title=f"Throughput against row count, concurrency {view.concurrency}",
         subtitle=_subtitle(view, used, ", every size measured"),
         x=Axis("rows per response (log scale)", log=True, ticks=tuple(map(float, all_rows))),
         y=Axis("throughput (MB/s)", start=0.0),
-        series=tuple(series),
+        series=series,
     )
 
 
