@@ -51,9 +51,6 @@ class RunningRequests:
     def __init__(self) -> None:
         self._running: set[_Running] = set()
 
-    def __len__(self) -> int:
-        return len(self._running)
-
     @contextlib.contextmanager
     def track(self, scope: Scope, receive: Receive) -> Iterator[Receive]:
         """The `receive` to hand the app for this request while it runs."""
@@ -64,13 +61,9 @@ class RunningRequests:
         finally:
             self._running.discard(running)
 
-    def cut(self, after: float) -> int:
+    def cut(self, after: float) -> None:
         """Tell every request still running that its client is gone; one WARNING line each."""
-        cut = 0
         for running in list(self._running):
-            if running.cut.is_set():
-                continue
-            running.cut.set()
-            log_cut(running.client, after)
-            cut += 1
-        return cut
+            if not running.cut.is_set():
+                running.cut.set()
+                log_cut(running.client, after)
