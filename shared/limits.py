@@ -2,8 +2,8 @@
 
 The figures are the contract's (docs/contract.md, "Limits and timeouts"). Servers enforce them in
 their HTTP layer, before any app code runs, and keep at most about one head's worth of bytes
-per connection while doing so: the uvicorn protocol in `shared.asgi.uvicorn_protocol`, the
-aiohttp port's own server in `impl_aiohttp.server`.
+per connection while doing so: the uvicorn protocol in `shared.asgi.uvicorn_protocol`, aiohttp's
+own server in `shared.servers.aiohttp_runner`.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ def serve(app_factory: Callable[[], Any], settings: Settings, host: str, port: i
 
     import uvloop
 
-    from impl_aiohttp.server import serve_app
+    from .aiohttp_runner import serve_app
 
     # The same event loop as the ASGI servers, so the comparison is of frameworks.
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:

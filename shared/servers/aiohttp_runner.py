@@ -1,5 +1,8 @@
 """aiohttp's own server, run the way the contract wants it rather than the way `web.run_app` does.
 
+It serves any aiohttp `Application`, built in the serving process; `shared.servers.aiohttp.serve`
+starts it on uvloop.
+
 - Head limits (shared/limits.py): the C parser's own limits refuse an oversized request line or
   field while it arrives (`max_line_size` counts the target alone: `cb_on_url` in
   aiohttp/_http_parser.pyx), the rest is checked exactly before the app sees the request, and
