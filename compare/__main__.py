@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from streambench.cli import main
+from .command import main
 
-sys.exit(main(["compare", *sys.argv[1:]]))
+sys.exit(main(sys.argv[1:]))

@@ -269,12 +269,31 @@ class Database:
 
 
 SERVER_SETTINGS = {"jit": "off", "TimeZone": "UTC"}
+# How long a command waits for the database to answer before saying it cannot be reached.
+DATABASE_PATIENCE_SECONDS = 3.0
 
 
 def application_name(pid: int) -> str:
     """How a server process's pooled connections name themselves in `pg_stat_activity`: an
     operator (and a test) can tell whose they are over TCP and Unix sockets alike."""
     return f"streambench pid {pid}"
+
+
+def database_problem(url: str, patience: float = DATABASE_PATIENCE_SECONDS) -> str | None:
+    """None when a connection to `url` opens within `patience`, else why not, in one line: what
+    a command checks before its work, so that a database that is down is one line, not a
+    traceback minutes later."""
+
+    async def probe() -> None:
+        connection = await asyncpg.connect(url, timeout=patience)
+        await connection.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(probe(), patience + 1.0))
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        text = str(error).strip()
+        return f"{type(error).__name__}: {text.splitlines()[0] if text else 'no detail'}"
+    return None
 
 
 async def create_database(settings: Settings, url: str | None = None) -> Database:

@@ -59,9 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from compare.options import add_arguments as add_compare_arguments
+    from compare import command as compare_command
 
-    from . import commands, compare_command, report_command
+    from . import commands, report_command
 
     parser = argparse.ArgumentParser(
         prog="streambench",
@@ -123,17 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("ports", "list the registered ports, the servers each runs on, versions", commands.ports)
 
-    compare = add(
-        "compare",
-        "verify every port, then measure streamed against buffered responses",
-        compare_command.run,
-        database,
-        pool,
-        jwt,
-        log,
-    )
-    add_compare_arguments(compare)
-    compare.epilog = compare_command.EPILOG
+    # The comparison brings its whole line, the settings it honours included (`python -m compare`).
+    compare = add("compare", compare_command.HELP, compare_command.run)
+    compare_command.add_arguments(compare)
 
     report = add(
         "report",

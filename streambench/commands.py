@@ -60,11 +60,12 @@ def seed(args: argparse.Namespace, settings: Settings) -> int:
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     from shared import embedded
+    from shared.database import database_problem
     from shared.ports import PortUnavailable, load_port
     from shared.servers import ServerUnavailable
     from shared.settings import redact_url
 
-    from .preflight import announce_when_listening, database_problem, print_line, require_free_port
+    from .preflight import announce_when_listening, print_line, require_free_port
 
     try:
         port = load_port(args.framework)

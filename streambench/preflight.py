@@ -6,7 +6,6 @@ prints it as `streambench <command>: <sentence>` and exits 1.
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import sys
 import threading
@@ -15,31 +14,15 @@ from collections.abc import Callable
 
 from shared.settings import redact_url
 
-# How long a command waits for the database to answer before saying it cannot be reached.
-DATABASE_PATIENCE_SECONDS = 3.0
-
 
 class CommandFailed(Exception):
     """A failure the user can act on: printed as one line, exit status 1."""
 
 
-def database_problem(url: str, patience: float = DATABASE_PATIENCE_SECONDS) -> str | None:
-    """None when a connection to `url` opens within `patience`, else why not, in one line."""
-    import asyncpg
-
-    async def probe() -> None:
-        connection = await asyncpg.connect(url, timeout=patience)
-        await connection.close()
-
-    try:
-        asyncio.run(asyncio.wait_for(probe(), patience + 1.0))
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-        return f"{type(error).__name__}: {_first_line(error)}"
-    return None
-
-
 def require_database(url: str) -> None:
     """Raise `CommandFailed` unless the database at `url` answers."""
+    from shared.database import database_problem
+
     problem = database_problem(url)
     if problem is not None:
         raise CommandFailed(
@@ -90,8 +73,3 @@ def print_line(command: str) -> Callable[[str], None]:
         print(f"streambench {command}: {text}", file=sys.stderr, flush=True)
 
     return say
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else "no detail"

