@@ -97,11 +97,33 @@ def verdict_line(results: Results) -> str:
     rows = max(s.rows for s in cell)
     cell = [s for s in cell if s.rows == rows]
     where = f"{rows:,} rows {fmt} x{lowest}"
+    if len(cell) == 1:
+        return f"verdict ({where}): {lone_verdict(cell[0])}"
     parts = [
         _ranking("total", [(s, s.total) for s in cell]),
         _ranking("first byte", [(s, s.ttfb) for s in cell]),
     ]
     return f"verdict ({where}): " + "; ".join(p for p in parts if p)
+
+
+def lone_verdict(scenario: Scenario) -> str:
+    """What was measured when nothing beside it was (one contender, one endpoint and source):
+    its figures against the floors, since there is no one to rank."""
+    total = f"total {format_ms(scenario.total)} ms"
+    floors = [
+        f"{format_ratio(ratio)}x the {name} floor"
+        for name, ratio in (("rows", scenario.floor_ratio), ("body", scenario.body_floor_ratio))
+        if ratio is not None
+    ]
+    if floors:
+        total += f" ({', '.join(floors)})"
+    figures = [total]
+    if scenario.ttfb is not None:
+        figures.append(f"first byte {format_ms(scenario.ttfb)} ms")
+    return (
+        f"{scenario.port} {scenario.endpoint}/{scenario.source} alone: {', '.join(figures)}; "
+        "nothing beside it to rank"
+    )
 
 
 def _ranking(subject: str, entries: Sequence[tuple[Scenario, Stats | None]]) -> str:

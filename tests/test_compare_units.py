@@ -305,3 +305,27 @@ def test_summary_reads_in_80_columns_with_whole_pair_names() -> None:
     assert max(len(line) for line in text.splitlines()) <= 80
     for name in set(names.values()):
         assert name in text, text
+
+
+def test_verdict_line_of_one_contender_says_what_was_measured() -> None:
+    import dataclasses
+
+    from compare.summary import verdict_line
+
+    from . import report_fixtures as fx
+
+    results = fx.load()
+    port = results.ports[0].name
+    # One contender on one endpoint and source: nothing to rank it against.
+    alone = tuple(
+        s
+        for s in results.scenarios
+        if s.port == port and (s.endpoint, s.source) == ("chunked", "cursor")
+    )
+    line = verdict_line(dataclasses.replace(results, ports=results.ports[:1], scenarios=alone))
+    cell = max((s for s in alone if s.concurrency == 1), key=lambda s: s.rows)
+    assert line.startswith(f"verdict ({cell.rows:,} rows {cell.format} x1): "), line
+    assert f"{port} chunked/cursor alone" in line, line
+    assert f"total {format_ms(cell.total)} ms" in line, line
+    assert f"{format_ratio(cell.floor_ratio)}x the rows floor" in line, line
+    assert f"first byte {format_ms(cell.ttfb)} ms" in line, line
