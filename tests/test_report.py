@@ -18,7 +18,7 @@ from compare.report import (
     write_reports,
 )
 from compare.report.context import View
-from compare.report.pages import verdict_table
+from compare.report.pages import LONE_PORT, glance_table, verdict_table
 from compare.report.verdict import Comparison, clearly_different, ranking_verdict
 from compare.results import Results, Stats
 from streambench.cli import main
@@ -604,3 +604,25 @@ def test_summary_says_when_the_machine_was_busy(
     page = render_summary_html(_loaded(results, load))
     alert = "The machine was busy: a 1-minute load average of up to 6.0 on 2 CPUs"
     assert (alert in page) is busy
+
+
+def test_one_contender_is_not_ranked_against_no_one(results: Results) -> None:
+    import dataclasses
+
+    port = results.ports[0]
+    # One port, and on its own page one endpoint: what a single --target run may measure.
+    alone = dataclasses.replace(
+        results,
+        ports=(port,),
+        scenarios=tuple(s for s in results.scenarios if s.port == port.name),
+    )
+    table = verdict_table(View.of(alone), [port.name])
+    assert table.rows
+    for row in (dict(zip(table.headers, cells, strict=True)) for cells in table.rows):
+        assert row["clear winner, time"] == LONE_PORT, row
+        assert row["clear winner, memory"] in (LONE_PORT, "not measured"), row
+    chunked_only = dataclasses.replace(
+        alone, scenarios=tuple(s for s in alone.scenarios if s.endpoint == "chunked")
+    )
+    glance = glance_table(View.of(chunked_only))
+    assert glance.rows[0][1] == "only /chunked measured: nothing to set it against"

@@ -138,7 +138,13 @@ def glance_table(view: View, ports: list[str] | None = None) -> Table:
         standard = view.find(name, "standard", rows)
         chunked = view.find(name, "chunked", rows)
         if standard is None or chunked is None:
-            body.append((name, "not measured at this size", "", "", "", ""))
+            present = standard or chunked
+            said = (
+                "not measured at this size"
+                if present is None
+                else f"only /{present.endpoint} measured: nothing to set it against"
+            )
+            body.append((name, said, "", "", "", ""))
             continue
         standard, chunked = (_below_floor_flagged(s) for s in (standard, chunked))
         body.append(
@@ -261,6 +267,9 @@ VERDICT_CAPTION = (
 )
 
 
+LONE_PORT = "one port only: nothing to rank"
+
+
 def verdict_table(view: View, ports: Sequence[str]) -> Table:
     """Per endpoint and source, the ports ranked by each figure; a winner only where its band
     is clear of every other port's, named for time and for memory separately."""
@@ -303,8 +312,13 @@ def verdict_table(view: View, ports: Sequence[str]) -> Table:
         else:
             cells.append("not measured")
         cells.insert(1, _runs_text(counts))
-        cells.append(_time_winner(time_winners))
-        cells.append(memory_winner)
+        if len(scenarios) == 1:
+            # A lone port wins nothing and ties with no one.
+            cells.append(LONE_PORT)
+            cells.append(memory_winner if memory_winner == "not measured" else LONE_PORT)
+        else:
+            cells.append(_time_winner(time_winners))
+            cells.append(memory_winner)
         rows.append(tuple(cells))
         has_winner = time_winners or memory_winner not in (
             "not measured",
