@@ -4,7 +4,8 @@ lacks. The counterpart of `shared.asgi.uvicorn_protocol`.
 Hypercorn names no protocol class in its config: `ProtocolWrapper` builds `H11Protocol` and
 `worker_serve` builds `TCPServer` from their modules' globals (hypercorn/protocol/__init__.py,
 hypercorn/asyncio/run.py). `install()` replaces those two names, in the serving process only,
-with the subclasses here; nothing else of Hypercorn changes.
+with the subclasses here, after checking that Hypercorn still looks them up there; nothing else
+of Hypercorn changes.
 
 - Head limits (shared/limits.py): Hypercorn answers a head over `h11_max_incomplete_size` with an
   empty 400 or 431 and logs nothing, and has no field count. Here h11 may buffer up to the
@@ -21,6 +22,9 @@ with the subclasses here; nothing else of Hypercorn changes.
 from __future__ import annotations
 
 import asyncio
+import dis
+import importlib.metadata
+from types import CodeType, ModuleType
 from typing import Any, cast
 
 import h11
@@ -47,11 +51,65 @@ from shared.transport import reset
 REFUSAL_LINGER_SECONDS = 1.0
 
 
+# Where Hypercorn finds each class it builds connections from: a global of the module, looked up
+# at run time by the function named. A release that renamed or moved either would leave the
+# classes here unused and the contract's fixes silently undone, so `install()` checks both first.
+REPLACED: tuple[tuple[ModuleType, str, str], ...] = (
+    (hypercorn.protocol, "H11Protocol", "ProtocolWrapper.__init__"),
+    (hypercorn.asyncio.run, "TCPServer", "worker_serve"),
+)
+
+
+class HypercornChanged(RuntimeError):
+    """The installed Hypercorn no longer builds its connections where `install()` replaces them."""
+
+
 def install() -> None:
-    """Make Hypercorn, in this process, build its connections from the classes here."""
-    # Neither module re-exports the name it uses: set as attributes.
-    setattr(hypercorn.protocol, "H11Protocol", ContractH11Protocol)  # noqa: B010
-    setattr(hypercorn.asyncio.run, "TCPServer", ContractTCPServer)  # noqa: B010
+    """Make Hypercorn, in this process, build its connections from the classes here; raise
+    `HypercornChanged`, naming what moved, rather than serve without them."""
+    ours: dict[str, type] = {"H11Protocol": ContractH11Protocol, "TCPServer": ContractTCPServer}
+    for module, name, reader in REPLACED:
+        problem = replacement_problem(module, name, ours[name], reader)
+        if problem is not None:
+            raise HypercornChanged(
+                f"hypercorn {importlib.metadata.version('hypercorn')}: {problem}, so "
+                "shared.asgi.hypercorn_protocol.install() cannot put its classes in its place "
+                "(the contract's head limits, malformed-request lines and shutdown resets)"
+            )
+    for module, name, _ in REPLACED:
+        # Neither module re-exports the name it uses: set as attributes.
+        setattr(module, name, ours[name])
+
+
+def replacement_problem(
+    module: ModuleType, name: str, replacement: type, reader: str
+) -> str | None:
+    """Why `replacement`, set as `module.<name>`, would not be what `module.<reader>` builds, or
+    None: the name must hold the class `replacement` extends (or `replacement`), and `reader`
+    must look it up there when it runs."""
+    current = getattr(module, name, None)
+    if current is None:
+        return f"{module.__name__} has no {name}"
+    if current is not replacement and current not in replacement.__bases__:
+        return (
+            f"{module.__name__}.{name} is {current!r}, not the class {replacement.__name__} extends"
+        )
+    function: Any = module
+    for part in reader.split("."):
+        function = getattr(function, part, None)
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return f"{module.__name__} has no function {reader}"
+    if function.__globals__ is not vars(module) or not _looks_up_global(code, name):
+        return f"{module.__name__}.{reader} no longer looks up the global {name}"
+    return None
+
+
+def _looks_up_global(code: CodeType, name: str) -> bool:
+    """Whether `code`, or a function defined in it, reads the global `name`."""
+    if any(i.opname == "LOAD_GLOBAL" and i.argval == name for i in dis.get_instructions(code)):
+        return True
+    return any(isinstance(c, CodeType) and _looks_up_global(c, name) for c in code.co_consts)
 
 
 class _RecordingConnection(h11.Connection):

@@ -10,6 +10,7 @@ either way. Granian's own logger (`_granian`) goes through the contract's format
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import logging
 import math
 import signal
@@ -78,7 +79,13 @@ def serve(app_factory: Callable[[], Any], settings: Settings, host: str, port: i
     )
     # Granian's graceful stop waits for every connection to flush, and a client that stopped
     # reading never lets one: past the cut, the worker gets what is left of the grace. (The
-    # embedded server reads it but takes no argument for it.)
+    # embedded server reads it, in `_stop_workers`, but takes no argument for it: under another
+    # name ours would be ignored without a word, so a Granian that renamed it is refused.)
+    if not hasattr(server, "workers_kill_timeout"):
+        raise RuntimeError(
+            f"granian {importlib.metadata.version('granian')}: its embedded server has no "
+            "workers_kill_timeout, which shared/servers/granian.py sets to stop within the grace"
+        )
     server.workers_kill_timeout = _kill_timeout(settings.shutdown_grace)
     logging.getLogger("_granian").addFilter(_EmbeddedNotice())
 
