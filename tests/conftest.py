@@ -22,6 +22,7 @@ from shared.settings import Settings
 
 from . import _postgres
 from ._postgres import admin_url, with_database
+from ._scheduling import PairScheduling
 from .servers import ServerPool
 
 TEST_ROWS = 100_000
@@ -32,6 +33,12 @@ JWT_SECRET = "streambench-test-secret-of-32-bytes!"
 
 
 _POSTGRES = pytest.StashKey[_postgres.Choice]()
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> PairScheduling | None:
+    if config.getvalue("dist") != "loadscope":
+        return None
+    return PairScheduling(config, log, [name for name, _, _ in available_pairs()])
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -110,16 +117,14 @@ async def admin(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 def pair_params(*, exclude: tuple[str, ...] = ()) -> list[Any]:
     """Every registered (port, server) pair as a test parameter named `port@server`.
 
-    Each pair's tests share one xdist group, so under `--dist loadgroup` they run in one worker,
-    which starts that pair's servers once; a pair that cannot run here is skipped with the reason.
+    Each pair's tests run in one worker (`tests/_scheduling.py`), which starts that pair's
+    servers once; a pair that cannot run here is skipped with the reason.
     """
     params = []
     for name, _, reason in available_pairs():
         if name in exclude:
             continue
-        marks: list[Any] = [pytest.mark.xdist_group(name)]
-        if reason:
-            marks.append(pytest.mark.skip(reason=reason))
+        marks = [pytest.mark.skip(reason=reason)] if reason else []
         params.append(pytest.param(name, marks=marks, id=name))
     return params
 

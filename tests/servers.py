@@ -99,7 +99,7 @@ class ServerPool:
     """Servers shared by the tests of a session, one per (pair, settings), at most MAX_LIVE at a
     time: the least recently used is stopped first. Each keeps up to `pool_size` connections to
     PostgreSQL open, and the machine's server allows 100 clients for every test run on it; a
-    pair's tests run one after the other in one worker (`xdist_group`), so its servers are the
+    pair's tests run one after the other in one worker (tests/_scheduling.py), so its servers are the
     recent ones."""
 
     MAX_LIVE = 4
