@@ -1,7 +1,7 @@
 """How a comparison shows its progress: a live bar on a terminal, one line per finished step when
 piped (a CI log), and an ETA from the pace measured so far in both.
 
-Work is counted in the comparator's estimated seconds (`compare.run.estimate_work`); only the
+Work is counted in the comparator's estimated seconds (`compare.run.estimate_work`, `compare.work`); only the
 ratio of work done to time taken is trusted, so a wrong estimate of the whole skews the ETA less
 than any fixed figure would. No ETA is shown before enough of the measured work is done.
 """

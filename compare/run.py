@@ -5,131 +5,39 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import secrets
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import asyncpg
 import httpx
 
 from shared.auth import make_token
 from shared.database import Database, create_database
-from shared.pairs import Pair, load_pair
+from shared.pairs import load_pair
 from shared.seed import seed
 from shared.settings import Settings
 
 from . import environment
-from .analysis import MEGABYTE, rate, ratio, scenario_flags, thin
 from .baselines import MemoryServer, Reference, build_reference, measure_ceiling, measure_floor
-from .client import Round, make_client, timed_round
+from .client import make_client
+from .groups import Contender, group_cells, load_average, run_group
 from .options import Cell, CompareOptions, plan
-from .results import (
-    Check,
-    ClientCeiling,
-    Floor,
-    Matrix,
-    PortResult,
-    Results,
-    Scenario,
-    ServerFigures,
-    ServerSource,
-    Stats,
-    Verification,
-)
-from .servers import (
-    LocalServer,
-    NoProbe,
-    Probe,
-    Sample,
-    ServerFailed,
-    metrics_probe,
-    start_local,
-    start_locals,
-)
+from .results import Check, ClientCeiling, Floor, Matrix, Results, Scenario, Verification
+from .scenarios import build_scenario, port_result
+from .servers import ServerFailed, metrics_probe, start_local
 from .verify import verify_port
-
-STARTUP_COST = 3.0
-
-
-class Progress(Protocol):
-    """Where a run reports how far it got. Work is counted in estimated seconds (the same costs as
-    `estimate_work`), so progress is about time, not steps."""
-
-    def begin(self, label: str) -> None:
-        """A step starts (and the one before it is done)."""
-
-    def advance(self, work: float) -> None: ...
-
-    def note(self, text: str) -> None:
-        """Something worth a line of its own, e.g. how long the servers took to start."""
-
-
-def round_cost(rows: int, concurrency: int = 1) -> float:
-    return 0.005 + rows * concurrency * 1.2e-6
-
-
-# Each stage's cost, used alike by the estimate and by the progress it reports.
-def _reference_cost(rows: int) -> float:
-    return round_cost(rows)
-
-
-def _floor_cost(options: CompareOptions, rows: int) -> float:
-    return (options.warmup + options.repeats) * round_cost(rows) / 2
-
-
-def _ceiling_cost(options: CompareOptions, rows: int) -> float:
-    return (options.warmup + options.repeats) * round_cost(rows) / 4
-
-
-def _verify_cost(rows: int) -> float:
-    return 2 * round_cost(rows)  # both endpoints
-
-
-def group_cells(cells: Sequence[Cell]) -> list[list[Cell]]:
-    """Cells that share server processes: one (endpoint, source, format), lightest load first.
-
-    Memory growth is each round's peak over the resident set the process had fresh, before any
-    request. Run in rising order of rows x concurrency, a lighter scenario's freed-but-kept
-    memory is less than a heavier one reuses, so it cannot hide that one's growth; two
-    endpoints or sources never share a process, so a buffered response's arenas can never hide
-    a streamed one's. Starting servers once per group, not once per row count, is what keeps a
-    matrix of many ports and sources within minutes.
-    """
-    groups: dict[tuple[str, str, str], list[Cell]] = {}
-    for cell in cells:
-        groups.setdefault((cell.endpoint, cell.source, cell.format), []).append(cell)
-    return [
-        sorted(group, key=lambda c: (c.rows * c.concurrency, c.rows, c.concurrency))
-        for group in groups.values()
-    ]
-
-
-@dataclass
-class Contender:
-    """A contender in this run: a local (port, server) pair or a target URL, and what is known of
-    it so far."""
-
-    name: str
-    descriptor: Pair | None
-    target_url: str | None
-    verification: Verification | None = None
-    url: str = ""
-    source: ServerSource = "none"
-    startup: list[float] = field(default_factory=list)
-
-
-@dataclass
-class _Collected:
-    rounds: list[Round] = field(default_factory=list)
-    memory: list[int] = field(default_factory=list)
-    cpu: list[float] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-    load: float | None = None
+from .work import (
+    STARTUP_COST,
+    Progress,
+    ceiling_cost,
+    floor_cost,
+    reference_cost,
+    round_cost,
+    verify_cost,
+)
 
 
 def estimate_work(options: CompareOptions, cells: Sequence[Cell]) -> float:
@@ -138,8 +46,8 @@ def estimate_work(options: CompareOptions, cells: Sequence[Cell]) -> float:
     work = 0.0
     for rows in options.rows:
         for _ in options.formats:
-            work += _reference_cost(rows) + 2 * _floor_cost(options, rows)
-            work += _ceiling_cost(options, rows) + contenders * _verify_cost(rows)
+            work += reference_cost(rows) + 2 * floor_cost(options, rows)
+            work += ceiling_cost(options, rows) + contenders * verify_cost(rows)
     for cell in cells:
         work += contenders * rounds * round_cost(cell.rows, cell.concurrency)
     work += len(group_cells(cells)) * STARTUP_COST
@@ -165,7 +73,7 @@ async def run_compare(
     contenders = [Contender(name, load_pair(name), None) for name in options.ports]
     contenders += [Contender(t.name, None, t.url, url=t.url) for t in options.targets]
 
-    load_before = _load()
+    load_before = load_average()
     interrupted = False
     progress.begin("seeding the database")
     await _seed(database_url, max(options.rows))
@@ -179,7 +87,7 @@ async def run_compare(
             reference = await build_reference(
                 database, options.rows, options.formats, options.batch, Path(scratch)
             )
-            progress.advance(sum(map(_reference_cost, options.rows)) * len(options.formats))
+            progress.advance(sum(map(reference_cost, options.rows)) * len(options.formats))
             progress.begin("COPY floors")
             floors, body_floors = await _floors(database, options, progress)
             progress.begin("client ceiling")
@@ -192,7 +100,7 @@ async def run_compare(
                         contender, client, reference, options, server_settings, log_dir,
                         auth_header, routes,
                     )  # fmt: skip
-                    progress.advance(sum(map(_verify_cost, options.rows)) * len(options.formats))
+                    progress.advance(sum(map(verify_cost, options.rows)) * len(options.formats))
                 timed = [c for c in contenders if c.verification and c.verification.passed]
                 floor_of = {(f.rows, f.format): f for f in floors}
                 body_floor_of = {(f.rows, f.format): f for f in body_floors}
@@ -200,7 +108,7 @@ async def run_compare(
                 scenarios: list[Scenario] = []
                 try:
                     for group in group_cells(cells):
-                        collected = await _run_group(
+                        collected = await run_group(
                             group, timed, client, options, server_settings, log_dir,
                             auth_header, reference, progress,
                         )  # fmt: skip
@@ -236,7 +144,7 @@ async def run_compare(
                 ),
             ),
             load_before=load_before,
-            load_after=_load(),
+            load_after=load_average(),
         ),
         settings={**server_settings.as_public_dict(), "auth": options.auth},
         matrix=Matrix(
@@ -252,7 +160,7 @@ async def run_compare(
             quick=options.quick,
             note=note,
         ),
-        ports=tuple(_port_result(c) for c in contenders),
+        ports=tuple(port_result(c) for c in contenders),
         floor=tuple(floors),
         body_floor=tuple(body_floors),
         client_ceiling=tuple(ceilings),
@@ -260,13 +168,6 @@ async def run_compare(
         duration_seconds=time.perf_counter() - started,
         interrupted=interrupted,
     )
-
-
-def _load() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:
-        return None
 
 
 async def _seed(database_url: str, rows: int) -> None:
@@ -291,7 +192,7 @@ async def _floors(
                         database, rows, format, options.repeats, options.warmup, body=body
                     )
                 )
-                progress.advance(_floor_cost(options, rows))
+                progress.advance(floor_cost(options, rows))
     return floors, body_floors
 
 
@@ -308,7 +209,7 @@ async def _ceilings(
                     client, server, expected, chunks, options.repeats, options.warmup
                 )
             )
-            progress.advance(_ceiling_cost(options, rows))
+            progress.advance(ceiling_cost(options, rows))
     finally:
         server.stop()
     return ceilings
@@ -355,221 +256,3 @@ async def _verify(
         Check(f"gap: {point}", "warn", why) for point, why in contender.descriptor.gaps().items()
     ]
     contender.verification = Verification.of([*verification.checks, *gaps])
-
-
-async def _run_group(
-    group: Sequence[Cell],
-    contenders: Sequence[Contender],
-    client: httpx.AsyncClient,
-    options: CompareOptions,
-    settings: Settings,
-    log_dir: Path,
-    auth_header: dict[str, str],
-    reference: Reference,
-    progress: Progress,
-) -> dict[tuple[str, Cell], _Collected]:
-    """Fresh servers for this group; per cell a warm-up, then rounds interleaved: A, B, A, B..."""
-    collected = {(c.name, cell): _Collected() for c in contenders for cell in group}
-    first = group[0]
-    progress.begin(f"starting {len(contenders)} server(s) for {_group_label(first)}")
-    label = f"{first.endpoint}-{first.source}-{first.format}"
-    local = [c for c in contenders if c.descriptor is not None]
-    started = await start_locals(
-        [c.descriptor for c in local if c.descriptor], settings, log_dir, client, label
-    )
-    progress.advance(STARTUP_COST)
-    servers: dict[str, LocalServer] = {}
-    took: list[str] = []
-    for contender, outcome in zip(local, started, strict=True):
-        if isinstance(outcome, LocalServer):
-            servers[contender.name] = outcome
-            if outcome.startup_seconds is not None:
-                contender.startup.append(outcome.startup_seconds)
-                took.append(f"{contender.name} {outcome.startup_seconds:.1f} s")
-        else:
-            took.append(f"{contender.name} FAILED")
-            for cell in group:
-                collected[(contender.name, cell)].failures.append(
-                    f"server did not start: {outcome}"
-                )
-    if took:
-        progress.note(f"servers for {_group_label(first)} up: " + ", ".join(took))
-    try:
-        probes: dict[str, Probe] = {}
-        urls: dict[str, str] = {}
-        for contender in contenders:
-            if contender.name in servers:
-                probes[contender.name] = servers[contender.name].probe()
-                urls[contender.name] = servers[contender.name].url
-            elif contender.target_url is not None:
-                probes[contender.name] = (
-                    await metrics_probe(client, contender.target_url, auth_header)
-                    if contender.source == "metrics"
-                    else NoProbe()
-                )
-                urls[contender.name] = contender.target_url
-        for cell in group:
-            progress.begin(cell.label)
-            expected_bytes = reference.expected[(cell.rows, cell.format)].length
-            await _run_cell(
-                cell, contenders, client, options, urls, probes, auth_header, expected_bytes,
-                collected, progress,
-            )  # fmt: skip
-            load = _load()
-            for contender in contenders:
-                collected[(contender.name, cell)].load = load
-    finally:
-        await asyncio.gather(*(server.stop() for server in servers.values()))
-    return collected
-
-
-async def _run_cell(
-    cell: Cell,
-    contenders: Sequence[Contender],
-    client: httpx.AsyncClient,
-    options: CompareOptions,
-    urls: dict[str, str],
-    probes: dict[str, Probe],
-    auth_header: dict[str, str],
-    expected_bytes: int,
-    collected: dict[tuple[str, Cell], _Collected],
-    progress: Progress,
-) -> None:
-    params = cell.params(options.batch)
-    cost = round_cost(cell.rows, cell.concurrency)
-    for round_number in range(options.warmup + options.repeats):
-        warm = round_number < options.warmup
-        for contender in contenders:
-            if contender.name not in urls:
-                progress.advance(cost)
-                continue
-            probe = probes[contender.name]
-            await probe.before()
-            measured = await timed_round(
-                client, f"{urls[contender.name]}/{cell.endpoint}", params, auth_header,
-                cell.format, cell.rows, cell.concurrency, expected_bytes,
-            )  # fmt: skip
-            sample: Sample = await probe.after()
-            progress.advance(cost)
-            if warm:
-                continue
-            into = collected[(contender.name, cell)]
-            into.rounds.append(measured)
-            if sample.peak_memory_growth_bytes is not None:
-                into.memory.append(sample.peak_memory_growth_bytes)
-            if sample.cpu_seconds is not None:
-                into.cpu.append(sample.cpu_seconds)
-
-
-def build_scenario(
-    contender: Contender,
-    cell: Cell,
-    collected: _Collected,
-    options: CompareOptions,
-    floor: Floor | None,
-    body_floor: Floor | None,
-    ceiling: ClientCeiling | None,
-) -> Scenario:
-    requests = [r for round_ in collected.rounds for r in round_.requests]
-    good = [r for r in requests if r.ok]
-    expected_requests = options.repeats * cell.concurrency
-    errors = (expected_requests - len(good)) if collected.failures else len(requests) - len(good)
-    examples = list(dict.fromkeys([*collected.failures, *(r.error for r in requests if r.error)]))[
-        :5
-    ]
-    total = Stats.maybe(r.total for r in good)
-    ttfb = Stats.maybe(r.ttfb for r in good if r.ttfb is not None)
-    byte_counts = sorted(r.bytes for r in good)
-    round_rows: list[float] = []
-    round_bytes: list[float] = []
-    round_requests: list[float] = []
-    for round_ in collected.rounds:
-        done = [r for r in round_.requests if r.ok]
-        if not done:
-            continue
-        for into, amount in (
-            (round_rows, cell.rows * len(done)),
-            (round_bytes, sum(r.bytes for r in done) / MEGABYTE),
-            (round_requests, len(done)),
-        ):
-            value = rate(amount, round_.seconds)
-            if value is not None:
-                into.append(value)
-    arrival: tuple[tuple[float, int], ...] = ()
-    if good:
-        median_request = sorted(good, key=lambda r: r.total)[(len(good) - 1) // 2]
-        arrival = tuple(thin(median_request.arrival))
-    floor_ratio = ratio(total.median if total else None, floor.seconds.median if floor else None)
-    flags, reasons = scenario_flags(
-        ttfb=ttfb,
-        total=total,
-        concurrency=cell.concurrency,
-        ceiling=ceiling,
-        errors=errors,
-        requests=max(expected_requests, len(requests)),
-        floor_ratio=floor_ratio,
-    )
-    return Scenario(
-        port=contender.name,
-        endpoint=cell.endpoint,
-        source=cell.source,
-        rows=cell.rows,
-        format=cell.format,
-        concurrency=cell.concurrency,
-        repeats=options.repeats,
-        requests=len(requests),
-        errors=errors,
-        error_examples=tuple(examples),
-        headers=Stats.maybe(r.headers for r in good if r.headers is not None),
-        ttfb=ttfb,
-        total=total,
-        bytes=byte_counts[(len(byte_counts) - 1) // 2] if byte_counts else None,
-        chunks=Stats.maybe(r.chunks for r in good),
-        rows_per_second=_median(round_rows),
-        megabytes_per_second=_median(round_bytes),
-        requests_per_second=_median(round_requests),
-        floor_ratio=floor_ratio,
-        body_floor_ratio=ratio(
-            total.median if total else None, body_floor.seconds.median if body_floor else None
-        ),
-        server=ServerFigures(
-            source=contender.source,
-            peak_memory_growth_bytes=Stats.maybe(collected.memory),
-            cpu_seconds=Stats.maybe(collected.cpu),
-        ),
-        arrival=arrival,
-        flags=flags,
-        flag_reasons=reasons,
-        load=collected.load,
-    )
-
-
-def _group_label(cell: Cell) -> str:
-    return f"{cell.endpoint}/{cell.source} {cell.format}"
-
-
-def _median(values: Sequence[float]) -> float | None:
-    stats = Stats.maybe(values)
-    return stats.median if stats else None
-
-
-def _port_result(contender: Contender) -> PortResult:
-    descriptor = contender.descriptor
-    if descriptor is not None:
-        framework, server = descriptor.labels()
-        details = descriptor.details()
-    else:
-        framework = server = "unknown (target)"
-        details = f"already running at {contender.target_url}"
-    return PortResult(
-        name=contender.name,
-        framework=framework,
-        server=server,
-        details=details,
-        url=contender.url,
-        target=descriptor is None,
-        server_metrics=contender.source,
-        verification=contender.verification
-        or Verification.of([Check("verify", "fail", "not verified")]),
-        startup=Stats.maybe(contender.startup),
-    )

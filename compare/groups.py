@@ -1,0 +1,180 @@
+"""A group of cells measured on the same server processes: the servers started for it, then per
+cell a warm-up and rounds interleaved contender by contender, the server's own figures read around
+each round."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from shared.pairs import Pair
+from shared.settings import Settings
+
+from .baselines import Reference
+from .client import Round, timed_round
+from .options import Cell, CompareOptions
+from .results import ServerSource, Verification
+from .servers import LocalServer, NoProbe, Probe, Sample, metrics_probe, start_locals
+from .work import STARTUP_COST, Progress, round_cost
+
+
+def group_cells(cells: Sequence[Cell]) -> list[list[Cell]]:
+    """Cells that share server processes: one (endpoint, source, format), lightest load first.
+
+    Memory growth is each round's peak over the resident set the process had fresh, before any
+    request. Run in rising order of rows x concurrency, a lighter scenario's freed-but-kept
+    memory is less than a heavier one reuses, so it cannot hide that one's growth; two
+    endpoints or sources never share a process, so a buffered response's arenas can never hide
+    a streamed one's. Starting servers once per group, not once per row count, is what keeps a
+    matrix of many ports and sources within minutes.
+    """
+    groups: dict[tuple[str, str, str], list[Cell]] = {}
+    for cell in cells:
+        groups.setdefault((cell.endpoint, cell.source, cell.format), []).append(cell)
+    return [
+        sorted(group, key=lambda c: (c.rows * c.concurrency, c.rows, c.concurrency))
+        for group in groups.values()
+    ]
+
+
+@dataclass
+class Contender:
+    """A contender in this run: a local (port, server) pair or a target URL, and what is known of
+    it so far."""
+
+    name: str
+    descriptor: Pair | None
+    target_url: str | None
+    verification: Verification | None = None
+    url: str = ""
+    source: ServerSource = "none"
+    startup: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Collected:
+    rounds: list[Round] = field(default_factory=list)
+    memory: list[int] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    load: float | None = None
+
+
+async def run_group(
+    group: Sequence[Cell],
+    contenders: Sequence[Contender],
+    client: httpx.AsyncClient,
+    options: CompareOptions,
+    settings: Settings,
+    log_dir: Path,
+    auth_header: dict[str, str],
+    reference: Reference,
+    progress: Progress,
+) -> dict[tuple[str, Cell], Collected]:
+    """Fresh servers for this group; per cell a warm-up, then rounds interleaved: A, B, A, B..."""
+    collected = {(c.name, cell): Collected() for c in contenders for cell in group}
+    first = group[0]
+    progress.begin(f"starting {len(contenders)} server(s) for {_group_label(first)}")
+    label = f"{first.endpoint}-{first.source}-{first.format}"
+    local = [c for c in contenders if c.descriptor is not None]
+    started = await start_locals(
+        [c.descriptor for c in local if c.descriptor], settings, log_dir, client, label
+    )
+    progress.advance(STARTUP_COST)
+    servers: dict[str, LocalServer] = {}
+    took: list[str] = []
+    for contender, outcome in zip(local, started, strict=True):
+        if isinstance(outcome, LocalServer):
+            servers[contender.name] = outcome
+            if outcome.startup_seconds is not None:
+                contender.startup.append(outcome.startup_seconds)
+                took.append(f"{contender.name} {outcome.startup_seconds:.1f} s")
+        else:
+            took.append(f"{contender.name} FAILED")
+            for cell in group:
+                collected[(contender.name, cell)].failures.append(
+                    f"server did not start: {outcome}"
+                )
+    if took:
+        progress.note(f"servers for {_group_label(first)} up: " + ", ".join(took))
+    try:
+        probes: dict[str, Probe] = {}
+        urls: dict[str, str] = {}
+        for contender in contenders:
+            if contender.name in servers:
+                probes[contender.name] = servers[contender.name].probe()
+                urls[contender.name] = servers[contender.name].url
+            elif contender.target_url is not None:
+                probes[contender.name] = (
+                    await metrics_probe(client, contender.target_url, auth_header)
+                    if contender.source == "metrics"
+                    else NoProbe()
+                )
+                urls[contender.name] = contender.target_url
+        for cell in group:
+            progress.begin(cell.label)
+            expected_bytes = reference.expected[(cell.rows, cell.format)].length
+            await _run_cell(
+                cell, contenders, client, options, urls, probes, auth_header, expected_bytes,
+                collected, progress,
+            )  # fmt: skip
+            load = load_average()
+            for contender in contenders:
+                collected[(contender.name, cell)].load = load
+    finally:
+        await asyncio.gather(*(server.stop() for server in servers.values()))
+    return collected
+
+
+async def _run_cell(
+    cell: Cell,
+    contenders: Sequence[Contender],
+    client: httpx.AsyncClient,
+    options: CompareOptions,
+    urls: dict[str, str],
+    probes: dict[str, Probe],
+    auth_header: dict[str, str],
+    expected_bytes: int,
+    collected: dict[tuple[str, Cell], Collected],
+    progress: Progress,
+) -> None:
+    params = cell.params(options.batch)
+    cost = round_cost(cell.rows, cell.concurrency)
+    for round_number in range(options.warmup + options.repeats):
+        warm = round_number < options.warmup
+        for contender in contenders:
+            if contender.name not in urls:
+                progress.advance(cost)
+                continue
+            probe = probes[contender.name]
+            await probe.before()
+            measured = await timed_round(
+                client, f"{urls[contender.name]}/{cell.endpoint}", params, auth_header,
+                cell.format, cell.rows, cell.concurrency, expected_bytes,
+            )  # fmt: skip
+            sample: Sample = await probe.after()
+            progress.advance(cost)
+            if warm:
+                continue
+            into = collected[(contender.name, cell)]
+            into.rounds.append(measured)
+            if sample.peak_memory_growth_bytes is not None:
+                into.memory.append(sample.peak_memory_growth_bytes)
+            if sample.cpu_seconds is not None:
+                into.cpu.append(sample.cpu_seconds)
+
+
+def _group_label(cell: Cell) -> str:
+    return f"{cell.endpoint}/{cell.source} {cell.format}"
+
+
+def load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
