@@ -167,6 +167,10 @@ def _configure_django() -> None:
         # Logging is the server's (the contract's format); Django's would replace handlers.
         LOGGING_CONFIG=None,
         USE_TZ=True,
+        # The contract ignores unknown query parameters, however many: Django refuses more than
+        # 1,000 fields with its HTML 400 and a logged traceback (`TooManyFieldsSent`). The head
+        # limits (8192 bytes of target) bound them on every port.
+        DATA_UPLOAD_MAX_NUMBER_FIELDS=None,
         # Required by Django, used by nothing here (no sessions, no signing).
         SECRET_KEY=secrets.token_urlsafe(32),
     )

@@ -1,4 +1,5 @@
-"""How big and how slow a request head may be, and the answer to one that is not: every server alike.
+"""How big and how slow a request head may be, which HTTP versions it may name, and the answer to
+one that does not comply: every server alike.
 
 The figures are the contract's (docs/contract.md, "Limits and timeouts"). Servers enforce them in
 their HTTP layer, before any app code runs, and keep at most about one head's worth of bytes
@@ -30,6 +31,11 @@ REQUEST_LINE_SLACK = 64
 # Bytes a server may hold of a head still arriving before it refuses it unseen: the largest head
 # the limits allow (request line, header section, the empty line).
 MAX_HEAD_BYTES = MAX_TARGET_BYTES + REQUEST_LINE_SLACK + MAX_HEADER_BYTES + 2
+# The versions a request line may name, as `HTTP/<these>`: any other well-formed one is 505.
+HTTP_VERSIONS = ("1.0", "1.1")
+# llhttp's reason (the parser of aiohttp and of httptools) for a well-formed version it does not
+# speak, such as HTTP/1.2 or HTTP/3.0; it reads HTTP/0.9 and HTTP/2.0 as such instead.
+LLHTTP_UNKNOWN_VERSION = "Invalid HTTP version"
 
 logger = logging.getLogger("streambench.limits")
 
@@ -61,7 +67,11 @@ class HeadRefused(Exception):
         return b"".join([*head, b"\r\n", answer.body])
 
 
-_REASONS = {414: b"URI Too Long", 431: b"Request Header Fields Too Large"}
+_REASONS = {
+    414: b"URI Too Long",
+    431: b"Request Header Fields Too Large",
+    505: b"HTTP Version Not Supported",
+}
 
 
 def target_too_long() -> HeadRefused:
@@ -74,6 +84,16 @@ def header_section_too_large() -> HeadRefused:
 
 def too_many_fields() -> HeadRefused:
     return HeadRefused(431, f"more than {MAX_HEADER_FIELDS} header fields")
+
+
+def version_not_supported() -> HeadRefused:
+    return HeadRefused(505, "HTTP version not supported; use HTTP/1.1 or HTTP/1.0")
+
+
+def check_version(version: str) -> None:
+    """Raise `HeadRefused` (505) unless `version` ("1.1", as in `HTTP/1.1`) is one spoken here."""
+    if version not in HTTP_VERSIONS:
+        raise version_not_supported()
 
 
 def check_head(target_length: int, headers: Iterable[tuple[bytes, bytes]]) -> None:

@@ -1,6 +1,7 @@
-"""Hostile and unlucky clients, for every port: bytes no client library sends, HTTP/1.0, heads over
-the limits, malformed requests. Real servers on real sockets, each exchange under a hard time
-limit, every answer checked against docs/contract.md."""
+"""Hostile and unlucky clients, for every port: bytes no client library sends, HTTP/1.0 and other
+versions, heads over the limits, query strings crowded with unknown keys, malformed requests and
+bodies. Real servers on real sockets, each exchange under a hard time limit, every answer checked
+against docs/contract.md."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ import re
 import pytest
 
 from shared.auth import make_token
-from shared.limits import FIELD_OVERHEAD, MAX_HEADER_BYTES, MAX_HEADER_FIELDS, MAX_TARGET_BYTES
+from shared.limits import (
+    FIELD_OVERHEAD,
+    MAX_HEADER_BYTES,
+    MAX_HEADER_FIELDS,
+    MAX_TARGET_BYTES,
+    version_not_supported,
+)
 
 from .conftest import JWT_SECRET
 from .servers import Server, ServerPool
@@ -202,6 +209,110 @@ async def test_malformed_requests_log_one_warning_each(
     await asyncio.sleep(0.2)
     log = server.new_log()
     _assert_quiet(log, _where(server, "malformed requests"))
+    warnings = [line for line in log.splitlines() if re.search(r"\bWARNING\b", line)]
+    assert len(warnings) == sent, _where(server, f"{sent} WARNING lines expected:\n{log}")
+    assert len(log.splitlines()) == sent, _where(server, f"one line each, nothing else:\n{log}")
+
+
+# 7. HTTP versions other than 1.0 and 1.1: the contract's 505, before any app code
+
+OTHER_VERSIONS = ("HTTP/0.9", "HTTP/1.2", "HTTP/2.0", "HTTP/3.0")
+
+
+async def test_other_http_versions_get_505(
+    port_name: str, servers: ServerPool, request: pytest.FixtureRequest
+) -> None:
+    expect_gap(request, port_name, "http-versions")
+    server = servers.get(port_name)
+    server.mark_log()
+    cases = {
+        f"{version} /{endpoint}": request_head(f"/{endpoint}?rows=2", version=version.encode())
+        for version in OTHER_VERSIONS
+        for endpoint in ("chunked", "standard")
+    }
+    cases["no version (HTTP/0.9's request line)"] = b"GET /chunked?rows=2\r\nHost: x\r\n\r\n"
+    # At once: a refused connection lingers a second before it closes.
+    results = await asyncio.gather(
+        *(exchange(server.url, data, patience=10) for data in cases.values())
+    )
+    for what, result in zip(cases, results, strict=True):
+        where = _where(server, what)
+        body = _assert_json_refusal(result, 505, where)
+        assert body == {"error": version_not_supported().reason}, f"{where}: {body}"
+        # Answered in HTTP/1, whatever the version asked for ("HTTP/2.0 505" is no answer).
+        assert result.raw.startswith(b"HTTP/1."), f"{where}: {result.head!r}"
+        assert "close" in result.headers.get("connection", "").lower(), f"{where}: {result.head!r}"
+        assert result.ended == "eof", f"{where}: the refusal must close the connection"
+    await asyncio.sleep(0.2)
+    log = server.new_log()
+    _assert_quiet(log, _where(server, "other HTTP versions"))
+    warnings = [line for line in log.splitlines() if "WARNING" in line and "refused" in line]
+    assert len(warnings) == len(cases), _where(server, f"one WARNING line per refusal:\n{log}")
+
+
+# 8. Unknown query parameters, however many: ignored
+
+
+async def test_unknown_query_parameters_are_ignored_however_many(
+    port_name: str, servers: ServerPool
+) -> None:
+    server = servers.get(port_name)
+    server.mark_log()
+    known = "rows=3&format=csv"
+    reference = await exchange(server.url, request_head(f"/standard?{known}"))
+    assert reference.status == 200, _where(server, f"reference: {reference.raw[:300]!r}")
+    for endpoint in ("standard", "chunked"):
+        head = f"/{endpoint}?{known}"
+        room = MAX_TARGET_BYTES - len(head)  # what the target limit leaves for unknown keys
+        unknown = {
+            "1,000 valueless keys": "".join(f"&k{i}" for i in range(1000)),
+            f"{room // 2:,} of one valueless key": "&a" * (room // 2),
+            f"{room:,} bare separators": "&" * room,
+            f"{room // 3:,} empty values": "&a=" * (room // 3),
+            "one key as long as the limit allows": "&" + "k" * (room - 3) + "=v",
+        }
+        for what, query in unknown.items():
+            where = _where(server, f"/{endpoint} with {what}")
+            assert len(head + query) <= MAX_TARGET_BYTES, where
+            result = await exchange(server.url, request_head(head + query), patience=10)
+            assert result.status == 200, f"{where}: {result.raw[:300]!r}"
+            body = _dechunk(result.body)[0] if endpoint == "chunked" else result.body
+            assert body == reference.body, f"{where}: not the rows asked for"
+    # More keys than fit in the target: the target's own limit, the same on every port.
+    result = await exchange(server.url, request_head("/standard?rows=1" + "&k" * 10_000))
+    _assert_json_refusal(result, 414, _where(server, "10,000 keys"))
+    await asyncio.sleep(0.2)
+    _assert_quiet(server.new_log(), _where(server, "unknown query parameters"))
+
+
+# 9. A chunked request body whose chunk size does not fit in 64 bits: malformed
+
+CHUNKED = b"Transfer-Encoding: chunked"
+
+
+async def test_a_chunk_size_beyond_64_bits_is_malformed(
+    port_name: str, servers: ServerPool, request: pytest.FixtureRequest
+) -> None:
+    expect_gap(request, port_name, "chunk-size-overflow")
+    server = servers.get(port_name)
+    # A body the routes do not read, framed well, changes nothing.
+    fine = request_head("/standard?rows=2", CHUNKED) + b"3\r\nabc\r\n0\r\n\r\n"
+    result = await exchange(server.url, fine, patience=10)
+    assert result.status == 200, _where(server, f"a small chunked body: {result.raw[:300]!r}")
+    server.mark_log()
+    sizes = {"20 hex digits": b"ffffffffffffffffffff", "2**64": b"10000000000000000"}
+    sent = 0
+    for endpoint in ("standard", "chunked"):
+        for what, size in sizes.items():
+            data = request_head(f"/{endpoint}?rows=2", CHUNKED) + size + b"\r\nabc\r\n0\r\n\r\n"
+            result = await exchange(server.url, data, patience=10)
+            sent += 1
+            where = _where(server, f"/{endpoint} with a chunk size of {what}")
+            assert result.status == 400, f"{where}: {result.raw[:300]!r}"
+            assert result.ended == "eof", f"{where}: the refusal must close the connection"
+    await asyncio.sleep(0.2)
+    log = server.new_log()
+    _assert_quiet(log, _where(server, "chunk sizes beyond 64 bits"))
     warnings = [line for line in log.splitlines() if re.search(r"\bWARNING\b", line)]
     assert len(warnings) == sent, _where(server, f"{sent} WARNING lines expected:\n{log}")
     assert len(log.splitlines()) == sent, _where(server, f"one line each, nothing else:\n{log}")

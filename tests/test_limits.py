@@ -14,6 +14,8 @@ from shared.limits import (
     HeadCounter,
     HeadRefused,
     check_head,
+    check_version,
+    version_not_supported,
 )
 from shared.settings import ENV_NAMES, Settings
 from shared.shutdown import ShutdownPlan
@@ -62,6 +64,18 @@ def test_refusal_answer_is_the_contracts_json() -> None:
     assert len(answer.headers["X-Request-ID"]) == 16
 
 
+def test_only_http_1_0_and_1_1_are_spoken() -> None:
+    check_version("1.0")
+    check_version("1.1")
+    for version in ("0.9", "1.2", "2.0", "3.0"):
+        with pytest.raises(HeadRefused) as refused:
+            check_version(version)
+        assert refused.value == version_not_supported()
+    head = version_not_supported().response().split(b"\r\n")
+    assert head[0] == b"HTTP/1.1 505 HTTP Version Not Supported"
+    assert b"Content-Type: application/json" in head
+
+
 @pytest.mark.parametrize(("grace", "cut"), [(10.0, 8.0), (4.0, 2.0), (2.0, 1.0), (0.0, 0.0)])
 def test_shutdown_plan_cuts_before_the_grace_ends(grace: float, cut: float) -> None:
     plan = ShutdownPlan.from_settings(Settings(shutdown_grace=grace))
@@ -77,6 +91,7 @@ def test_contract_states_the_figures() -> None:
         f"**{MAX_HEADER_FIELDS}**",
         f"(default **{defaults.head_timeout:g}**)",
         f"(default **{defaults.shutdown_grace:g}**)",
+        f'`{{"error":"{version_not_supported().reason}"}}`',
     ):
         assert figure in CONTRACT, f"docs/contract.md does not say {figure!r}"
     ours = [ENV_NAMES["head_timeout"], ENV_NAMES["shutdown_grace"]]

@@ -214,3 +214,19 @@ def test_install_refuses_a_hypercorn_that_no_longer_looks_the_name_up(
         "H11Protocol",
     ):
         hypercorn_protocol.install()
+
+
+def test_the_chunk_size_check_still_finds_what_h11_has_left_of_a_chunk() -> None:
+    # _RecordingConnection reads the rest of a chunk from h11's reader (`_reader`,
+    # `_bytes_in_chunk`); were they renamed, a chunk size beyond 64 bits would pass unseen.
+    head = b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    for size, refused in ((b"ffffffffffffffff", False), (b"10000000000000000", True)):
+        connection = _RecordingConnection(h11.SERVER)
+        connection.receive_data(head + size + b"\r\nabc")
+        assert isinstance(connection.next_event(), h11.Request)
+        if refused:
+            with pytest.raises(h11.RemoteProtocolError, match="chunk size overflow"):
+                connection.next_event()
+            assert connection.their_state is h11.ERROR
+        else:
+            assert connection.next_event() == h11.Data(data=b"abc", chunk_start=True)

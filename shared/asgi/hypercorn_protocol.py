@@ -11,7 +11,13 @@ of Hypercorn changes.
   empty 400 or 431 and logs nothing, and has no field count. Here h11 may buffer up to the
   largest head the limits allow, a parsed head is checked exactly before the app runs, and both
   refusals are the contract's JSON 414 or 431 with one WARNING line.
-- Malformed requests: h11's refusals get Hypercorn's 400 and, here, one WARNING line each.
+- HTTP versions: h11 takes any `HTTP/<digit>.<digit>` and Hypercorn serves HTTP/0.9, 1.2 or 2.0 as
+  if it were 1.1. Any version but 1.0 and 1.1 is answered 505 before the app runs, and so is a
+  request line with no version at all (HTTP/0.9's form), which llhttp reads as HTTP/0.9 on the
+  other servers and h11 refuses as malformed.
+- Malformed requests: h11's refusals get Hypercorn's 400 and, here, one WARNING line each. h11
+  takes chunk sizes of up to 20 hex digits; one beyond 64 bits, where llhttp stops, is refused
+  here too.
 - Shutdown: a response cut by the app at the plan's `cut_after` (see `shared.asgi.running`)
   makes Hypercorn close the connection, and closing waits for the write buffer to drain, which
   a client that stopped reading never lets happen; past its grace Hypercorn then cancels the
@@ -24,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import dis
 import importlib.metadata
+import re
 from types import CodeType, ModuleType
 from typing import Any, cast
 
@@ -40,15 +47,22 @@ from shared.limits import (
     REQUEST_LINE_SLACK,
     HeadRefused,
     check_head,
+    check_version,
     header_section_too_large,
     log_malformed,
     target_too_long,
+    version_not_supported,
 )
 from shared.transport import reset
 
 # How long a refused connection is kept before it is closed, so that closing it with the rest of
 # the head unread (a reset) cannot overtake the refusal.
 REFUSAL_LINGER_SECONDS = 1.0
+# The largest chunk a request body may announce: what llhttp (aiohttp, uvicorn) and Granian's
+# HTTP layer can count, 64 bits.
+MAX_CHUNK_SIZE = 2**64 - 1
+# A request line of a method and a target and nothing else: HTTP/0.9's.
+_VERSIONLESS_LINE = re.compile(rb"[!-~]+ [!-~]+\r?")
 
 
 # Where Hypercorn finds each class it builds connections from: a global of the module, looked up
@@ -124,12 +138,24 @@ class _RecordingConnection(h11.Connection):
             self.refusal = error
             raise
 
+    def _extract_next_receive_event(self) -> Any:
+        # Refused in here, h11 marks the peer's state as an error as for its own refusals, and
+        # Hypercorn then drops what the app still sends instead of failing it.
+        event = super()._extract_next_receive_event()
+        if isinstance(event, h11.Data) and event.chunk_start:
+            # h11's chunked reader counts down what is left of the chunk after the bytes given.
+            left = getattr(self._reader, "_bytes_in_chunk", 0)
+            if len(event.data) + left > MAX_CHUNK_SIZE:
+                raise h11.RemoteProtocolError("chunk size overflow", error_status_hint=400)
+        return event
+
 
 class ContractH11Protocol(H11Protocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.connection = _RecordingConnection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
         self._line_bytes = 0  # of the request line so far, while it has no end yet
+        self._line = bytearray()  # its first bytes, up to the longest line the limits allow
         self._line_done = False
         self._refused = False
 
@@ -144,16 +170,17 @@ class ContractH11Protocol(H11Protocol):
         if self._line_done or self.connection.their_state is not h11.IDLE:
             return
         end = data.find(b"\n")
-        if end < 0:
-            self._line_bytes += len(data)
-        else:
-            self._line_bytes += end
-            self._line_done = True
+        piece = data if end < 0 else data[:end]
+        self._line_bytes += len(piece)
+        self._line += piece[: max(0, MAX_TARGET_BYTES + REQUEST_LINE_SLACK - len(self._line))]
+        self._line_done = end >= 0
 
     async def _create_stream(self, request: h11.Request) -> None:
         self._line_bytes, self._line_done = 0, False  # the next head starts afresh
+        self._line.clear()
         try:
             check_head(len(request.target), request.headers.raw_items())
+            check_version(request.http_version.decode("ascii"))
         except HeadRefused as refusal:
             await self._refuse(refusal)
             return
@@ -174,8 +201,15 @@ class ContractH11Protocol(H11Protocol):
             )
             await self._refuse(target_too_long() if too_long_a_line else header_section_too_large())
             return
+        if self._versionless_line():
+            await self._refuse(version_not_supported())
+            return
         log_malformed(self.client, str(refusal) if refusal is not None else "invalid HTTP")
         await super()._send_error_response(status_code)
+
+    def _versionless_line(self) -> bool:
+        whole = self._line_done and self._line_bytes == len(self._line)
+        return whole and _VERSIONLESS_LINE.fullmatch(self._line) is not None
 
     async def _malformed(self, reason: str) -> None:
         self._refused = True

@@ -7,6 +7,9 @@ gets these by passing `http=contract_protocol(settings)`:
   in memory without bound (httptools/parser/parser.pyx, `_on_header_value`). The target and
   fields are counted as the parser hands them over and an oversized head is answered 414 or 431
   before the app runs; a head still unfinished past `MAX_HEAD_BYTES` is refused unseen.
+- HTTP versions: httptools refuses HTTP/1.2 or HTTP/3.0 as malformed and passes HTTP/0.9 and
+  HTTP/2.0 on to the app, which uvicorn answers in HTTP/1.1 framing. Any version but 1.0 and 1.1
+  is answered 505 before the app runs, like a head over the limits.
 - Head timeout: uvicorn arms its keep-alive timer only after a response and cancels it on any
   byte (httptools_impl.py, `data_received`), so a connection that never finishes its head is
   held for ever. Here a head must be complete `head_timeout` seconds after the connection
@@ -30,7 +33,15 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
-from shared.limits import MAX_HEAD_BYTES, HeadCounter, HeadRefused, header_section_too_large
+from shared.limits import (
+    LLHTTP_UNKNOWN_VERSION,
+    MAX_HEAD_BYTES,
+    HeadCounter,
+    HeadRefused,
+    check_version,
+    header_section_too_large,
+    version_not_supported,
+)
 from shared.limits import log_malformed as log_malformed_request
 from shared.settings import Settings
 from shared.shutdown import ShutdownPlan, log_cut
@@ -97,7 +108,10 @@ class ContractHttpToolsProtocol(HttpToolsProtocol):
             self._malformed(str(error))
             return
         except httptools.HttpParserError as error:
-            self._malformed(str(error))
+            if str(error) == LLHTTP_UNKNOWN_VERSION:
+                self._refuse(version_not_supported())
+            else:
+                self._malformed(str(error))
             return
         except httptools.HttpParserUpgrade:
             if self._should_upgrade():
@@ -121,6 +135,7 @@ class ContractHttpToolsProtocol(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
+        check_version(self.parser.get_http_version())  # raises HeadRefused: the app never runs
         self._in_head = False
         self._head_bytes = 0
         self._cancel_head_timer()

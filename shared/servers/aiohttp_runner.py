@@ -7,6 +7,9 @@ starts it on uvloop.
   field while it arrives (`max_line_size` counts the target alone: `cb_on_url` in
   aiohttp/_http_parser.pyx), the rest is checked exactly before the app sees the request, and
   both answer 414 or 431 where aiohttp would answer 400 to everything.
+- HTTP versions: the C parser refuses HTTP/1.2 or HTTP/3.0 as a bad status line and passes
+  HTTP/0.9 and HTTP/2.0 on, which aiohttp answers in the request's version ("HTTP/2.0 200", or a
+  500 from a chunked response). Any version but 1.0 and 1.1 is answered 505 as a refused head.
 - One WARNING line per request the parser refuses: aiohttp logs each with a traceback at ERROR
   (web_protocol.py, `RequestHandler.handle_error`), which lets any client flood the log.
 - Head timeout: aiohttp's keep-alive timer runs from the connection's start and from the end of
@@ -28,9 +31,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
+from aiohttp.http_exceptions import BadStatusLine, HttpProcessingError, LineTooLong
 
 from shared.limits import (
+    HTTP_VERSIONS,
+    LLHTTP_UNKNOWN_VERSION,
     MAX_HEADER_BYTES,
     MAX_HEADER_FIELDS,
     MAX_TARGET_BYTES,
@@ -40,6 +45,7 @@ from shared.limits import (
     log_malformed,
     target_too_long,
     too_many_fields,
+    version_not_supported,
 )
 from shared.settings import Settings
 from shared.shutdown import ShutdownPlan, log_cut
@@ -203,7 +209,8 @@ class _StopAtFirstRefusal:
     aiohttp goes on feeding a parser that has failed, and each later read fails again with an
     error that quotes the whole read (`feed_data` in aiohttp/_http_parser.pyx) and is queued
     until the connection closes: a client sending megabytes of one header line had the server
-    keep a multiple of them. The refusal is answered and the connection closed anyway.
+    keep a multiple of them. The refusal is answered and the connection closed anyway. A
+    request the parser passes in a version not spoken here is refused the same way.
     """
 
     def __init__(self, parser: Any) -> None:
@@ -218,6 +225,12 @@ class _StopAtFirstRefusal:
         except HttpProcessingError:
             self._refused = True
             raise
+        for message, _ in result[0]:
+            version = getattr(message, "version", None)
+            if version is not None and f"{version.major}.{version.minor}" not in HTTP_VERSIONS:
+                # Refused as a parse error: aiohttp then answers in HTTP/1.x, not in that version.
+                self._refused = True
+                raise BadStatusLine(error=LLHTTP_UNKNOWN_VERSION)
         return result
 
     def __getattr__(self, name: str) -> Any:
@@ -230,6 +243,8 @@ def _as_head_refusal(error: HttpProcessingError) -> HeadRefused | None:
         return target_too_long() if limit == MAX_TARGET_BYTES else header_section_too_large()
     if error.message == _TOO_MANY_HEADERS:
         return too_many_fields()
+    if LLHTTP_UNKNOWN_VERSION in error.message:
+        return version_not_supported()
     return None
 
 

@@ -34,6 +34,14 @@ SERVER = ServerDescriptor(
         "answered by its Rust HTTP layer with an empty 414 or 431 and nothing logged; below "
         "them the contract's limits hold (shared.asgi.head_limits)",
         "malformed-requests": "its parser's refusals are not logged as one WARNING line each",
+        "http-versions": "a request line naming another version than HTTP/1.0 or HTTP/1.1 "
+        "(HTTP/0.9, 1.2, 2.0, 3.0, or none) gets its Rust HTTP layer's empty 400, not the "
+        "contract's 505, and nothing logged",
+        "chunk-size-overflow": "a request body's chunk size beyond 64 bits is not refused: its "
+        "HTTP layer (hyper) fails the body only when it is read, and Granian hands that to the "
+        "app as http.disconnect (src/asgi/io.rs, github.com/emmett-framework/granian), so the "
+        "request is answered as if it had no body (200; 500 from Granian on Django, which reads "
+        "the body first) and nothing is logged",
     },
 )
 
