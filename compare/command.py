@@ -106,6 +106,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from .report import write_reports
     from .run import estimate_work, run_compare
     from .summary import print_summary
+    from .work import Stopwatch
 
     # httpx narrates every request at INFO: thousands of lines that would bury the progress.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -129,18 +130,24 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 1
     cells, _ = plan(options)
+    stopwatch = Stopwatch()
     with progress_for(console, estimate_work(options, cells), sys.stderr) as progress:
         results = asyncio.run(
-            run_compare(options, settings, database_url, not settings.database_url, progress)
+            run_compare(
+                options, settings, database_url, not settings.database_url, progress, stopwatch
+            )
         )
-    results.dump(out / "results.json")
-    write_csv(results, out / "results.csv")
-    written = write_reports(results, out)
+    with stopwatch.phase("writing reports"):
+        results.dump(out / "results.json")
+        write_csv(results, out / "results.csv")
+        written = write_reports(results, out)
     # The pages people open; the charts and the rest are beside them.
     shown = [out / "results.json", out / "results.csv", out / "index.html", out / "summary.md"]
     shown += [p for p in written if p.suffix == ".html" and p.name != "index.html"]
     print_summary(console, results, [str(p) for p in shown])
     print(f"{len(written) + 2} files in {out}", file=sys.stderr)
+    # Where the time went: server starts, verification and measuring, each on its own.
+    print(stopwatch.summary(), file=sys.stderr)
     if results.interrupted:
         print(
             f"streambench compare: interrupted; {len(results.scenarios)} scenario(s) measured "

@@ -20,10 +20,22 @@ from .client import Round, timed_round
 from .options import Cell, CompareOptions
 from .results import ServerSource, Verification
 from .servers import LocalServer, NoProbe, Probe, Sample, metrics_probe, start_locals
-from .work import STARTUP_COST, Progress, round_cost
+from .work import STARTUP_COST, Progress, Stopwatch, round_cost
+
+# What a response of each kind holds at its peak, in bodies, roughly (the README's run at 500,000
+# rows: a buffered `fetch` about 9 bodies, a streamed `fetch` about 6, buffered `cursor` and `copy`
+# about one, streamed `cursor` and `copy` a batch or two whatever the size). Only the order matters.
+HELD_BODIES: dict[tuple[str, str], int] = {
+    ("chunked", "copy"): 0,
+    ("chunked", "cursor"): 0,
+    ("standard", "copy"): 1,
+    ("standard", "cursor"): 1,
+    ("chunked", "fetch"): 6,
+    ("standard", "fetch"): 9,
+}
 
 
-def group_cells(cells: Sequence[Cell]) -> list[list[Cell]]:
+def group_cells(cells: Sequence[Cell], reuse_servers: bool = False) -> list[list[Cell]]:
     """Cells that share server processes: one (endpoint, source, format), lightest load first.
 
     Memory growth is each round's peak over the resident set the process had fresh, before any
@@ -32,7 +44,14 @@ def group_cells(cells: Sequence[Cell]) -> list[list[Cell]]:
     endpoints or sources never share a process, so a buffered response's arenas can never hide
     a streamed one's. Starting servers once per group, not once per row count, is what keeps a
     matrix of many ports and sources within minutes.
+
+    With `reuse_servers` every cell shares one process per contender, in rising order of what
+    the response is expected to hold: streamed before buffered, `copy` and `cursor` before
+    `fetch`. A figure is then never hidden by an earlier, heavier one as far as that order is
+    right, but it can include memory an earlier scenario left behind: an upper bound.
     """
+    if reuse_servers:
+        return [sorted(cells, key=_expected_memory)] if cells else []
     groups: dict[tuple[str, str, str], list[Cell]] = {}
     for cell in cells:
         groups.setdefault((cell.endpoint, cell.source, cell.format), []).append(cell)
@@ -40,6 +59,21 @@ def group_cells(cells: Sequence[Cell]) -> list[list[Cell]]:
         sorted(group, key=lambda c: (c.rows * c.concurrency, c.rows, c.concurrency))
         for group in groups.values()
     ]
+
+
+def _expected_memory(cell: Cell) -> tuple[int, int, int]:
+    load = cell.rows * cell.concurrency
+    return HELD_BODIES.get((cell.endpoint, cell.source), 1) * load, load, cell.rows
+
+
+def group_label(group: Sequence[Cell]) -> str:
+    """What a group is, for the console: `standard/fetch text`, or `every scenario` when the
+    group spans several endpoints, sources or formats."""
+    kinds = {(c.endpoint, c.source, c.format) for c in group}
+    if len(kinds) == 1:
+        first = group[0]
+        return f"{first.endpoint}/{first.source} {first.format}"
+    return "every scenario"
 
 
 @dataclass
@@ -75,16 +109,18 @@ async def run_group(
     auth_header: dict[str, str],
     reference: Reference,
     progress: Progress,
+    stopwatch: Stopwatch,
 ) -> dict[tuple[str, Cell], Collected]:
     """Fresh servers for this group; per cell a warm-up, then rounds interleaved: A, B, A, B..."""
     collected = {(c.name, cell): Collected() for c in contenders for cell in group}
-    first = group[0]
-    progress.begin(f"starting {len(contenders)} server(s) for {_group_label(first)}")
-    label = f"{first.endpoint}-{first.source}-{first.format}"
+    described = group_label(group)
+    progress.begin(f"starting {len(contenders)} server(s) for {described}")
+    label = described.replace("/", "-").replace(" ", "-")
     local = [c for c in contenders if c.descriptor is not None]
-    started = await start_locals(
-        [c.descriptor for c in local if c.descriptor], settings, log_dir, client, label
-    )
+    with stopwatch.phase("starting servers"):
+        started = await start_locals(
+            [c.descriptor for c in local if c.descriptor], settings, log_dir, client, label
+        )
     progress.advance(STARTUP_COST)
     servers: dict[str, LocalServer] = {}
     took: list[str] = []
@@ -101,7 +137,7 @@ async def run_group(
                     f"server did not start: {outcome}"
                 )
     if took:
-        progress.note(f"servers for {_group_label(first)} up: " + ", ".join(took))
+        progress.note(f"servers for {described} up: " + ", ".join(took))
     try:
         probes: dict[str, Probe] = {}
         urls: dict[str, str] = {}
@@ -119,15 +155,17 @@ async def run_group(
         for cell in group:
             progress.begin(cell.label)
             expected_bytes = reference.expected[(cell.rows, cell.format)].length
-            await _run_cell(
-                cell, contenders, client, options, urls, probes, auth_header, expected_bytes,
-                collected, progress,
-            )  # fmt: skip
+            with stopwatch.phase("measuring"):
+                await _run_cell(
+                    cell, contenders, client, options, urls, probes, auth_header,
+                    expected_bytes, collected, progress,
+                )  # fmt: skip
             load = load_average()
             for contender in contenders:
                 collected[(contender.name, cell)].load = load
     finally:
-        await asyncio.gather(*(server.stop() for server in servers.values()))
+        with stopwatch.phase("stopping servers"):
+            await asyncio.gather(*(server.stop() for server in servers.values()))
     return collected
 
 
@@ -167,10 +205,6 @@ async def _run_cell(
                 into.memory.append(sample.peak_memory_growth_bytes)
             if sample.cpu_seconds is not None:
                 into.cpu.append(sample.cpu_seconds)
-
-
-def _group_label(cell: Cell) -> str:
-    return f"{cell.endpoint}/{cell.source} {cell.format}"
 
 
 def load_average() -> float | None:

@@ -70,6 +70,7 @@ class CompareOptions:
     shape: bool
     warmup: int = WARMUP_ROUNDS
     budgets: tuple[Budget, ...] = ()
+    reuse_servers: bool = False
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -140,7 +141,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="a small matrix: 1,000 and 10,000 rows, concurrency 1 and 4, 2 repeats",
+        help="a small matrix: 1,000 and 10,000 rows, concurrency 1 and 4, 2 repeats, and "
+        "--reuse-servers",
+    )
+    reuse = parser.add_mutually_exclusive_group()
+    reuse.add_argument(
+        "--reuse-servers",
+        action="store_true",
+        default=None,
+        help="one server process per contender for every scenario, lighter ones first: far "
+        "fewer starts, but a memory figure can include what an earlier scenario left behind",
+    )
+    reuse.add_argument(
+        "--fresh-servers",
+        dest="reuse_servers",
+        action="store_false",
+        help="fresh server processes per (endpoint, source, format), also with --quick "
+        "(the default otherwise)",
     )
     parser.add_argument(
         "--target",
@@ -223,6 +240,7 @@ def options_from_args(
         out=args.out,
         shape=args.concurrency is None,
         budgets=budgets,
+        reuse_servers=quick if args.reuse_servers is None else bool(args.reuse_servers),
     )
 
 
@@ -319,9 +337,16 @@ def plan(options: CompareOptions) -> tuple[list[Cell], str]:
                     for endpoint in options.endpoints
                     for source in (options.sources or (DEFAULT_SOURCE[endpoint],))
                 )
+    processes = (
+        "one server process per contender for every scenario, in rising order of the memory a "
+        "response is expected to hold; memory growth is each round's peak RSS over the fresh "
+        "process's RSS, so it can include what an earlier scenario left behind (an upper bound)"
+        if options.reuse_servers
+        else "fresh server processes per (endpoint, source, format), scenarios within in rising "
+        "rows x concurrency; memory growth is each round's peak RSS over the fresh process's RSS"
+    )
     notes = [
-        "fresh server processes per (endpoint, source, format), scenarios within in rising "
-        "rows x concurrency; memory growth is each round's peak RSS over the fresh process's RSS",
+        processes,
         "ports interleaved round by round",
         f"{options.warmup} warm-up round(s) per scenario, not counted",
     ]

@@ -163,6 +163,8 @@ class Matrix:
     quick: bool
     note: str
     sources: tuple[str, ...] = ()  # empty: each endpoint's default source only
+    # One server process per contender for every scenario instead of fresh ones per group.
+    reuse_servers: bool = False
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Matrix:
@@ -178,6 +180,7 @@ class Matrix:
             quick=bool(data["quick"]),
             note=data.get("note", ""),
             sources=tuple(data.get("sources", ())),
+            reuse_servers=bool(data.get("reuse_servers", False)),
         )
 
 

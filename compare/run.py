@@ -32,12 +32,16 @@ from .verify import verify_port
 from .work import (
     STARTUP_COST,
     Progress,
+    Stopwatch,
     ceiling_cost,
     floor_cost,
     reference_cost,
     round_cost,
     verify_cost,
 )
+
+# Verification times nothing: two contenders at a time, one per core.
+VERIFY_PARALLEL = 2
 
 
 def estimate_work(options: CompareOptions, cells: Sequence[Cell]) -> float:
@@ -50,7 +54,7 @@ def estimate_work(options: CompareOptions, cells: Sequence[Cell]) -> float:
             work += ceiling_cost(options, rows) + contenders * verify_cost(rows)
     for cell in cells:
         work += contenders * rounds * round_cost(cell.rows, cell.concurrency)
-    work += len(group_cells(cells)) * STARTUP_COST
+    work += len(group_cells(cells, options.reuse_servers)) * STARTUP_COST
     return work
 
 
@@ -60,8 +64,10 @@ async def run_compare(
     database_url: str,
     embedded: bool,
     progress: Progress,
+    stopwatch: Stopwatch | None = None,
 ) -> Results:
-    """Measure every contender; `settings.database_url` must already be resolved."""
+    """Measure every contender; `settings.database_url` must already be resolved. `stopwatch`
+    keeps where the time went, phase by phase."""
     started = time.perf_counter()
     created_at = environment.utc_now()
     cells, note = plan(options)
@@ -75,8 +81,10 @@ async def run_compare(
 
     load_before = load_average()
     interrupted = False
+    stopwatch = stopwatch or Stopwatch()
     progress.begin("seeding the database")
-    await _seed(database_url, max(options.rows))
+    with stopwatch.phase("seeding"):
+        await _seed(database_url, max(options.rows))
     database = await create_database(server_settings)
     log_dir = (options.out or Path(".")) / "logs"
     top = max(max(cell.concurrency for cell in cells), 1)
@@ -84,33 +92,37 @@ async def run_compare(
         server_version = await database.server_version()
         with tempfile.TemporaryDirectory(prefix="streambench-compare-") as scratch:
             progress.begin("computing expected bodies")
-            reference = await build_reference(
-                database, options.rows, options.formats, options.batch, Path(scratch)
-            )
+            with stopwatch.phase("expected bodies"):
+                reference = await build_reference(
+                    database, options.rows, options.formats, options.batch, Path(scratch)
+                )
             progress.advance(sum(map(reference_cost, options.rows)) * len(options.formats))
             progress.begin("COPY floors")
-            floors, body_floors = await _floors(database, options, progress)
+            with stopwatch.phase("floors"):
+                floors, body_floors = await _floors(database, options, progress)
             progress.begin("client ceiling")
             async with make_client(top + 4) as client:
-                ceilings = await _ceilings(client, reference, options, progress)
+                with stopwatch.phase("client ceiling"):
+                    ceilings = await _ceilings(client, reference, options, progress)
                 routes = list(dict.fromkeys((c.endpoint, c.source) for c in cells))
-                for contender in contenders:
-                    progress.begin(f"verifying {contender.name}")
-                    await _verify(
-                        contender, client, reference, options, server_settings, log_dir,
-                        auth_header, routes,
+                progress.begin(
+                    f"verifying {len(contenders)} contender(s), {VERIFY_PARALLEL} at a time"
+                )
+                with stopwatch.phase("verifying"):
+                    await _verify_all(
+                        contenders, client, reference, options, server_settings, log_dir,
+                        auth_header, routes, progress,
                     )  # fmt: skip
-                    progress.advance(sum(map(verify_cost, options.rows)) * len(options.formats))
                 timed = [c for c in contenders if c.verification and c.verification.passed]
                 floor_of = {(f.rows, f.format): f for f in floors}
                 body_floor_of = {(f.rows, f.format): f for f in body_floors}
                 ceiling_of = {(c.rows, c.format): c for c in ceilings}
                 scenarios: list[Scenario] = []
                 try:
-                    for group in group_cells(cells):
+                    for group in group_cells(cells, options.reuse_servers):
                         collected = await run_group(
                             group, timed, client, options, server_settings, log_dir,
-                            auth_header, reference, progress,
+                            auth_header, reference, progress, stopwatch,
                         )  # fmt: skip
                         for cell in group:
                             for contender in timed:
@@ -159,6 +171,7 @@ async def run_compare(
             warmup=options.warmup,
             quick=options.quick,
             note=note,
+            reuse_servers=options.reuse_servers,
         ),
         ports=tuple(port_result(c) for c in contenders),
         floor=tuple(floors),
@@ -213,6 +226,36 @@ async def _ceilings(
     finally:
         server.stop()
     return ceilings
+
+
+async def _verify_all(
+    contenders: Sequence[Contender],
+    client: httpx.AsyncClient,
+    reference: Reference,
+    options: CompareOptions,
+    settings: Settings,
+    log_dir: Path,
+    auth_header: dict[str, str],
+    routes: Sequence[tuple[str, str]],
+    progress: Progress,
+) -> None:
+    """Verify every contender, VERIFY_PARALLEL at a time: nothing is timed meanwhile, and each
+    local contender's server is started, checked and stopped on its own."""
+    gate = asyncio.Semaphore(VERIFY_PARALLEL)
+    work = sum(map(verify_cost, options.rows)) * len(options.formats)
+
+    async def verify(contender: Contender) -> None:
+        async with gate:
+            started = time.perf_counter()
+            await _verify(
+                contender, client, reference, options, settings, log_dir, auth_header, routes
+            )
+            took = time.perf_counter() - started
+            up = f", its server up in {contender.startup[-1]:.1f} s" if contender.startup else ""
+            progress.note(f"verified {contender.name} in {took:.1f} s{up}")
+            progress.advance(work)
+
+    await asyncio.gather(*(verify(contender) for contender in contenders))
 
 
 async def _verify(

@@ -100,6 +100,11 @@ def test_quick_run_times_good_ports_and_refuses_a_broken_one(
     # Cut as the cursor cuts: batches of 100, 200, 400, ... rows up to the batch size (1000).
     assert {(c.rows, c.chunks) for c in results.client_ceiling} == {(300, 2), (1000, 4)}
     assert results.matrix.concurrency == (2,)
+    # --quick: per good contender, one server to verify it and one for every scenario.
+    assert results.matrix.reuse_servers
+    logs = sorted(p.name for p in (out / "logs").iterdir())
+    expected = [f"{n}-{label}.log" for n in good for label in ("every-scenario", "verify")]
+    assert logs == sorted([*expected, "broken@aiohttp-verify.log"])
     assert results.settings["auth"] is True
     assert results.settings["jwt_secret"] == "<set>"
 

@@ -9,7 +9,9 @@ import pytest
 from compare._memory_server import framed_chunks
 from compare.analysis import RowCounter, client_bound, count_rows, noisy, scenario_flags, thin
 from compare.baselines import chunk_sizes
+from compare.groups import group_cells
 from compare.options import (
+    Cell,
     CompareOptions,
     OptionError,
     Target,
@@ -184,6 +186,50 @@ def test_options_defaults_and_quick() -> None:
     assert only_target.targets == (Target("x", "http://h:1"),)
     with pytest.raises(OptionError, match="given twice"):
         _options_of("--target", "x=http://h:1", "--target", "x=http://h:2")
+
+
+def test_quick_reuses_servers_unless_told_otherwise() -> None:
+    def reuse(*argv: str) -> bool:
+        return options_from_args(_args(*argv), AVAILABLE, DEFAULTS).reuse_servers
+
+    assert not reuse()
+    assert reuse("--quick")
+    assert not reuse("--quick", "--fresh-servers")
+    assert reuse("--reuse-servers")
+    with pytest.raises(SystemExit):
+        _args("--reuse-servers", "--fresh-servers")
+    _, note = plan(_options(reuse_servers=True))
+    assert note.startswith("one server process per contender")
+    assert "upper bound" in note
+    _, note = plan(_options())
+    assert note.startswith("fresh server processes per (endpoint, source, format)")
+
+
+def test_reused_servers_serve_lighter_scenarios_first() -> None:
+    cells, _ = plan(
+        _options(
+            shape=False,
+            rows=(1_000, 10_000),
+            concurrency=(1, 4),
+            sources=("fetch", "cursor", "copy"),
+        )
+    )
+    fresh = group_cells(cells)
+    assert len(fresh) == 6
+    for group in fresh:
+        assert len({(c.endpoint, c.source, c.format) for c in group}) == 1
+        loads = [c.rows * c.concurrency for c in group]
+        assert loads == sorted(loads)
+    [shared] = group_cells(cells, reuse_servers=True)
+    assert sorted(shared, key=repr) == sorted(cells, key=repr)
+    kinds = list(dict.fromkeys((c.endpoint, c.source) for c in shared))
+    # Streamed cursor and copy hold a batch whatever the size: all of them come first; the
+    # buffered fetch, holding the most, last.
+    streamed = {("chunked", "cursor"), ("chunked", "copy")}
+    assert set(kinds[:2]) == streamed
+    assert [c for c in shared if (c.endpoint, c.source) in streamed] == shared[:8]
+    assert shared[-1] == Cell("standard", 10_000, "text", 4, "fetch")
+    assert group_cells([], reuse_servers=True) == []
 
 
 def test_ports_and_servers_make_pairs() -> None:

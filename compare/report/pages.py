@@ -44,6 +44,7 @@ def summary_page(results: Results) -> Page:
         "starts than a buffered (standard) one, what it costs in total time and server memory "
         "across sizes and concurrency, and how close each gets to the database's own COPY speed.",
         NOISE_RULE,
+        *reused_process_rule(results),
     )
     return Page(
         slug=SUMMARY,
@@ -69,6 +70,7 @@ def port_page(results: Results, port: PortResult) -> Page:
         + (f", an already-running target at {port.url}" if port.target else "")
         + f". Server figures from {port.server_metrics}.",
         NOISE_RULE,
+        *reused_process_rule(results),
     )
     timed = port.timed
     return Page(
@@ -253,6 +255,18 @@ def _chain(ordered: Sequence[tuple[str, Stats]], kind: Kind, fmt: Callable[[floa
             f" {'<' if clearly_different(before, stats, kind) else '≈'} {name} {fmt(stats.median)}"
         )
     return text
+
+
+REUSED_PROCESSES = (
+    "Memory in this run is an upper bound: one server process per contender served every "
+    "scenario (--reuse-servers, which --quick implies), the lighter ones first, so a figure can "
+    "include what an earlier scenario left behind. Without it each (endpoint, source, format) "
+    "gets fresh processes."
+)
+
+
+def reused_process_rule(results: Results) -> tuple[str, ...]:
+    return (REUSED_PROCESSES,) if results.matrix.reuse_servers else ()
 
 
 FigureOf = Callable[[Scenario], Stats | None]
