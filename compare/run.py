@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import secrets
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import asyncpg
@@ -109,10 +110,13 @@ async def run_compare(
                     f"verifying {len(contenders)} contender(s), {VERIFY_PARALLEL} at a time"
                 )
                 with stopwatch.phase("verifying"):
-                    await _verify_all(
-                        contenders, client, reference, options, server_settings, log_dir,
-                        auth_header, routes, progress,
+                    verify = functools.partial(
+                        _verify, client=client, reference=reference, options=options,
+                        settings=server_settings, log_dir=log_dir, auth_header=auth_header,
+                        routes=routes,
                     )  # fmt: skip
+                    work = sum(map(verify_cost, options.rows)) * len(options.formats)
+                    await _verify_all(contenders, verify, work, progress)
                 timed = [c for c in contenders if c.verification and c.verification.passed]
                 floor_of = {(f.rows, f.format): f for f in floors}
                 body_floor_of = {(f.rows, f.format): f for f in body_floors}
@@ -230,26 +234,18 @@ async def _ceilings(
 
 async def _verify_all(
     contenders: Sequence[Contender],
-    client: httpx.AsyncClient,
-    reference: Reference,
-    options: CompareOptions,
-    settings: Settings,
-    log_dir: Path,
-    auth_header: dict[str, str],
-    routes: Sequence[tuple[str, str]],
+    verify_one: Callable[[Contender], Awaitable[None]],
+    work: float,
     progress: Progress,
 ) -> None:
     """Verify every contender, VERIFY_PARALLEL at a time: nothing is timed meanwhile, and each
     local contender's server is started, checked and stopped on its own."""
     gate = asyncio.Semaphore(VERIFY_PARALLEL)
-    work = sum(map(verify_cost, options.rows)) * len(options.formats)
 
     async def verify(contender: Contender) -> None:
         async with gate:
             started = time.perf_counter()
-            await _verify(
-                contender, client, reference, options, settings, log_dir, auth_header, routes
-            )
+            await verify_one(contender)
             took = time.perf_counter() - started
             up = f", its server up in {contender.startup[-1]:.1f} s" if contender.startup else ""
             progress.note(f"verified {contender.name} in {took:.1f} s{up}")
@@ -260,6 +256,7 @@ async def _verify_all(
 
 async def _verify(
     contender: Contender,
+    *,
     client: httpx.AsyncClient,
     reference: Reference,
     options: CompareOptions,
