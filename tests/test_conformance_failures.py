@@ -122,34 +122,33 @@ async def test_stream_fails_midway(
 ) -> None:
     """The database connection dies while a response is in flight: the client must see an
     incomplete body, the server logs one line with the request id, and the next request works."""
-    server = servers.start_private(port_name)
-    try:
-        await _wait_until_idle(admin)
-        request_id = f"midstream{secrets.token_hex(4)}"
-        connection = await RawConnection.open(
-            server.url, f"{BIG}&source={source}", {"X-Request-ID": request_id}
-        )
-        assert connection.response is not None
-        assert connection.response.status == 200
-        await connection.read_chunk()
-        serving = [b["pid"] for b in await _backends(admin) if b["state"] != "idle"]
-        assert len(serving) == 1, f"expected one backend serving the stream: {serving}"
-        await admin.execute("SELECT pg_terminate_backend($1)", serving[0])
-        with pytest.raises(IncompleteBody):
-            await asyncio.wait_for(connection.read_all(), timeout=30)
-        await connection.close()
-        after = await fetch(server.url, f"/chunked?rows=3000&batch=1000&source={source}")
-        assert after.status == 200
-        assert after.complete
-        assert after.body.count(b"\n") == 3000
-        await asyncio.sleep(0.2)
-        log = server.log()
-        assert "Traceback" not in log, log
-        failure_lines = [line for line in log.splitlines() if "stream failed" in line]
-        assert len(failure_lines) == 1, log
-        assert request_id in failure_lines[0]
-    finally:
-        assert server.stop() == 0, server.log()
+    # The pair's shared server: the failure ends one stream, never the server.
+    server = servers.get(port_name)
+    server.mark_log()
+    await _wait_until_idle(admin)
+    request_id = f"midstream{secrets.token_hex(4)}"
+    connection = await RawConnection.open(
+        server.url, f"{BIG}&source={source}", {"X-Request-ID": request_id}
+    )
+    assert connection.response is not None
+    assert connection.response.status == 200
+    await connection.read_chunk()
+    serving = [b["pid"] for b in await _backends(admin) if b["state"] != "idle"]
+    assert len(serving) == 1, f"expected one backend serving the stream: {serving}"
+    await admin.execute("SELECT pg_terminate_backend($1)", serving[0])
+    with pytest.raises(IncompleteBody):
+        await asyncio.wait_for(connection.read_all(), timeout=30)
+    await connection.close()
+    after = await fetch(server.url, f"/chunked?rows=3000&batch=1000&source={source}")
+    assert after.status == 200
+    assert after.complete
+    assert after.body.count(b"\n") == 3000
+    await asyncio.sleep(0.2)
+    log = server.new_log()
+    assert "Traceback" not in log, log
+    failure_lines = [line for line in log.splitlines() if "stream failed" in line]
+    assert len(failure_lines) == 1, log
+    assert request_id in failure_lines[0]
 
 
 async def test_more_requests_than_connections(port_name: str, servers: ServerPool) -> None:
