@@ -1,0 +1,205 @@
+"""`/chunked?source=copy` on every (port, server) pair against the body floor, in one run.
+
+    uv run python benchmarks/copy_floor.py [--rows 500000] [--formats text,ndjson] [--repeats 7]
+        [--pairs aiohttp@aiohttp,starlette@uvicorn]   (default: every available pair)
+
+- body floor: `compare.baselines.measure_floor(..., body=True)`, the figure the comparator divides
+  `/chunked?source=copy` by: the database writing the exact body with `COPY`, read in this process.
+- client floor: httpx reading the same body from an in-memory server (its own process) in the
+  64 KiB chunks `copy` sends, timed as a port is: what the client alone costs.
+- each pair: a fresh server process, its warm-up body checked by SHA-256, then timed as the
+  comparator times a request (`compare.client.timed_request`, same client, rows counted); beside
+  the total, its first byte and the server process's CPU time per request (the mean: the kernel
+  counts CPU time in 10 ms ticks).
+
+Every round measures the floors and then every pair once, in an order rotated round by round,
+so drift of the machine hits them alike. Medians over `--repeats` with min-max; the ratio is the
+pair's median over the body floor's median of the same run, as the comparator reports it. The
+1-minute load average is printed at the start and end, and its highest reading between rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import statistics
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+
+from compare.baselines import MemoryServer, measure_floor
+from compare.client import make_client, timed_request
+from compare.servers import LocalServer, start_locals
+from shared import embedded
+from shared.copy_stream import CHUNK_SIZE
+from shared.database import Database, create_database
+from shared.pairs import Pair, available_pairs, load_pair
+from shared.seed import seed
+from shared.settings import Settings
+
+MB = 1_000_000
+BODY_FLOOR = "body floor (COPY of the body)"
+CLIENT_FLOOR = "client floor (64 KiB chunks)"
+
+
+@dataclass
+class Figure:
+    totals: list[float] = field(default_factory=list)
+    ttfb: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+    def median(self) -> float:
+        return statistics.median(self.totals)
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
+
+
+async def _expected_body(db: Database, fmt: str, rows: int) -> bytes:
+    pieces: list[bytes] = []
+
+    async def keep(piece: bytes) -> None:
+        pieces.append(bytes(piece))
+
+    await db.copy_body(fmt, rows, keep)
+    return b"".join(pieces)
+
+
+async def _measure(
+    pairs: list[Pair], settings: Settings, fmt: str, rows: int, repeats: int, work: Path
+) -> tuple[dict[str, Figure], int, float]:
+    """Figures per floor and pair, the body's length and the highest load average seen."""
+    db = await create_database(settings)
+    try:
+        body = await _expected_body(db, fmt, rows)
+        digest = hashlib.sha256(body).hexdigest()
+        folder = work / fmt
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "copy.body").write_bytes(body)
+        sizes = [min(CHUNK_SIZE, len(body) - start) for start in range(0, len(body), CHUNK_SIZE)]
+        (folder / "copy.chunks").write_text(json.dumps(sizes))
+        memory = await MemoryServer.start(folder)
+        figures: dict[str, Figure] = {BODY_FLOOR: Figure(), CLIENT_FLOOR: Figure()}
+        highest = _load()
+        async with make_client(1) as client:
+            started = await start_locals(pairs, settings, work / "logs", client, fmt)
+            servers: dict[str, LocalServer] = {}
+            try:
+                for pair, server in zip(pairs, started, strict=True):
+                    if isinstance(server, BaseException):
+                        print(f"{pair.name}: not measured ({server})")
+                        continue
+                    servers[pair.name] = server
+                    figures[pair.name] = Figure()
+                params = {"rows": str(rows), "format": fmt, "source": "copy"}
+                for name, server in servers.items():
+                    async with client.stream("GET", f"{server.url}/chunked", params=params) as r:
+                        if hashlib.sha256(await r.aread()).hexdigest() != digest:
+                            raise RuntimeError(f"{name}: the body differs from the database's")
+                names = list(servers)
+                for round_number in range(repeats + 1):  # the first round warms up
+                    floor = await measure_floor(db, rows, fmt, 1, 0, body=True)
+                    if floor.bytes != len(body):
+                        raise RuntimeError(f"body floor: {floor.bytes} bytes, not {len(body)}")
+                    ceiling = await timed_request(
+                        client, f"{memory.url}/copy", {}, {}, fmt, rows, len(body)
+                    )
+                    if not ceiling.ok:
+                        raise RuntimeError(f"client floor: {ceiling.error}")
+                    if round_number:
+                        figures[BODY_FLOOR].totals.append(floor.seconds.median)
+                        figures[CLIENT_FLOOR].totals.append(ceiling.total)
+                        if ceiling.ttfb is not None:
+                            figures[CLIENT_FLOOR].ttfb.append(ceiling.ttfb)
+                    shift = round_number % len(names) if names else 0
+                    for name in names[shift:] + names[:shift]:
+                        server = servers[name]
+                        probe = server.probe()
+                        await probe.before()
+                        timing = await timed_request(
+                            client, f"{server.url}/chunked", params, {}, fmt, rows, len(body)
+                        )
+                        sample = await probe.after()
+                        if not timing.ok:
+                            raise RuntimeError(f"{name}: {timing.error}")
+                        if round_number:
+                            figures[name].totals.append(timing.total)
+                            if timing.ttfb is not None:
+                                figures[name].ttfb.append(timing.ttfb)
+                            if sample.cpu_seconds is not None:
+                                figures[name].cpu.append(sample.cpu_seconds)
+                    highest = max(highest, _load())
+            finally:
+                for server in servers.values():
+                    await server.stop()
+                memory.stop()
+        return figures, len(body), highest
+    finally:
+        await db.dispose()
+
+
+def format_table(fmt: str, rows: int, size: int, figures: dict[str, Figure]) -> str:
+    floor = figures[BODY_FLOOR].median()
+    lines = [
+        f"{fmt}: {rows:,} rows, body {size / MB:.1f} MB, /chunked?source=copy",
+        f"{'what':<30} {'total ms':>8} {'min-max':>11} {'x body floor':>12} "
+        f"{'min-max':>11} {'first byte ms':>13} {'server CPU ms':>13}",
+    ]
+    for name, figure in figures.items():
+        median = figure.median()
+        low, high = min(figure.totals), max(figure.totals)
+        ttfb = f"{statistics.median(figure.ttfb) * 1e3:13.1f}" if figure.ttfb else " " * 13
+        cpu = f"{statistics.fmean(figure.cpu) * 1e3:13.0f}" if figure.cpu else ""
+        lines.append(
+            f"{name:<30} {median * 1e3:8.1f} {f'{low * 1e3:.0f}-{high * 1e3:.0f}':>11} "
+            f"{median / floor:12.2f} {f'{low / floor:.2f}-{high / floor:.2f}':>11} {ttfb} {cpu}"
+        )
+    return "\n".join(lines)
+
+
+def _pairs(names: str | None) -> list[Pair]:
+    if names:
+        return [load_pair(name) for name in names.split(",")]
+    pairs: list[Pair] = []
+    for name, pair, reason in available_pairs():
+        if pair is None:
+            print(f"{name}: not available ({reason})")
+        else:
+            pairs.append(pair)
+    return pairs
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=500_000)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--formats", default="text")
+    parser.add_argument("--pairs", help="port@server names, comma-separated (default: every one)")
+    args = parser.parse_args()
+    settings = Settings.from_env()
+    url = embedded.database_url(settings)
+    settings = settings.replace(database_url=url)
+    connection = await asyncpg.connect(url)
+    await seed(connection, args.rows)
+    version = await connection.fetchval("SHOW server_version")
+    await connection.close()
+    pairs = _pairs(args.pairs)
+    print(
+        f"{args.rows:,} rows, {args.repeats} repeats (+1 warm-up), PostgreSQL {version}, "
+        f"{len(pairs)} pairs, httpx client, medians; load average {_load():.2f} at the start"
+    )
+    work = Path(tempfile.mkdtemp(prefix="streambench-copy-floor-"))
+    for fmt in args.formats.split(","):
+        figures, size, highest = await _measure(pairs, settings, fmt, args.rows, args.repeats, work)
+        print(format_table(fmt, args.rows, size, figures))
+        print(f"load average: highest {highest:.2f} between rounds, {_load():.2f} at the end\n")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
