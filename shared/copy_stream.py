@@ -1,16 +1,18 @@
 """`COPY (<the body's query>) TO STDOUT`: the `copy` source, the database writing the bytes.
 
-asyncpg hands `copy_from_query(output=...)` the server's output in pieces of about 8 KB. A task
-runs the COPY and puts each piece in a small bounded queue: when the client reads slowly the
-queue fills, the task's `put` waits, asyncpg stops reading the socket and PostgreSQL waits on its
-own send. The consumer joins pieces into chunks of about `chunk_size` bytes (a client pays per
-chunk, so fewer, larger chunks move faster), except the first, which leaves at once.
+asyncpg hands `copy_from_query(output=...)` the server's output in pieces of about 8 KB, one
+call of `output` each. A task runs the COPY; its `output` only gathers the pieces into chunks of
+about `chunk_size` bytes (a client pays per chunk, so fewer, larger chunks move faster), except
+the first, which is a chunk of its own so that it leaves at once. The reader is woken once per
+chunk, never per piece. When `CHUNKS_AHEAD` chunks wait unread (a slow client), `output` waits
+for the reader: asyncpg stops reading the socket and PostgreSQL waits on its own send.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,17 +25,9 @@ from .row_stream import StreamFailed
 logger = logging.getLogger("streambench.database")
 
 CHUNK_SIZE = 64 * 1024
-# About 128 KB in flight per stream: enough to keep PostgreSQL busy while a chunk is sent.
-QUEUE_PIECES = 16
-
-
-class _End:
-    """The COPY finished: everything it wrote is in the queue before this."""
-
-
-class _Failed:
-    def __init__(self, error: Exception) -> None:
-        self.error = error
+# Chunks gathered and not yet taken by the reader when the COPY stops to wait for it: a stream
+# holds these and the one being gathered (each under `chunk_size` plus one piece), no more.
+CHUNKS_AHEAD = 2
 
 
 class CopyStream:
@@ -63,9 +57,15 @@ class CopyStream:
         self._options = options
         self._settle_timeout = settle_timeout
         self._chunk_size = chunk_size
-        self._queue: asyncio.Queue[bytes | _End | _Failed] = asyncio.Queue(QUEUE_PIECES)
+        # The chunk being gathered; 1 byte makes the first piece a chunk of its own.
+        self._pieces: list[bytes] = []
+        self._gathered = 0
+        self._wanted = 1
+        self._ready: deque[bytes] = deque()
+        self._reader: asyncio.Future[None] | None = None  # the reader waiting for a chunk
+        self._writer: asyncio.Future[None] | None = None  # the COPY waiting for room
         self._task: asyncio.Task[None] | None = None
-        self._next: bytes | _End | _Failed | None = None
+        self._failure: Exception | None = None
         self._finished = False
         self._healthy = True
         self._closed = False
@@ -73,44 +73,68 @@ class CopyStream:
     async def start(self) -> None:
         """Start the COPY and wait for its first piece, or its end; raise what it raised."""
         self._task = asyncio.ensure_future(self._run())
-        item = await self._queue.get()
-        if isinstance(item, _Failed):
-            self._healthy = False
-            raise item.error
-        self._next = item
+        while not (self._ready or self._finished or self._failure):
+            await self._wait_for_chunk()
+        if self._failure is not None and not self._ready:
+            raise self._failure
 
     async def _run(self) -> None:
         try:
-            await self._driver.copy_from_query(self._query, output=self._queue.put, **self._options)
+            await self._driver.copy_from_query(self._query, output=self._gather, **self._options)
         except Exception as error:
-            await self._queue.put(_Failed(error))
+            # Whether or not the reader gets this far: a connection whose COPY failed is dropped.
+            self._healthy = False
+            self._failure = error
         else:
-            await self._queue.put(_End())
+            self._cut()
+            self._finished = True
+        _wake(self._reader)
+
+    async def _gather(self, piece: bytes) -> None:
+        # Called by asyncpg once per piece, awaited before it reads on: waking the reader only
+        # for a whole chunk spares it a task switch per piece.
+        self._pieces.append(piece)
+        self._gathered += len(piece)
+        if self._gathered < self._wanted:
+            return
+        self._cut()
+        self._wanted = self._chunk_size
+        _wake(self._reader)
+        while len(self._ready) >= CHUNKS_AHEAD:
+            self._writer = asyncio.get_running_loop().create_future()
+            await self._writer
+
+    def _cut(self) -> None:
+        pieces = self._pieces
+        if pieces:
+            # asyncpg may hand over a piece as a bytearray; a framework that is not pure ASGI
+            # (Django's make_bytes) would send its repr. bytes() of bytes is itself.
+            self._ready.append(bytes(pieces[0]) if len(pieces) == 1 else b"".join(pieces))
+            self._pieces = []
+            self._gathered = 0
+
+    async def _wait_for_chunk(self) -> None:
+        self._reader = asyncio.get_running_loop().create_future()
+        try:
+            await self._reader
+        finally:
+            self._reader = None
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._chunks()
 
     async def _chunks(self) -> AsyncIterator[bytes]:
-        first = True
-        while not self._finished:
-            pieces: list[bytes] = []
-            size = 0
-            while not self._finished and (size < self._chunk_size and not (first and pieces)):
-                item = self._next if self._next is not None else await self._queue.get()
-                self._next = None
-                if isinstance(item, _End):
-                    self._finished = True
-                elif isinstance(item, _Failed):
-                    self._healthy = False
-                    raise StreamFailed(describe(item.error)) from item.error
-                else:
-                    pieces.append(item)
-                    size += len(item)
-            if pieces:
-                # asyncpg may hand over a piece as a bytearray; a framework that is not pure
-                # ASGI (Django's make_bytes) would send its repr. bytes() of bytes is itself.
-                yield bytes(pieces[0]) if len(pieces) == 1 else b"".join(pieces)
-            first = False
+        while True:
+            if self._ready:
+                chunk = self._ready.popleft()
+                _wake(self._writer)
+                yield chunk
+            elif self._failure is not None:
+                raise StreamFailed(describe(self._failure)) from self._failure
+            elif self._finished:
+                return
+            else:
+                await self._wait_for_chunk()
 
     async def aclose(self) -> None:
         """Stop the COPY if it still runs and give the connection back (or drop it)."""
@@ -128,3 +152,8 @@ class CopyStream:
                 if not task.done():
                     logger.info("COPY did not stop within %.1f s", self._settle_timeout)
             await release(self._connection, self._healthy)
+
+
+def _wake(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
