@@ -6,6 +6,13 @@ about `chunk_size` bytes (a client pays per chunk, so fewer, larger chunks move 
 the first, which is a chunk of its own so that it leaves at once. The reader is woken once per
 chunk, never per piece. When `CHUNKS_AHEAD` chunks wait unread (a slow client), `output` waits
 for the reader: asyncpg stops reading the socket and PostgreSQL waits on its own send.
+
+asyncpg reads the socket again as soon as `output` returns, and each read costs the server about
+the same however little it brings: a reader faster than the database takes its 8 KB writes one
+by one. Past the first `PACED_AFTER` bytes, a piece under `SMALL_PIECE` makes `output` wait
+`READ_PAUSE` before asyncpg reads on, so the next read takes what the database wrote meanwhile
+in one larger piece; a large piece means the reader is behind, and it reads on at once. A shorter
+body is read eagerly: a pause can hold its end back by a millisecond.
 """
 
 from __future__ import annotations
@@ -28,6 +35,11 @@ CHUNK_SIZE = 64 * 1024
 # Chunks gathered and not yet taken by the reader when the COPY stops to wait for it: a stream
 # holds these and the one being gathered (each under `chunk_size` plus one piece), no more.
 CHUNKS_AHEAD = 2
+# Read coalescing (see above). The socket buffers keep what PostgreSQL writes during a pause:
+# sampled through paced 500,000-row COPYs (text and ndjson), it was never seen waiting on them.
+SMALL_PIECE = 32 * 1024
+READ_PAUSE = 0.001
+PACED_AFTER = 4 * CHUNK_SIZE
 
 
 class CopyStream:
@@ -61,6 +73,7 @@ class CopyStream:
         self._pieces: list[bytes] = []
         self._gathered = 0
         self._wanted = 1
+        self._taken = 0
         self._ready: deque[bytes] = deque()
         self._reader: asyncio.Future[None] | None = None  # the reader waiting for a chunk
         self._writer: asyncio.Future[None] | None = None  # the COPY waiting for room
@@ -95,14 +108,16 @@ class CopyStream:
         # for a whole chunk spares it a task switch per piece.
         self._pieces.append(piece)
         self._gathered += len(piece)
-        if self._gathered < self._wanted:
-            return
-        self._cut()
-        self._wanted = self._chunk_size
-        _wake(self._reader)
-        while len(self._ready) >= CHUNKS_AHEAD:
-            self._writer = asyncio.get_running_loop().create_future()
-            await self._writer
+        self._taken += len(piece)
+        if self._gathered >= self._wanted:
+            self._cut()
+            self._wanted = self._chunk_size
+            _wake(self._reader)
+            while len(self._ready) >= CHUNKS_AHEAD:
+                self._writer = asyncio.get_running_loop().create_future()
+                await self._writer
+        if len(piece) < SMALL_PIECE and self._taken > PACED_AFTER:
+            await asyncio.sleep(READ_PAUSE)
 
     def _cut(self) -> None:
         pieces = self._pieces
