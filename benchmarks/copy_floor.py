@@ -12,10 +12,11 @@
   the total, its first byte and the server process's CPU time per request (the mean: the kernel
   counts CPU time in 10 ms ticks).
 
-Every round measures the floors and then every pair once, in an order rotated round by round,
-so drift of the machine hits them alike. Medians over `--repeats` with min-max; the ratio is the
-pair's median over the body floor's median of the same run, as the comparator reports it. The
-1-minute load average is printed at the start and end, and its highest reading between rounds.
+Every round measures the floors, then every pair once, in an order rotated round by round, then
+the body floor again: drift of the machine hits them alike, and the floor every ratio divides by
+rests on twice as many samples. Medians over `--repeats` with min-max; the ratio is the pair's
+median over the body floor's median of the same run, as the comparator reports it. The 1-minute
+load average is printed at the start and end, and its highest reading between rounds.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+import httpx
 
 from compare.baselines import MemoryServer, measure_floor
 from compare.client import make_client, timed_request
@@ -71,6 +73,76 @@ async def _expected_body(db: Database, fmt: str, rows: int) -> bytes:
     return b"".join(pieces)
 
 
+async def _body_floor(db: Database, fmt: str, rows: int, size: int) -> float:
+    floor = await measure_floor(db, rows, fmt, 1, 0, body=True)
+    if floor.bytes != size:
+        raise RuntimeError(f"body floor: {floor.bytes} bytes, not {size}")
+    return floor.seconds.median
+
+
+@dataclass
+class _Run:
+    """One format's run: its database, client, servers and what they are checked against."""
+
+    db: Database
+    client: httpx.AsyncClient
+    memory: MemoryServer
+    servers: dict[str, LocalServer]
+    fmt: str
+    rows: int
+    size: int
+
+    async def body_floor(self, figures: dict[str, Figure], kept: bool) -> None:
+        floor = await _body_floor(self.db, self.fmt, self.rows, self.size)
+        if kept:
+            figures[BODY_FLOOR].totals.append(floor)
+
+    async def client_floor(self, figures: dict[str, Figure], kept: bool) -> None:
+        url = f"{self.memory.url}/copy"
+        timing = await timed_request(self.client, url, {}, {}, self.fmt, self.rows, self.size)
+        if not timing.ok:
+            raise RuntimeError(f"client floor: {timing.error}")
+        if kept:
+            figures[CLIENT_FLOOR].totals.append(timing.total)
+            if timing.ttfb is not None:
+                figures[CLIENT_FLOOR].ttfb.append(timing.ttfb)
+
+    async def pair(self, name: str, figure: Figure, kept: bool) -> None:
+        server = self.servers[name]
+        params = {"rows": str(self.rows), "format": self.fmt, "source": "copy"}
+        probe = server.probe()
+        await probe.before()
+        timing = await timed_request(
+            self.client, f"{server.url}/chunked", params, {}, self.fmt, self.rows, self.size
+        )
+        sample = await probe.after()
+        if not timing.ok:
+            raise RuntimeError(f"{name}: {timing.error}")
+        if kept:
+            figure.totals.append(timing.total)
+            if timing.ttfb is not None:
+                figure.ttfb.append(timing.ttfb)
+            if sample.cpu_seconds is not None:
+                figure.cpu.append(sample.cpu_seconds)
+
+    async def rounds(self, repeats: int) -> tuple[dict[str, Figure], float]:
+        """Figures per floor and pair, and the highest load average seen between rounds."""
+        figures = {BODY_FLOOR: Figure(), CLIENT_FLOOR: Figure()}
+        figures |= {name: Figure() for name in self.servers}
+        names = list(self.servers)
+        highest = _load()
+        for round_number in range(repeats + 1):  # the first round warms up
+            kept = round_number > 0
+            await self.body_floor(figures, kept)
+            await self.client_floor(figures, kept)
+            shift = round_number % len(names) if names else 0
+            for name in names[shift:] + names[:shift]:
+                await self.pair(name, figures[name], kept)
+            await self.body_floor(figures, kept)
+            highest = max(highest, _load())
+        return figures, highest
+
+
 async def _measure(
     pairs: list[Pair], settings: Settings, fmt: str, rows: int, repeats: int, work: Path
 ) -> tuple[dict[str, Figure], int, float]:
@@ -78,70 +150,42 @@ async def _measure(
     db = await create_database(settings)
     try:
         body = await _expected_body(db, fmt, rows)
-        digest = hashlib.sha256(body).hexdigest()
         folder = work / fmt
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "copy.body").write_bytes(body)
         sizes = [min(CHUNK_SIZE, len(body) - start) for start in range(0, len(body), CHUNK_SIZE)]
         (folder / "copy.chunks").write_text(json.dumps(sizes))
         memory = await MemoryServer.start(folder)
-        figures: dict[str, Figure] = {BODY_FLOOR: Figure(), CLIENT_FLOOR: Figure()}
-        highest = _load()
-        async with make_client(1) as client:
-            started = await start_locals(pairs, settings, work / "logs", client, fmt)
-            servers: dict[str, LocalServer] = {}
-            try:
+        servers: dict[str, LocalServer] = {}
+        try:
+            async with make_client(1) as client:
+                started = await start_locals(pairs, settings, work / "logs", client, fmt)
                 for pair, server in zip(pairs, started, strict=True):
                     if isinstance(server, BaseException):
                         print(f"{pair.name}: not measured ({server})")
-                        continue
-                    servers[pair.name] = server
-                    figures[pair.name] = Figure()
-                params = {"rows": str(rows), "format": fmt, "source": "copy"}
-                for name, server in servers.items():
-                    async with client.stream("GET", f"{server.url}/chunked", params=params) as r:
-                        if hashlib.sha256(await r.aread()).hexdigest() != digest:
-                            raise RuntimeError(f"{name}: the body differs from the database's")
-                names = list(servers)
-                for round_number in range(repeats + 1):  # the first round warms up
-                    floor = await measure_floor(db, rows, fmt, 1, 0, body=True)
-                    if floor.bytes != len(body):
-                        raise RuntimeError(f"body floor: {floor.bytes} bytes, not {len(body)}")
-                    ceiling = await timed_request(
-                        client, f"{memory.url}/copy", {}, {}, fmt, rows, len(body)
-                    )
-                    if not ceiling.ok:
-                        raise RuntimeError(f"client floor: {ceiling.error}")
-                    if round_number:
-                        figures[BODY_FLOOR].totals.append(floor.seconds.median)
-                        figures[CLIENT_FLOOR].totals.append(ceiling.total)
-                        if ceiling.ttfb is not None:
-                            figures[CLIENT_FLOOR].ttfb.append(ceiling.ttfb)
-                    shift = round_number % len(names) if names else 0
-                    for name in names[shift:] + names[:shift]:
-                        server = servers[name]
-                        probe = server.probe()
-                        await probe.before()
-                        timing = await timed_request(
-                            client, f"{server.url}/chunked", params, {}, fmt, rows, len(body)
-                        )
-                        sample = await probe.after()
-                        if not timing.ok:
-                            raise RuntimeError(f"{name}: {timing.error}")
-                        if round_number:
-                            figures[name].totals.append(timing.total)
-                            if timing.ttfb is not None:
-                                figures[name].ttfb.append(timing.ttfb)
-                            if sample.cpu_seconds is not None:
-                                figures[name].cpu.append(sample.cpu_seconds)
-                    highest = max(highest, _load())
-            finally:
-                for server in servers.values():
-                    await server.stop()
-                memory.stop()
+                    else:
+                        servers[pair.name] = server
+                await _check_bodies(client, servers, fmt, rows, body)
+                run = _Run(db, client, memory, servers, fmt, rows, len(body))
+                figures, highest = await run.rounds(repeats)
+        finally:
+            for server in servers.values():
+                await server.stop()
+            memory.stop()
         return figures, len(body), highest
     finally:
         await db.dispose()
+
+
+async def _check_bodies(
+    client: httpx.AsyncClient, servers: dict[str, LocalServer], fmt: str, rows: int, body: bytes
+) -> None:
+    digest = hashlib.sha256(body).hexdigest()
+    params = {"rows": str(rows), "format": fmt, "source": "copy"}
+    for name, server in servers.items():
+        async with client.stream("GET", f"{server.url}/chunked", params=params) as response:
+            if hashlib.sha256(await response.aread()).hexdigest() != digest:
+                raise RuntimeError(f"{name}: the body differs from the database's")
 
 
 def format_table(fmt: str, rows: int, size: int, figures: dict[str, Figure]) -> str:
