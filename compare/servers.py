@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Sequence
@@ -24,9 +23,9 @@ from shared.pairs import Pair
 from shared.ports import process_env
 from shared.settings import Settings
 
+from .free_ports import HOST, free_port
 from .results import ServerSource
 
-HOST = "127.0.0.1"
 # How long one server gets to answer /healthz. Starting several at once on two cores, each
 # importing its framework, took over 30 s a server at load 8 here: starts are bounded to
 # START_PARALLEL at a time and a server that did not come up is tried once more.
@@ -57,13 +56,6 @@ class Probe(Protocol):
     async def before(self) -> None: ...
 
     async def after(self) -> Sample: ...
-
-
-def free_port(host: str = HOST) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class ProcProbe:

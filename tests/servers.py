@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from compare.servers import HOST, free_port
+from compare.free_ports import HOST, free_port
 from shared.pairs import load_pair
 from shared.ports import process_env
 from shared.settings import Settings

@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from compare.servers import HOST, free_port
+from compare.free_ports import HOST, free_port
 from shared.pairs import split
 
 UNREACHABLE = "postgresql://postgres@127.0.0.1:1/nothing"

@@ -28,7 +28,7 @@ import httpx
 import pytest
 import yaml
 
-from compare.servers import HOST, free_port
+from compare.free_ports import HOST, free_port
 from shared.ports import PORTS
 from shared.settings import ENV_NAMES, Settings
 from streambench import stack
