@@ -34,12 +34,13 @@ from shared.contract import (
     parse_data_request,
     request_id,
 )
-from shared.database import Database, DatabaseUnavailable, StreamFailed, create_database
+from shared.failures import DatabaseUnavailable, StreamFailed
+from shared.layers import DataLayer, open_layer
 from shared.settings import Settings
 from shared.transport import reset
 
 SETTINGS = web.AppKey("settings", Settings)
-DATABASE = web.AppKey("database", Database)
+DATABASE = web.AppKey("database", DataLayer)
 REQUEST_ID = web.RequestKey("request_id", str)
 
 logger = logging.getLogger("streambench.aiohttp")
@@ -64,7 +65,7 @@ def create_app(settings: Settings) -> web.Application:
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    database = await create_database(settings)
+    database = await open_layer(settings)
     app[DATABASE] = database
     yield
     await database.dispose()

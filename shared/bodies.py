@@ -7,6 +7,9 @@ Both reach the database before returning, so a failure up to there is `DatabaseU
 - `fetch`: every row in one round trip, then encoded (`batch` rows per chunk on `/chunked`).
 - `cursor`: a server-side cursor read in batches (`RowStream`), each batch encoded as it arrives.
 - `copy`: the database writes the rows' bytes (`CopyStream`); only the head and tail are ours.
+
+Whatever the data layer (shared/layers) reads the rows, the encoders are these; a source the
+server's layer does not offer is the contract's 400 naming the ones it does.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from typing import Protocol
 import anyio
 
 from ._pooling import Closing
-from .contract import DataRequest, unavailable
-from .database import CopyStream, Database, DatabaseUnavailable, RowStream, StreamFailed
+from .contract import DataRequest, not_offered, unavailable
 from .encoders import Encoder, Row, batch_chunk, closing_chunk, encode_all, encode_chunks
+from .failures import DatabaseUnavailable, StreamFailed
+from .layers import BatchStream, ByteStream, DataLayer
 
 
 class _Closable(Protocol):
@@ -62,8 +66,14 @@ def refusing_unavailable() -> Iterator[None]:
         raise unavailable(str(error)) from None
 
 
-async def open_body(database: Database, data: DataRequest) -> Body:
+def _offered(database: DataLayer, data: DataRequest) -> None:
+    if data.source not in database.sources:
+        raise not_offered(data.source, database.name, database.sources)
+
+
+async def open_body(database: DataLayer, data: DataRequest) -> Body:
     """The body of `data` (its rows, format, batch and source), the database already answering."""
+    _offered(database, data)
     encoder = data.encoder
     if data.source == "fetch":
         rows = await database.fetch_all(encoder.columns, data.rows)
@@ -77,13 +87,14 @@ async def open_body(database: Database, data: DataRequest) -> Body:
     raise ValueError(f"unknown source {data.source!r}")
 
 
-async def read_body(database: Database, data: DataRequest) -> list[bytes]:
+async def read_body(database: DataLayer, data: DataRequest) -> list[bytes]:
     """The whole body as pieces that concatenate to it, before any byte is sent.
 
     `fetch` is one piece from one join (the baseline). `cursor` and `copy` never hold the rows
     all at once, only encoded pieces: a server sends those one after the other behind a
     `Content-Length`, never joined, so memory grows by about the body and not twice that.
     """
+    _offered(database, data)
     if data.source == "fetch":
         encoder = data.encoder
         return [encode_all(encoder, await database.fetch_all(encoder.columns, data.rows))]
@@ -108,13 +119,13 @@ async def _slices(encoder: Encoder, rows: Sequence[Row], batch: int) -> AsyncGen
         yield closing
 
 
-async def _encoded(encoder: Encoder, stream: RowStream) -> AsyncGenerator[bytes, None]:
+async def _encoded(encoder: Encoder, stream: BatchStream) -> AsyncGenerator[bytes, None]:
     async with aclosing(encode_chunks(encoder, stream)) as chunks:
         async for chunk in chunks:
             yield chunk
 
 
-async def _framed(encoder: Encoder, copy: CopyStream) -> AsyncGenerator[bytes, None]:
+async def _framed(encoder: Encoder, copy: ByteStream) -> AsyncGenerator[bytes, None]:
     """The database's chunks with the encoder's head on the first and its tail after the last."""
     first = True
     async for chunk in copy:

@@ -63,6 +63,17 @@ def method_not_allowed(allow: str = "GET") -> ContractError:
     return ContractError(405, "method not allowed", headers={"Allow": allow})
 
 
+def not_offered(source: str, layer: str, offered: Iterable[str]) -> ContractError:
+    """A source the server's data layer cannot read (an ORM has no `copy`): a 400 naming the
+    ones it can, before the database is asked anything."""
+    return ContractError(
+        400,
+        f"source {source!r} is not offered by this server's data layer ({layer}); "
+        f"expected one of {', '.join(offered)}",
+        "source",
+    )
+
+
 def unavailable(reason: str) -> ContractError:
     """The database could not be reached before the response started: 503, never 500."""
     return ContractError(

@@ -27,7 +27,7 @@ import anyio
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ._pooling import describe, release
-from .row_stream import StreamFailed
+from .failures import StreamFailed
 
 logger = logging.getLogger("streambench.database")
 

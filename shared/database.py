@@ -24,7 +24,8 @@ from ._pooling import release as _release
 from ._pooling import settle as _settle
 from .copy_stream import CopyStream
 from .encoders import ENCODERS, Row
-from .row_stream import RowStream, StreamFailed
+from .failures import DatabaseUnavailable, StreamFailed
+from .row_stream import RowStream
 from .schema import COPY_OPTIONS, body_query, compiled_select, literal_select
 from .settings import Settings
 
@@ -37,19 +38,16 @@ T = TypeVar("T")
 _Stream = TypeVar("_Stream", RowStream, CopyStream)
 
 
-class DatabaseUnavailable(Exception):
-    """No connection could be had (pool exhausted past its timeout, or the server is down).
-
-    Raised before any byte of a response exists, so ports answer 503.
-    """
-
-
 class _ConnectionGone(Exception):
     """Opening a stream failed because its connection had gone: worth one more try."""
 
 
 class Database:
-    """A connection pool and the two access paths. Create with `create_database(settings, url)`."""
+    """A connection pool and the three sources: the `asyncpg` data layer (shared/layers).
+    Create with `create_database(settings, url)`."""
+
+    name = "asyncpg"
+    sources: tuple[str, ...] = ("fetch", "cursor", "copy")
 
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
         self._engine = engine

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .layers import LayerSpec, layers_for
 from .servers.registry import (
     Interface,
     ServerDescriptor,
@@ -52,6 +53,12 @@ class PortDescriptor:
     interface: Interface = "asgi"
     default_server: str = "uvicorn"
     details: str = ""
+    # Data layers only this port can serve (Django's ORM), beside the shared ones.
+    layers: tuple[LayerSpec, ...] = ()
+
+    def data_layers(self) -> list[str]:
+        """Every data layer this port can serve, the shared default first."""
+        return list(layers_for(self.layers))
 
     def servers(self) -> list[str]:
         """The servers that can run this port, its default first."""

@@ -12,16 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ._pooling import Closing, describe, release, settle
 from .encoders import Row
+from .failures import StreamFailed
 
 logger = logging.getLogger("streambench.database")
 
 # The first batch is small so that the first byte leaves after a few rows, not after `batch`;
 # later batches double up to `batch`, where each round trip carries as many rows as asked.
 FIRST_BATCH = 100
-
-
-class StreamFailed(Exception):
-    """The database failed while a stream was being read: the response must not end cleanly."""
 
 
 def batch_sizes(batch_size: int) -> Iterator[int]:

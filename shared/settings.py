@@ -40,6 +40,8 @@ class Settings:
     head_timeout: float = 5.0
     # SIGTERM/SIGINT to exit: in-flight responses get this long in all (shared/shutdown.py).
     shutdown_grace: float = 10.0
+    # The library the rows are read through (shared/layers): one per server process.
+    layer: str = "asyncpg"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -82,6 +84,7 @@ ENV_NAMES: Mapping[str, str] = {
     "log_level": "STREAMBENCH_LOG_LEVEL",
     "head_timeout": "STREAMBENCH_HEAD_TIMEOUT",
     "shutdown_grace": "STREAMBENCH_SHUTDOWN_GRACE",
+    "layer": "STREAMBENCH_LAYER",
 }
 
 

@@ -105,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
         "default; `streambench ports` lists each port's servers)",
     )
     serve.add_argument(
+        "--layer",
+        help="the data layer the rows are read through, e.g. psycopg (default: $STREAMBENCH_LAYER, "
+        "else asyncpg; `streambench ports` lists each port's layers)",
+    )
+    serve.add_argument(
         "--host",
         default=SERVE_HOST,
         help=f"address to listen on (default: {SERVE_HOST}; 0.0.0.0 for every interface)",

@@ -61,6 +61,7 @@ def seed(args: argparse.Namespace, settings: Settings) -> int:
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     from shared import embedded
     from shared.database import database_problem
+    from shared.layers import LayerUnavailable, choose_layer
     from shared.ports import PortUnavailable, load_port
     from shared.servers import ServerUnavailable
     from shared.settings import redact_url
@@ -70,7 +71,8 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     try:
         port = load_port(args.framework)
         port.server(args.server)
-    except (PortUnavailable, ServerUnavailable) as error:
+        choose_layer(args.layer or settings.layer, port.layers, port.name)
+    except (PortUnavailable, ServerUnavailable, LayerUnavailable) as error:
         print(f"streambench serve: {error}", file=sys.stderr)
         return 2
     require_free_port(args.host, args.port)
@@ -78,6 +80,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         database_url=embedded.database_url(settings),
         access_log=args.access_log or None,
         metrics=args.metrics or None,
+        layer=args.layer,
     )
     say = print_line("serve")
     assert settings.database_url is not None
@@ -112,11 +115,11 @@ def ports(args: argparse.Namespace, settings: Settings) -> int:
     from shared.ports import available_ports, registered_ports
     from shared.servers import ServerUnavailable, load_server
 
-    table = Table("port", "framework", "servers (default first)", "status")
+    table = Table("port", "framework", "servers (default first)", "data layers", "status")
     targets = registered_ports()
     for name, descriptor, reason in available_ports():
         if descriptor is None:
-            table.add_row(name, targets[name], "", f"[red]unavailable[/]: {reason}")
+            table.add_row(name, targets[name], "", "", f"[red]unavailable[/]: {reason}")
             continue
         servers = []
         for server_name in descriptor.servers():
@@ -126,6 +129,7 @@ def ports(args: argparse.Namespace, settings: Settings) -> int:
                 continue
             servers.append(f"{server.name} {server.version()}")
         framework = f"{descriptor.framework} {descriptor.framework_version()}"
-        table.add_row(name, framework, ", ".join(servers), "[green]available[/]")
+        layers = ", ".join(descriptor.data_layers())
+        table.add_row(name, framework, ", ".join(servers), layers, "[green]available[/]")
     Console().print(table)
     return 0

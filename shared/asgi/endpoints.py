@@ -16,7 +16,7 @@ from shared.answers import Answer, data_headers, health
 from shared.auth import check_authorization
 from shared.bodies import Body, open_body, read_body, refusing_unavailable
 from shared.contract import DataRequest, parse_data_request
-from shared.database import DatabaseUnavailable
+from shared.failures import DatabaseUnavailable
 
 from .lifespan import AppResources
 from .streaming import RowStreamResponse

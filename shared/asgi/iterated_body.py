@@ -19,7 +19,7 @@ from collections.abc import AsyncGenerator
 
 from shared.answers import log_client_gone, log_stream_failed
 from shared.bodies import Body
-from shared.database import StreamFailed
+from shared.failures import StreamFailed
 
 from .endpoints import OpenBody
 from .open_streams import OpenStreams

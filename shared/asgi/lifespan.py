@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
-from shared.database import Database, create_database
+from shared.layers import DataLayer, LayerSpec, open_layer
 from shared.settings import Settings
 from shared.shutdown import ShutdownPlan
 
@@ -25,23 +26,24 @@ class AppResources:
     """What the endpoints of one app use: its settings, its pool, its open streams, and the
     requests it is running, which a shutdown gives the grace and then cuts."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, layers: Sequence[LayerSpec] = ()) -> None:
         self.settings = settings
+        self.layers = tuple(layers)  # the port's own data layers, beside the shared ones
         self.open_streams = OpenStreams()
         self.running = RunningRequests()
         self.shutdown_plan = ShutdownPlan.from_settings(settings)
-        self._database: Database | None = None
+        self._database: DataLayer | None = None
         self._stopping_since: float | None = None
         self._cut_timer: asyncio.TimerHandle | None = None
 
     @property
-    def database(self) -> Database:
+    def database(self) -> DataLayer:
         if self._database is None:
             raise RuntimeError("the app's database is not open: the server ran no lifespan startup")
         return self._database
 
     async def open(self) -> None:
-        self._database = await create_database(self.settings)
+        self._database = await open_layer(self.settings, self.layers)
 
     def begin_shutdown(self) -> None:
         """The server stopped accepting: requests still running at the plan's `cut_after` from

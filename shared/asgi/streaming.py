@@ -24,7 +24,7 @@ import anyio.lowlevel
 
 from shared.answers import log_client_gone, log_stream_failed
 from shared.bodies import Body
-from shared.database import StreamFailed
+from shared.failures import StreamFailed
 
 from .open_streams import OpenStreams
 from .types import Receive, Scope, Send
