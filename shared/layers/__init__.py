@@ -109,6 +109,27 @@ SHARED_LAYERS: Mapping[str, LayerSpec] = {
         ("asyncpg",),
         "asyncpg on its own pool, SQLAlchemy Core compiling the queries: the tuned default",
     ),
+    "psycopg": LayerSpec(
+        "psycopg",
+        "shared.layers.psycopg:create_layer",
+        ALL_SOURCES,
+        ("psycopg", "psycopg-pool"),
+        "psycopg 3 async on psycopg-pool: fetchall, a named server-side cursor, cursor.copy()",
+    ),
+    "sqlalchemy": LayerSpec(
+        "sqlalchemy",
+        "shared.layers.sqlalchemy_core:create_layer",
+        ("fetch", "cursor"),
+        ("sqlalchemy", "asyncpg"),
+        "SQLAlchemy Core on an AsyncConnection: execute().all(), stream() in partitions",
+    ),
+    "sqlalchemy-orm": LayerSpec(
+        "sqlalchemy-orm",
+        "shared.layers.sqlalchemy_orm:create_layer",
+        ("fetch", "cursor"),
+        ("sqlalchemy", "asyncpg"),
+        "SQLAlchemy ORM on an AsyncSession: scalars().all(), stream_scalars() with yield_per",
+    ),
 }
 
 
