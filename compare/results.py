@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+# Stats lives beside the results; importing it from here keeps working.
+from .stats import Stats as Stats
+from .stats import percentile as percentile
+from .stats import stats_or_none
 
 SCHEMA_VERSION = 1
 
@@ -27,67 +30,6 @@ ENDPOINTS: tuple[Endpoint, ...] = ("standard", "chunked")
 Source = Literal["fetch", "cursor", "copy"]
 SOURCES: tuple[Source, ...] = ("fetch", "cursor", "copy")
 DEFAULT_SOURCE: dict[str, Source] = {"standard": "fetch", "chunked": "cursor"}
-
-
-@dataclass(frozen=True)
-class Stats:
-    """Summary of one figure over several measurements (p95 linearly interpolated), and the
-    measurements themselves in the order they were taken (empty in files written before)."""
-
-    median: float
-    p95: float
-    min: float
-    max: float
-    count: int
-    samples: tuple[float, ...] = ()
-
-    @classmethod
-    def of(cls, values: Iterable[float]) -> Stats:
-        taken = tuple(float(v) for v in values)
-        ordered = sorted(taken)
-        if not ordered:
-            raise ValueError("Stats.of needs at least one value")
-        return cls(
-            median=statistics.median(ordered),
-            p95=percentile(ordered, 95.0),
-            min=ordered[0],
-            max=ordered[-1],
-            count=len(ordered),
-            samples=taken,
-        )
-
-    @classmethod
-    def maybe(cls, values: Iterable[float]) -> Stats | None:
-        """`Stats.of`, or `None` when nothing was measured."""
-        collected = list(values)
-        return cls.of(collected) if collected else None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Stats:
-        return cls(
-            median=float(data["median"]),
-            p95=float(data["p95"]),
-            min=float(data["min"]),
-            max=float(data["max"]),
-            count=int(data["count"]),
-            samples=tuple(float(v) for v in data.get("samples", ())),
-        )
-
-
-def percentile(ordered: Sequence[float], q: float) -> float:
-    """The q-th percentile of sorted values, interpolated between neighbours (numpy's default)."""
-    if not ordered:
-        raise ValueError("percentile of nothing")
-    position = (len(ordered) - 1) * q / 100.0
-    low = math.floor(position)
-    high = math.ceil(position)
-    if low == high:
-        return float(ordered[low])
-    return float(ordered[low] + (ordered[high] - ordered[low]) * (position - low))
-
-
-def _stats_or_none(data: Mapping[str, Any] | None) -> Stats | None:
-    return None if data is None else Stats.from_dict(data)
 
 
 @dataclass(frozen=True)
@@ -259,7 +201,7 @@ class PortResult:
             target=bool(data["target"]),
             server_metrics=data["server_metrics"],
             verification=Verification.from_dict(data["verification"]),
-            startup=_stats_or_none(data.get("startup")),
+            startup=stats_or_none(data.get("startup")),
         )
 
 
@@ -321,8 +263,8 @@ class ServerFigures:
     def from_dict(cls, data: Mapping[str, Any]) -> ServerFigures:
         return cls(
             source=data["source"],
-            peak_memory_growth_bytes=_stats_or_none(data.get("peak_memory_growth_bytes")),
-            cpu_seconds=_stats_or_none(data.get("cpu_seconds")),
+            peak_memory_growth_bytes=stats_or_none(data.get("peak_memory_growth_bytes")),
+            cpu_seconds=stats_or_none(data.get("cpu_seconds")),
         )
 
 
@@ -386,11 +328,11 @@ class Scenario:
             requests=int(data["requests"]),
             errors=int(data["errors"]),
             error_examples=tuple(data.get("error_examples", ())),
-            headers=_stats_or_none(data.get("headers")),
-            ttfb=_stats_or_none(data.get("ttfb")),
-            total=_stats_or_none(data.get("total")),
+            headers=stats_or_none(data.get("headers")),
+            ttfb=stats_or_none(data.get("ttfb")),
+            total=stats_or_none(data.get("total")),
             bytes=data.get("bytes"),
-            chunks=_stats_or_none(data.get("chunks")),
+            chunks=stats_or_none(data.get("chunks")),
             rows_per_second=data.get("rows_per_second"),
             megabytes_per_second=data.get("megabytes_per_second"),
             requests_per_second=data.get("requests_per_second"),
