@@ -2,26 +2,36 @@
 
 Reports are rendered from these objects only. Every figure is either measured or `None` (null in
 JSON): nothing is estimated or filled in. Times are seconds, sizes bytes, unless a name says otherwise.
-Bump `SCHEMA_VERSION` whenever a field changes meaning or disappears.
+Bump `SCHEMA_VERSION` whenever a field changes meaning or disappears; `READABLE_VERSIONS` are the
+files this code still reads, filling in what they could not say.
+
+Version 2 added the data layer: a contender is a (port, layer) pair, each scenario and port names
+its `layer`, and what a layer does not offer is listed in `not_offered`. Every local server of a
+version 1 file read through asyncpg, the only layer there was.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-# Stats lives beside the results; importing it from here keeps working.
+from shared.layers import DEFAULT_LAYER
+
+# Stats and the checks live beside the results; importing them from here keeps working.
+from .checks import Check as Check
+from .checks import CheckStatus as CheckStatus
+from .checks import Verification as Verification
 from .stats import Stats as Stats
 from .stats import percentile as percentile
 from .stats import stats_or_none
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
-CheckStatus = Literal["pass", "warn", "fail"]
 ServerSource = Literal["proc", "metrics", "none"]
 Endpoint = Literal["standard", "chunked"]
 ENDPOINTS: tuple[Endpoint, ...] = ("standard", "chunked")
@@ -30,6 +40,18 @@ ENDPOINTS: tuple[Endpoint, ...] = ("standard", "chunked")
 Source = Literal["fetch", "cursor", "copy"]
 SOURCES: tuple[Source, ...] = ("fetch", "cursor", "copy")
 DEFAULT_SOURCE: dict[str, Source] = {"standard": "fetch", "chunked": "cursor"}
+# A contender on another data layer than the default is named `port@server+layer`.
+LAYER_SEPARATOR = "+"
+
+
+def contender_name(port: str, layer: str | None) -> str:
+    """A contender's name: its port (or target) on the default data layer, `port+layer` on
+    another, as a bare port name means the port on its default server. Stable from run to run
+    whichever layers ran beside it, so two runs' scenarios match by it; a target's layer is not
+    known (None) and its name is its own."""
+    if layer is None or layer == DEFAULT_LAYER:
+        return port
+    return f"{port}{LAYER_SEPARATOR}{layer}"
 
 
 @dataclass(frozen=True)
@@ -107,6 +129,8 @@ class Matrix:
     sources: tuple[str, ...] = ()  # empty: each endpoint's default source only
     # One server process per contender for every scenario instead of fresh ones per group.
     reuse_servers: bool = False
+    # The data layers each port was run on (--layers), the default first when it ran.
+    layers: tuple[str, ...] = (DEFAULT_LAYER,)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Matrix:
@@ -123,48 +147,7 @@ class Matrix:
             note=data.get("note", ""),
             sources=tuple(data.get("sources", ())),
             reuse_servers=bool(data.get("reuse_servers", False)),
-        )
-
-
-@dataclass(frozen=True)
-class Check:
-    """One verification check, in the manner of TechEmpower's verifier."""
-
-    name: str
-    status: CheckStatus
-    reason: str
-    url: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Check:
-        return cls(
-            name=data["name"], status=data["status"], reason=data["reason"], url=data.get("url")
-        )
-
-
-@dataclass(frozen=True)
-class Verification:
-    passed: bool
-    checks: tuple[Check, ...]
-
-    @classmethod
-    def of(cls, checks: Iterable[Check]) -> Verification:
-        collected = tuple(checks)
-        return cls(passed=all(c.status != "fail" for c in collected), checks=collected)
-
-    @property
-    def failures(self) -> tuple[Check, ...]:
-        return tuple(c for c in self.checks if c.status == "fail")
-
-    @property
-    def warnings(self) -> tuple[Check, ...]:
-        return tuple(c for c in self.checks if c.status == "warn")
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Verification:
-        return cls(
-            passed=bool(data["passed"]),
-            checks=tuple(Check.from_dict(c) for c in data["checks"]),
+            layers=tuple(data.get("layers", (DEFAULT_LAYER,))),
         )
 
 
@@ -173,7 +156,10 @@ class PortResult:
     """A port as measured: `target` is true for an already-running server given with --target.
 
     `startup` is the time from process start to the first healthy /healthz (null for targets).
-    A port whose verification failed has no scenarios.
+    A port whose verification failed has no scenarios. One port runs on each data layer as a
+    contender of its own: `name` is the port (or target), `layer` the layer (None for a target,
+    whose layer is not known), `contender` the two together. `default_pair` is true for a port on
+    its default server.
     """
 
     name: str
@@ -185,10 +171,16 @@ class PortResult:
     server_metrics: ServerSource
     verification: Verification
     startup: Stats | None = None
+    layer: str | None = DEFAULT_LAYER
+    default_pair: bool = False
 
     @property
     def timed(self) -> bool:
         return self.verification.passed
+
+    @property
+    def contender(self) -> str:
+        return contender_name(self.name, self.layer)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PortResult:
@@ -202,6 +194,8 @@ class PortResult:
             server_metrics=data["server_metrics"],
             verification=Verification.from_dict(data["verification"]),
             startup=stats_or_none(data.get("startup")),
+            layer=data["layer"] if "layer" in data else (None if data["target"] else DEFAULT_LAYER),
+            default_pair=bool(data.get("default_pair", False)),
         )
 
 
@@ -270,7 +264,7 @@ class ServerFigures:
 
 @dataclass(frozen=True)
 class Scenario:
-    """One (port, endpoint, source, rows, format, concurrency) cell, over `repeats` rounds.
+    """One (port, layer, endpoint, source, rows, format, concurrency) cell, over `repeats` rounds.
 
     `headers`, `ttfb`, `total` and `chunks` are per request over every successful request; `ttfb`
     is the time to the first non-empty body chunk. Rates are medians over rounds. `floor_ratio` is
@@ -305,10 +299,18 @@ class Scenario:
     flag_reasons: Mapping[str, str] = field(default_factory=dict)
     body_floor_ratio: float | None = None
     load: float | None = None
+    layer: str | None = DEFAULT_LAYER  # None: a target's, not known
+
+    @property
+    def contender(self) -> str:
+        return contender_name(self.port, self.layer)
 
     @property
     def key(self) -> tuple[str, str, str, int, str, int]:
-        return (self.port, self.endpoint, self.source, self.rows, self.format, self.concurrency)
+        """What matches a scenario across runs: its contender (port and layer) and its cell."""
+        return (
+            self.contender, self.endpoint, self.source, self.rows, self.format, self.concurrency
+        )  # fmt: skip
 
     @property
     def default_source(self) -> bool:
@@ -343,6 +345,34 @@ class Scenario:
             flag_reasons=dict(data.get("flag_reasons", {})),
             body_floor_ratio=data.get("body_floor_ratio"),
             load=data.get("load"),
+            layer=data.get("layer", DEFAULT_LAYER),
+        )
+
+
+@dataclass(frozen=True)
+class NotOffered:
+    """A combination the run left out because it does not exist, never a failure: a source the
+    data layer does not offer (`source` set: no `copy` through an ORM), or a layer the port
+    cannot serve at all (`source` None: Django's ORM anywhere but the Django port)."""
+
+    port: str
+    layer: str
+    source: str | None
+    reason: str
+
+    @property
+    def contender(self) -> str:
+        return contender_name(self.port, self.layer)
+
+    def label(self) -> str:
+        if self.source is None:
+            return f"{self.port} on {self.layer}"
+        return f"{self.contender} source={self.source}"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NotOffered:
+        return cls(
+            port=data["port"], layer=data["layer"], source=data.get("source"), reason=data["reason"]
         )
 
 
@@ -364,6 +394,7 @@ class Results:
     body_floor: tuple[Floor, ...] = ()
     # Stopped (Ctrl-C) before the matrix was done: the scenarios are the ones measured so far.
     interrupted: bool = False
+    not_offered: tuple[NotOffered, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(self)  # type: ignore[no-any-return]
@@ -379,21 +410,32 @@ class Results:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Results:
         version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise ValueError(f"results schema_version {version!r}, expected {SCHEMA_VERSION}")
+        if version not in READABLE_VERSIONS:
+            raise ValueError(
+                f"results schema_version {version!r}, expected one of "
+                f"{', '.join(map(str, READABLE_VERSIONS))}"
+            )
+        ports = tuple(PortResult.from_dict(p) for p in data["ports"])
+        # Before the layers, a target's scenarios said nothing of one: not known, like its port's.
+        targets = {p.name for p in ports if p.layer is None}
+        scenarios = tuple(
+            dataclasses.replace(s, layer=None) if "layer" not in raw and s.port in targets else s
+            for raw, s in ((raw, Scenario.from_dict(raw)) for raw in data["scenarios"])
+        )
         return cls(
             created_at=data["created_at"],
             streambench=StreambenchInfo.from_dict(data["streambench"]),
             environment=Environment.from_dict(data["environment"]),
             settings=dict(data["settings"]),
             matrix=Matrix.from_dict(data["matrix"]),
-            ports=tuple(PortResult.from_dict(p) for p in data["ports"]),
+            ports=ports,
             floor=tuple(Floor.from_dict(f) for f in data["floor"]),
             client_ceiling=tuple(ClientCeiling.from_dict(c) for c in data["client_ceiling"]),
-            scenarios=tuple(Scenario.from_dict(s) for s in data["scenarios"]),
+            scenarios=scenarios,
             duration_seconds=data.get("duration_seconds"),
             body_floor=tuple(Floor.from_dict(f) for f in data.get("body_floor", ())),
             interrupted=bool(data.get("interrupted", False)),
+            not_offered=tuple(NotOffered.from_dict(n) for n in data.get("not_offered", ())),
         )
 
     @classmethod

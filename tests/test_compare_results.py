@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from compare.results import (
     Environment,
     Floor,
     Matrix,
+    NotOffered,
     PortResult,
     Results,
     Scenario,
@@ -75,6 +77,7 @@ def sample_results() -> Results:
             warmup=1,
             quick=True,
             note="",
+            layers=("asyncpg", "psycopg"),
         ),
         ports=(
             PortResult(
@@ -87,6 +90,20 @@ def sample_results() -> Results:
                 server_metrics="proc",
                 verification=Verification.of([Check("status", "pass", "200", "http://x")]),
                 startup=stats,
+                default_pair=True,
+            ),
+            PortResult(
+                name="aiohttp",
+                framework="aiohttp 3.14.5",
+                server="aiohttp 3.14.5",
+                details="",
+                url="http://127.0.0.1:2",
+                target=False,
+                server_metrics="proc",
+                verification=Verification.of([Check("status", "pass", "200", "http://x")]),
+                startup=stats,
+                layer="psycopg",
+                default_pair=True,
             ),
         ),
         floor=(Floor(10, "text", 150, stats),),
@@ -119,6 +136,10 @@ def sample_results() -> Results:
             ),
         ),
         duration_seconds=1.5,
+        not_offered=(
+            NotOffered("aiohttp", "psycopg", "copy", "psycopg offers fetch, cursor"),
+            NotOffered("aiohttp", "django-orm", None, "aiohttp serves asyncpg, psycopg"),
+        ),
     )
 
 
@@ -130,6 +151,44 @@ def test_round_trip(tmp_path: Path) -> None:
     assert loaded.to_dict()["schema_version"] == SCHEMA_VERSION
     assert loaded.floor_for(10, "text") == results.floor[0]
     assert loaded.ceiling_for(10, "csv") is None
+
+
+def test_a_contender_is_its_port_on_a_layer() -> None:
+    results = sample_results()
+    assert [p.contender for p in results.ports] == ["aiohttp", "aiohttp+psycopg"]
+    scenario = results.scenarios[0]
+    assert scenario.key[0] == "aiohttp"
+    on_psycopg = dataclasses.replace(scenario, layer="psycopg")
+    assert on_psycopg.contender == "aiohttp+psycopg"
+    assert on_psycopg.key != scenario.key
+    assert [n.label() for n in results.not_offered] == [
+        "aiohttp+psycopg source=copy",
+        "aiohttp on django-orm",
+    ]
+
+
+def test_reads_a_file_written_before_the_layers(tmp_path: Path) -> None:
+    """Version 1 named no layer: its local servers read through asyncpg, the only layer there
+    was, and its targets' layers are not known."""
+    data = sample_results().to_dict()
+    data["schema_version"] = 1
+    del data["not_offered"], data["matrix"]["layers"]
+    data["ports"] = data["ports"][:1]
+    target = {**data["ports"][0], "name": "remote", "target": True}
+    data["ports"].append(target)
+    data["scenarios"].append({**data["scenarios"][0], "port": "remote"})
+    for entry in (*data["ports"], *data["scenarios"]):
+        entry.pop("layer", None)
+        entry.pop("default_pair", None)
+    loaded = Results.from_dict(data)
+    assert loaded.schema_version == SCHEMA_VERSION
+    assert loaded.matrix.layers == ("asyncpg",)
+    assert [(p.name, p.layer) for p in loaded.ports] == [("aiohttp", "asyncpg"), ("remote", None)]
+    assert [(s.port, s.layer) for s in loaded.scenarios] == [
+        ("aiohttp", "asyncpg"),
+        ("remote", None),
+    ]
+    assert loaded.not_offered == ()
 
 
 def test_load_refuses_other_schema(tmp_path: Path) -> None:
