@@ -1,0 +1,250 @@
+"""What SQLAlchemy's two layers share: the engine, the checkout, and a result read in partitions.
+
+Both layers keep the asyncpg layer's guarantees (shared/database.py, shared/row_stream.py): the
+database has answered before a response starts, a failure later is `StreamFailed`, the driver
+call in flight is never interrupted by a client gone away (it is let finish, then the connection
+goes back), and a connection whose state is unknown is dropped, not pooled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar, cast
+
+import anyio
+import asyncpg
+from sqlalchemy import event, exc
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+from .._pooling import Closing, describe, release, settle
+from ..database import SERVER_SETTINGS, application_name
+from ..encoders import Row
+from ..failures import DatabaseUnavailable, StreamFailed
+from ..settings import Settings
+
+logger = logging.getLogger("streambench.database")
+T = TypeVar("T")
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """An `AsyncEngine` on asyncpg with the asyncpg layer's pool size, timeout and session.
+
+    The connection is opened from the same DSN by the same call as the asyncpg layer's (through
+    `async_creator`), so sockets, `sslmode` and the rest resolve alike and the layers differ only
+    in what reads the rows.
+    """
+    url = settings.database_url
+    if not url:
+        raise RuntimeError("settings.database_url is unset: resolve it before creating the app")
+
+    async def connect() -> asyncpg.Connection:
+        # JIT off and UTC, as for the asyncpg layer (shared/database.py says why); the name lets
+        # an operator, and a test, find this process's connections in pg_stat_activity.
+        return await asyncpg.connect(
+            url,
+            timeout=settings.pool_timeout,
+            server_settings={**SERVER_SETTINGS, "application_name": application_name(os.getpid())},
+        )
+
+    engine = create_async_engine(
+        "postgresql+asyncpg://",
+        async_creator=connect,
+        pool_size=settings.pool_size,
+        max_overflow=0,
+        pool_timeout=settings.pool_timeout,
+    )
+    # After a restart every pooled connection is dead. `pool_pre_ping` would find out with three
+    # round trips per checkout (BEGIN, `;`, ROLLBACK in 2.1's asyncpg dialect); asyncpg already
+    # knows, for free, once the event loop has read the server's goodbye. Raising
+    # DisconnectionError at checkout is SQLAlchemy's documented way to have the pool replace it.
+    event.listen(engine.sync_engine, "checkout", _refuse_closed)
+    return engine
+
+
+def _refuse_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    if dbapi_connection.driver_connection.is_closed():
+        raise exc.DisconnectionError("the server closed this pooled connection")
+
+
+def pool_status(engine: AsyncEngine) -> dict[str, int]:
+    pool = engine.pool
+    assert isinstance(pool, AsyncAdaptedQueuePool)
+    return {"size": pool.size(), "checked_out": pool.checkedout(), "idle": pool.checkedin()}
+
+
+async def shielded(
+    opening: Awaitable[T], undo: Callable[[T], Awaitable[None]], patience: float
+) -> T:
+    """`opening` (a checkout) run to its end even when the caller is cancelled meanwhile.
+
+    A request cancelled while the pool opens a connection would interrupt asyncpg mid-handshake,
+    which then leaves a future's exception unretrieved (logged at ERROR). The opening is let
+    finish, then `undo` gives back what it got. Any failure is `DatabaseUnavailable`.
+    """
+
+    async def wrapped() -> T:
+        try:
+            return await opening
+        except Exception as error:
+            raise DatabaseUnavailable(describe(error)) from error
+
+    task = asyncio.ensure_future(wrapped())
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with anyio.CancelScope(shield=True):
+            if await settle(task, patience):
+                await undo(task.result())
+        raise
+
+
+async def checkout(engine: AsyncEngine, patience: float) -> AsyncConnection:
+    """A pooled `AsyncConnection`, or `DatabaseUnavailable` (pool timeout, database down)."""
+
+    async def give_back(connection: AsyncConnection) -> None:
+        await release(connection, healthy=True)
+
+    return await shielded(engine.connect(), give_back, patience)
+
+
+def connection_gone(error: BaseException) -> bool:
+    """Whether `error` came from a connection found dead (SQLAlchemy has invalidated it)."""
+    cause = error.__cause__ if isinstance(error, DatabaseUnavailable) else error
+    return isinstance(cause, exc.DBAPIError) and cause.connection_invalidated
+
+
+async def retried_once(attempt: Callable[[], Awaitable[T]]) -> T:
+    """`attempt()`, once more on a fresh connection when the first failed because its connection
+    had gone (closed after the checkout's check, before the query): nothing was sent yet."""
+    try:
+        return await attempt()
+    except DatabaseUnavailable as error:
+        if not connection_gone(error):
+            raise
+        logger.info("retrying on a fresh connection: %s", error)
+    return await attempt()
+
+
+class Partitioned(Protocol):
+    """A streamed result: `AsyncResult` (Core) and `AsyncScalarResult` (the ORM) alike."""
+
+    def partitions(self, size: int | None = None) -> AsyncIterator[Sequence[Any]]: ...
+
+    async def close(self) -> None: ...
+
+
+class PartitionStream(Closing):
+    """A streamed result read in `batch_size` partitions: the layers' `BatchStream`.
+
+    The first task opens the result (`opening`: `stream()` or `stream_scalars()`) and reads the
+    first partition; every later one reads the next partition while the consumer encodes the
+    last (one ahead, as `RowStream`). Each runs in a task awaited through a shield, so a
+    cancelled consumer leaves the driver's fetch to finish; `aclose()` waits for it (at most
+    `patience`), closes the result and hands the connection to `release(healthy)`.
+    `to_rows` turns a partition into rows in the encoder's column order (ORM objects to tuples).
+    """
+
+    def __init__(
+        self,
+        opening: Callable[[], Awaitable[Partitioned]],
+        batch_size: int,
+        release: Callable[[bool], Awaitable[None]],
+        patience: float,
+        to_rows: Callable[[Sequence[Any]], Sequence[Row]] | None = None,
+    ) -> None:
+        self._opening = opening
+        self._batch_size = batch_size
+        self._release = release
+        self._patience = patience
+        self._to_rows = to_rows
+        self._result: Partitioned | None = None
+        self._partitions: AsyncGenerator[Sequence[Any], None] | None = None
+        self._pending: asyncio.Future[Sequence[Any] | None] | None = None
+        self._exhausted = False
+        self._healthy = True
+        self._closed = False
+
+    async def _next_partition(self) -> Sequence[Any] | None:
+        if self._partitions is None:
+            self._result = await self._opening()
+            # `partitions()` is an async generator function (typed as an iterator): closed in aclose().
+            partitions = self._result.partitions(self._batch_size)
+            self._partitions = cast(AsyncGenerator[Sequence[Any], None], partitions)
+        # Exhaustion is the empty read, never a short partition: a count is never guessed.
+        return await anext(self._partitions, None)
+
+    def _start(self) -> asyncio.Future[Sequence[Any] | None]:
+        return asyncio.ensure_future(self._next_partition())
+
+    async def first(self) -> None:
+        """Wait until the result is open and its first partition read, without taking it."""
+        if self._pending is None and not self._exhausted:
+            self._pending = self._start()
+        if self._pending is not None:
+            await asyncio.shield(self._pending)
+
+    async def fetch(self) -> Sequence[Row]:
+        """The next partition as rows: empty once the result is exhausted."""
+        if self._exhausted or self._closed:
+            return []
+        pending = self._pending or self._start()
+        self._pending = pending
+        try:
+            partition = await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            raise  # the read goes on; aclose() settles it
+        except Exception as error:
+            self._pending = None
+            self._exhausted = True
+            self._healthy = False
+            raise StreamFailed(describe(error)) from error
+        if not partition:
+            self._pending = None
+            self._exhausted = True
+            return []
+        self._pending = self._start()
+        return self._to_rows(partition) if self._to_rows else partition
+
+    def __aiter__(self) -> AsyncIterator[Sequence[Row]]:
+        return self._batches()
+
+    async def _batches(self) -> AsyncIterator[Sequence[Row]]:
+        while batch := await self.fetch():
+            yield batch
+
+    async def aclose(self) -> None:
+        """Let the read in flight finish, close the result, give the connection back (or drop
+        it when its state is unknown). Shielded: a cancelled request still cleans up."""
+        if self._closed:
+            return
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            pending, self._pending = self._pending, None
+            if pending is not None and not await settle(pending, self._patience):
+                self._healthy = False
+            try:
+                if self._partitions is not None:
+                    await self._partitions.aclose()
+                if self._result is not None:
+                    await self._result.close()
+            except Exception as error:
+                logger.info("closing a streamed result failed: %s", describe(error))
+                self._healthy = False
+            await self._release(self._healthy)
+
+
+async def answered(stream: PartitionStream) -> PartitionStream:
+    """`stream` once its first partition has been read; a failure up to then closes it and is
+    `DatabaseUnavailable`, since no byte of a response exists yet."""
+    try:
+        await stream.first()
+    except BaseException as error:
+        await stream.aclose()
+        if isinstance(error, Exception):
+            raise DatabaseUnavailable(describe(error)) from error
+        raise
+    return stream
