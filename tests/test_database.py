@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from shared.database import Database, DatabaseUnavailable, create_database
+from shared.row_stream import FETCH_ROWS, fetch_sizes
 from shared.settings import Settings
 
 
@@ -32,6 +33,40 @@ async def test_exhausted(database: Database, admin: asyncpg.Connection) -> None:
     # A small first batch for an early first byte, then doubling up to the batch size.
     assert [len(b) for b in batches] == [100, 200, 400, 800, 1000, 1000, 500]
     await _assert_pool_idle(database, admin)
+
+
+@pytest.mark.parametrize(
+    ("rows", "batch", "expected"),
+    [
+        # Past the ramp, a round trip brings two batches of 1,000: the client still gets 1,000.
+        (6_000, 1_000, [100, 200, 400, 800, 1000, 1000, 1000, 1000, 500]),
+        (450, 100, [100] * 4 + [50]),
+        (7_000, 3_000, [100, 200, 400, 800, 1600, 3000, 900]),
+        (3, 1, [1, 1, 1]),
+    ],
+)
+async def test_batches_keep_the_contract_whatever_each_fetch_brings(
+    database: Database, admin: asyncpg.Connection, rows: int, batch: int, expected: list[int]
+) -> None:
+    batches = [b async for b in database.stream_batches(("id",), rows, batch)]
+    assert [len(b) for b in batches] == expected
+    assert [row[0] for b in batches for row in b] == list(range(1, rows + 1))
+    await _assert_pool_idle(database, admin)
+
+
+def test_fetches_bring_whole_batches_once_the_ramp_is_done() -> None:
+    sizes = fetch_sizes(1_000)
+    assert [next(sizes) for _ in range(6)] == [
+        (100, 100), (200, 200), (400, 400), (800, 800), (2_000, 1_000), (2_000, 1_000)
+    ]  # fmt: skip
+    # The first fetch is one small batch whatever the batch size: the first byte waits for no more.
+    sizes = fetch_sizes(30)
+    assert [next(sizes) for _ in range(3)] == [
+        (30, 30),
+        (FETCH_ROWS + 10, 30),
+        (FETCH_ROWS + 10, 30),
+    ]
+    assert next(fetch_sizes(50_000)) == (100, 100)
 
 
 async def test_break(database: Database, admin: asyncpg.Connection) -> None:
