@@ -1,11 +1,21 @@
-"""What each way of reading the same ordered rows costs, next to `COPY ... TO STDOUT`.
+"""What each data layer costs on each source it offers, without HTTP, against `COPY ... TO STDOUT`.
 
     uv run python benchmarks/access_paths.py [--rows 500000] [--repeats 7] [--format text]
+                                             [--layers asyncpg,psycopg,...]
 
-Prints the median, min and max over repeats of: COPY (the floor), fetch_all (the buffered path),
-stream_batches (the streamed path, asyncpg cursor on a SQLAlchemy-pooled connection), a bare asyncpg
-cursor on its own connection, and SQLAlchemy's own async `stream()` with `yield_per` + `partitions()`.
-Rows are only read, not encoded, so the figures are the data access alone.
+Every (layer, source) the registries know (the shared layers, and a port's own such as Django's
+ORM), each opened as a server opens it (`open_layer`), timed twice in this process:
+
+- read: the rows only (`fetch_all`; the cursor's batches; the COPY's chunks), nothing encoded;
+- body: the whole body as a port builds it (`shared.bodies.open_body`, bytes counted), encoding
+  included: what the layer costs a server before its framework sends anything.
+
+Beside them, two references measured in the same run: the rows floor (`COPY (SELECT <columns>
+...) TO STDOUT` through asyncpg, what reading the rows costs the database) for the reads, the body
+floor (`COPY (<the body's query>) TO STDOUT`, the database writing the exact body) for the bodies,
+and a bare asyncpg cursor on a connection of its own fetching `--batch` rows a time, the loop the
+shared path is held against. Paths run interleaved, so drift hits every one alike. Medians over
+`--repeats` with min and max. No figure is asserted.
 """
 
 from __future__ import annotations
@@ -15,16 +25,129 @@ import asyncio
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import asyncpg
-from sqlalchemy import text
 
 from shared import embedded
-from shared.database import create_database
+from shared.bodies import open_body
+from shared.contract import DataRequest
+from shared.database import Database, create_database
 from shared.encoders import ENCODERS
-from shared.schema import compiled_select, select_messages
+from shared.layers import SHARED_LAYERS, DataLayer, LayerSpec, open_layer
+from shared.ports import available_ports
+from shared.schema import compiled_select
 from shared.seed import seed
 from shared.settings import Settings
+
+Timed = Callable[[], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class Path:
+    """One line of the table: what is timed for the rows alone and for the whole body."""
+
+    name: str
+    read: Timed | None
+    body: Timed | None
+
+
+def every_layer() -> dict[str, tuple[LayerSpec, tuple[LayerSpec, ...]]]:
+    """Each layer the registries know, with the layers of the port that brings it."""
+    layers: dict[str, tuple[LayerSpec, tuple[LayerSpec, ...]]] = {
+        name: (spec, ()) for name, spec in SHARED_LAYERS.items()
+    }
+    for _, port, _ in available_ports():
+        if port is not None:
+            for spec in port.layers:
+                layers.setdefault(spec.name, (spec, port.layers))
+    return layers
+
+
+def layer_paths(layer: DataLayer, fmt: str, rows: int, batch: int) -> list[Path]:
+    encoder = ENCODERS[fmt]
+    paths = []
+    for source in layer.sources:
+        request = DataRequest(rows, batch, encoder, source)
+
+        async def body(request: DataRequest = request) -> int:
+            async with await open_body(layer, request) as chunks:
+                return sum([len(chunk) async for chunk in chunks])
+
+        read = _read(layer, source, fmt, rows, batch)
+        paths.append(Path(f"{layer.name} {source}", read, body))
+    return paths
+
+
+def _read(layer: DataLayer, source: str, fmt: str, rows: int, batch: int) -> Timed:
+    columns = ENCODERS[fmt].columns
+
+    async def fetch() -> int:
+        return len(await layer.fetch_all(columns, rows))
+
+    async def cursor() -> int:
+        count = 0
+        stream = await layer.open_stream(columns, rows, batch)
+        try:
+            async for rows_read in stream:
+                count += len(rows_read)
+        finally:
+            await stream.aclose()
+        return count
+
+    async def copy() -> int:
+        size = 0
+        stream = await layer.open_copy(fmt, rows)
+        try:
+            async for chunk in stream:
+                size += len(chunk)
+        finally:
+            await stream.aclose()
+        return size
+
+    return {"fetch": fetch, "cursor": cursor, "copy": copy}[source]
+
+
+def reference_paths(db: Database, url: str, fmt: str, rows: int, batch: int) -> list[Path]:
+    columns = ENCODERS[fmt].columns
+
+    async def rows_floor() -> int:
+        return await _counted(lambda sink: db.copy_to(columns, rows, sink))
+
+    async def body_floor() -> int:
+        return await _counted(lambda sink: db.copy_body(fmt, rows, sink))
+
+    async def bare_cursor() -> int:
+        connection = await asyncpg.connect(url)
+        try:
+            count = 0
+            async with connection.transaction(readonly=True):
+                cursor = await connection.cursor(compiled_select(columns), rows)
+                while batch_read := await cursor.fetch(batch):
+                    count += len(batch_read)
+            return count
+        finally:
+            await connection.close()
+
+    return [
+        Path("COPY floor", rows_floor, body_floor),
+        Path(f"bare asyncpg cursor ({batch:,} a fetch)", bare_cursor, None),
+    ]
+
+
+Sink = Callable[[bytes], Awaitable[None]]
+
+
+async def _counted(write: Callable[[Sink], Awaitable[object]]) -> int:
+    """The bytes `write` hands its sink."""
+    size = 0
+
+    async def sink(data: bytes) -> None:
+        nonlocal size
+        size += len(data)
+
+    await write(sink)
+    return size
 
 
 async def main() -> None:
@@ -33,86 +156,72 @@ async def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--format", default="text", choices=list(ENCODERS))
+    parser.add_argument("--layers", help="comma list (default: every layer the registries know)")
     args = parser.parse_args()
-    settings = Settings.from_env()
+    known = every_layer()
+    chosen = args.layers.split(",") if args.layers else list(known)
+    unknown = [name for name in chosen if name not in known]
+    if unknown:
+        parser.error(f"unknown layer {', '.join(unknown)}; choose from {', '.join(known)}")
+    settings = Settings.from_env().replace(pool_size=2)
     url = embedded.database_url(settings)
-    columns = ENCODERS[args.format].columns
+    settings = settings.replace(database_url=url)
     connection = await asyncpg.connect(url)
     await seed(connection, args.rows)
+    version = await connection.fetchval("SHOW server_version")
     await connection.close()
     db = await create_database(settings, url)
-
-    async def copy() -> int:
-        size = 0
-
-        async def sink(data: bytes) -> None:
-            nonlocal size
-            size += len(data)
-
-        await db.copy_to(columns, args.rows, sink)
-        return size
-
-    async def fetch_all() -> int:
-        return len(await db.fetch_all(columns, args.rows))
-
-    async def stream_batches() -> int:
-        count = 0
-        async for batch in db.stream_batches(columns, args.rows, args.batch):
-            count += len(batch)
-        return count
-
-    async def bare_cursor() -> int:
-        conn = await asyncpg.connect(url)
-        try:
-            count = 0
-            async with conn.transaction(readonly=True):
-                cursor = await conn.cursor(compiled_select(columns), args.rows)
-                while batch := await cursor.fetch(args.batch):
-                    count += len(batch)
-            return count
-        finally:
-            await conn.close()
-
-    async def sqlalchemy_stream() -> int:
-        count = 0
-        async with db.engine.connect() as conn:
-            result = await conn.stream(
-                select_messages(columns).execution_options(yield_per=args.batch),
-                {"rows": args.rows},
-            )
-            async for partition in result.partitions():
-                count += len(partition)
-        return count
-
-    paths: dict[str, Callable[[], Awaitable[int]]] = {
-        "COPY ... TO STDOUT": copy,
-        "fetch_all": fetch_all,
-        "stream_batches": stream_batches,
-        "bare asyncpg cursor": bare_cursor,
-        "SQLAlchemy stream()": sqlalchemy_stream,
-    }
-    async with db.engine.connect() as conn:
-        version = (await conn.execute(text("SHOW server_version"))).scalar()
+    layers = [await open_layer(settings.replace(layer=name), known[name][1]) for name in chosen]
+    paths = reference_paths(db, url, args.format, args.rows, args.batch)
+    for layer in layers:
+        paths += layer_paths(layer, args.format, args.rows, args.batch)
     print(
-        f"{args.rows:,} rows, columns {', '.join(columns)}, batch {args.batch}, "
-        f"{args.repeats} repeats, PostgreSQL {version}"
+        f"{args.rows:,} rows as {args.format} (columns {', '.join(ENCODERS[args.format].columns)}), "
+        f"batch {args.batch}, {args.repeats} repeats, PostgreSQL {version}"
     )
-    timings: dict[str, list[float]] = {name: [] for name in paths}
-    for path in paths.values():
-        await path()  # warm-up: prepared statements, pool, caches
-    for _ in range(args.repeats):
-        for name, path in paths.items():  # interleaved, so drift hits every path alike
-            started = time.perf_counter()
-            await path()
-            timings[name].append(time.perf_counter() - started)
-    floor = statistics.median(timings["COPY ... TO STDOUT"])
-    print(f"{'path':<22} {'median s':>9} {'min s':>7} {'max s':>7} {'x COPY':>7}")
-    for name, values in timings.items():
-        median = statistics.median(values)
-        print(
-            f"{name:<22} {median:9.3f} {min(values):7.3f} {max(values):7.3f} {median / floor:7.2f}"
-        )
+    timings = await _time_interleaved(paths, args.repeats)
+    _print(paths, timings)
+    for layer in layers:
+        await layer.dispose()
     await db.dispose()
+
+
+async def _time_interleaved(paths: list[Path], repeats: int) -> dict[tuple[str, str], list[float]]:
+    timings: dict[tuple[str, str], list[float]] = {}
+    timed = [
+        (path.name, kind, run)
+        for path in paths
+        for kind, run in (("read", path.read), ("body", path.body))
+        if run
+    ]
+    for _, _, run in timed:
+        await run()  # warm-up: prepared statements, pools, caches
+    for _ in range(repeats):
+        for name, kind, run in timed:
+            started = time.perf_counter()
+            await run()
+            timings.setdefault((name, kind), []).append(time.perf_counter() - started)
+    return timings
+
+
+def _print(paths: list[Path], timings: dict[tuple[str, str], list[float]]) -> None:
+    floors = {kind: statistics.median(timings[("COPY floor", kind)]) for kind in ("read", "body")}
+    width = max(len(path.name) for path in paths)
+    print(
+        f"{'path':<{width}}  {'read median s':>13} {'min-max':>13} {'x rows floor':>12}"
+        f"  {'body median s':>13} {'min-max':>13} {'x body floor':>12}"
+    )
+    for path in paths:
+        cells = []
+        for kind in ("read", "body"):
+            values = timings.get((path.name, kind))
+            if values is None:
+                cells.append(f"{'':>13} {'':>13} {'':>12}")
+                continue
+            median = statistics.median(values)
+            spread = f"{min(values):.3f}-{max(values):.3f}"
+            cells.append(f"{median:13.3f} {spread:>13} {median / floors[kind]:12.2f}")
+        print(f"{path.name:<{width}}  {cells[0]}  {cells[1]}")
 
 
 if __name__ == "__main__":
