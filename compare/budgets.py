@@ -4,7 +4,9 @@ Pure: an expression is parsed into a `Budget`, and a budget is checked against `
 
     EXPR   = [SCOPE "."]... FIGURE [":" STAT] OP NUMBER [UNIT]
     SCOPE  = an endpoint (standard, chunked), a source (fetch, cursor, copy), a format (text,
-             ndjson, csv, json) or a port's name; several narrow it further
+             ndjson, csv, json), a data layer (asyncpg, psycopg, ...), a port's name
+             (`port@server`, every layer it ran on) or a contender's (`port@server+layer`);
+             several narrow it further
     FIGURE = ttfb | headers | total | cpu    a time:  UNIT ms, s or min (a bare number is seconds)
            | memory                          a size:  UNIT B, kB, MB, GB, KiB, MiB, GiB, or x-body
                                              (multiples of the response body's size)
@@ -15,9 +17,10 @@ Pure: an expression is parsed into a `Budget`, and a budget is checked against `
 
 A budget is broken by every scenario in its scope whose figure meets the condition, and by every
 scenario in scope where the figure was not measured (a budget that cannot be checked does not
-pass silently); one that matches no scenario at all is broken too, since it is most likely a typo.
-Examples: `chunked.ttfb>10ms`, `standard.memory>2x-body`, `x-floor>3`, `errors>0`,
-`aiohttp.copy.total:p95>=1.5s`.
+pass silently); one that matches no scenario at all is broken too, since it is most likely a typo,
+unless what it names is not offered (`sqlalchemy-orm.copy...`: no COPY through an ORM), which is
+never held against a budget. Examples: `chunked.ttfb>10ms`, `standard.memory>2x-body`,
+`x-floor>3`, `errors>0`, `aiohttp@aiohttp.copy.total:p95>=1.5s`, `sqlalchemy-orm.chunked.x-floor>4`.
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .results import ENDPOINTS, SOURCES, Results, Scenario, Stats
+from .results import ENDPOINTS, SOURCES, NotOffered, Results, Scenario, Stats
 
 FigureKind = Literal["time", "size", "ratio", "count"]
+ScopeKind = Literal["endpoint", "source", "format", "layer", "name"]
 FIGURES: dict[str, FigureKind] = {
     "ttfb": "time",
     "headers": "time",
@@ -59,13 +63,13 @@ _SIZE_UNITS = {
     "gib": 1024.0**3,
 }
 _EXPRESSION = re.compile(
-    r"^\s*(?P<left>[A-Za-z0-9_.:-]+?)\s*(?P<op>>=|<=|>|<)\s*"
+    r"^\s*(?P<left>[A-Za-z0-9_.:@+-]+?)\s*(?P<op>>=|<=|>|<)\s*"
     r"(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>[A-Za-z-]*)\s*$"
 )
 GRAMMAR = (
     "[SCOPE.]FIGURE[:STAT] OP NUMBER[UNIT]; FIGURE is ttfb, headers, total, cpu (ms, s, min), "
     "memory (B, kB, MB, MiB, x-body), x-floor, x-body-floor or errors; SCOPE an endpoint, "
-    "source, format or port; STAT median, p95, min or max; OP >, >=, < or <="
+    "source, format, data layer or port; STAT median, p95, min or max; OP >, >=, < or <="
 )
 
 
@@ -84,10 +88,31 @@ class Budget:
     op: str
     limit: float
     per_body: bool = False  # memory in multiples of the body size
+    # What each scope word is: endpoint, source, format, layer, or name (a port or contender).
+    kinds: tuple[ScopeKind, ...] = ()
 
     def matches(self, scenario: Scenario) -> bool:
-        fields = {scenario.endpoint, scenario.source, scenario.format, scenario.port}
+        fields = {
+            scenario.endpoint, scenario.source, scenario.format, scenario.port,
+            scenario.contender, scenario.layer,
+        }  # fmt: skip
         return all(word in fields for word in self.scope)
+
+    def only_not_offered(self, entry: NotOffered) -> bool:
+        """Whether this budget's scope lies within what `entry` leaves out: every endpoint and
+        format of its source, and every source too when the port does not serve the layer.
+        The scope must name the entry (its layer, source or contender): a budget on every
+        scenario, or on an endpoint, is not about what was left out."""
+        if not any(kind in ("source", "layer", "name") for kind in self.kinds):
+            return False
+        for word, kind in zip(self.scope, self.kinds, strict=True):
+            if kind == "source" and entry.source not in (None, word):
+                return False
+            if kind == "layer" and word != entry.layer:
+                return False
+            if kind == "name" and word not in (entry.port, entry.contender):
+                return False
+        return True
 
 
 @dataclass(frozen=True)
@@ -101,13 +126,17 @@ class Breach:
             return f"--fail-if {self.budget.text}: {self.measured}"
         s = self.scenario
         where = (
-            f"{s.port} /{s.endpoint}?source={s.source} {s.rows:,} rows {s.format} x{s.concurrency}"
+            f"{s.contender} /{s.endpoint}?source={s.source} {s.rows:,} rows {s.format} "
+            f"x{s.concurrency}"
         )
         return f"--fail-if {self.budget.text}: {where}: {self.measured}"
 
 
-def parse_budget(text: str, ports: Iterable[str], formats: Iterable[str]) -> Budget:
-    """`text` as a budget; scope words must be an endpoint, source, format or one of `ports`."""
+def parse_budget(
+    text: str, ports: Iterable[str], formats: Iterable[str], layers: Iterable[str] = ()
+) -> Budget:
+    """`text` as a budget; scope words must be an endpoint, source, format, one of `layers` or
+    one of `ports` (port and contender names)."""
     match = _EXPRESSION.match(text)
     if not match:
         raise BudgetError(f"--fail-if {text!r}: expected {GRAMMAR}")
@@ -126,16 +155,23 @@ def parse_budget(text: str, ports: Iterable[str], formats: Iterable[str]) -> Bud
         raise BudgetError(
             f"--fail-if {text!r}: unknown figure {figure!r}; expected one of {', '.join(FIGURES)}"
         )
-    known = {*ENDPOINTS, *SOURCES, *formats, *ports}
+    known: dict[str, ScopeKind] = {
+        **dict.fromkeys(ports, "name"),
+        **dict.fromkeys(layers, "layer"),
+        **dict.fromkeys(formats, "format"),
+        **dict.fromkeys(SOURCES, "source"),
+        **dict.fromkeys(ENDPOINTS, "endpoint"),
+    }
     for word in scope:
         if word not in known:
             raise BudgetError(
-                f"--fail-if {text!r}: {word!r} is no endpoint, source, format or port "
-                f"(known: {', '.join(sorted(known))})"
+                f"--fail-if {text!r}: {word!r} is no endpoint, source, format, data layer or "
+                f"port (known: {', '.join(sorted(known))})"
             )
     kind = FIGURES[figure]
     limit, per_body = _limit(text, kind, number, unit)
-    return Budget(text.strip(), scope, figure, stat, op, limit, per_body)
+    kinds = tuple(known[word] for word in scope)
+    return Budget(text.strip(), scope, figure, stat, op, limit, per_body, kinds)
 
 
 def _limit(text: str, kind: FigureKind, number: float, unit: str) -> tuple[float, bool]:
@@ -212,7 +248,8 @@ def check_budgets(budgets: Sequence[Budget], results: Results) -> list[Breach]:
     for budget in budgets:
         scoped = [s for s in results.scenarios if budget.matches(s)]
         if not scoped:
-            breaches.append(Breach(budget, None, "matched no measured scenario"))
+            if not not_offered_for(budget, results):
+                breaches.append(Breach(budget, None, "matched no measured scenario"))
             continue
         compare = _OPERATORS[budget.op]
         for scenario in scoped:
@@ -220,6 +257,12 @@ def check_budgets(budgets: Sequence[Budget], results: Results) -> list[Breach]:
             if value is None or compare(value, budget.limit):
                 breaches.append(Breach(budget, scenario, shown))
     return breaches
+
+
+def not_offered_for(budget: Budget, results: Results) -> list[NotOffered]:
+    """What the run left out as not offered that the budget's scope names: a budget about
+    those alone is kept, there being nothing to hold against it."""
+    return [entry for entry in results.not_offered if budget.only_not_offered(entry)]
 
 
 def _size(value: float) -> str:

@@ -26,6 +26,8 @@ examples:
   streambench compare --fail-if 'chunked.ttfb>10ms' --fail-if 'standard.memory>2x-body' \\
                       --fail-if 'x-floor>3' --fail-if 'errors>0'   exit 1 on a broken budget
   streambench compare --ports aiohttp --rows 100000 --formats text,ndjson --concurrency 1
+  streambench compare --ports fastapi --layers asyncpg,psycopg,sqlalchemy,sqlalchemy-orm \\
+                      --fail-if 'sqlalchemy-orm.chunked.x-floor>4'   what each data layer costs
   streambench compare --target remote=http://bench-host:8080 --out reports/remote
 """
 
@@ -80,7 +82,11 @@ def validate(args: argparse.Namespace, settings: Settings) -> CompareOptions:
 
     pairs = available_pairs()
     defaults = [name for name, pair, _ in pairs if pair is not None and pair.default]
-    options = options_from_args(args, [(name, reason) for name, _, reason in pairs], defaults)
+    # The layers each port brings beside the shared ones (Django's ORM): the choices of --layers.
+    port_layers = {name: pair.port.layers for name, pair, _ in pairs if pair is not None}
+    options = options_from_args(
+        args, [(name, reason) for name, _, reason in pairs], defaults, port_layers
+    )
     if options.auth and options.targets and not settings.jwt_secret:
         raise OptionError(
             "--auth with --target needs the targets' secret: set STREAMBENCH_JWT_SECRET or --jwt-secret"
@@ -99,7 +105,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from shared.database import database_problem
 
     from . import environment
-    from .budgets import check_budgets
+    from .budgets import check_budgets, not_offered_for
     from .export import write_csv
     from .options import OptionError, plan
     from .progress import progress_for
@@ -158,6 +164,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     breaches = check_budgets(options.budgets, results)
     for breach in breaches:
         print(f"BUDGET BROKEN {breach.line()}", file=sys.stderr)
+    for budget in options.budgets:
+        if not any(budget.matches(s) for s in results.scenarios):
+            left_out = not_offered_for(budget, results)
+            if left_out:
+                print(
+                    f"--fail-if {budget.text}: kept, it names only what is not offered "
+                    f"({', '.join(n.label() for n in left_out)})",
+                    file=sys.stderr,
+                )
     if options.budgets:
         broken = len({b.budget.text for b in breaches})
         print(

@@ -80,8 +80,14 @@ def layout(database_url: str, local_ports: Sequence[str], targets: Mapping[str, 
 
 
 def describe(
-    database_url: str, server_version: str | None, embedded: bool, layout: str
+    database_url: str,
+    server_version: str | None,
+    embedded: bool,
+    layout: str,
+    layer_libraries: Sequence[str] = (),
 ) -> Environment:
+    """The environment; `layer_libraries` are what the run's data layers need besides
+    `LIBRARIES` (psycopg, its pool, Django), whose versions are recorded too."""
     return Environment(
         python=platform.python_version(),
         platform=platform.platform(),
@@ -90,6 +96,8 @@ def describe(
         memory_bytes=psutil.virtual_memory().total,
         client=f"httpx {importlib.metadata.version('httpx')}",
         layout=layout,
-        libraries={name: installed_version(name) for name in LIBRARIES},
+        libraries={
+            name: installed_version(name) for name in dict.fromkeys([*LIBRARIES, *layer_libraries])
+        },
         database=DatabaseInfo(redact_url(database_url), server_version, embedded),
     )

@@ -18,7 +18,7 @@ from shared.settings import Settings
 from .baselines import Reference
 from .client import Round, timed_round
 from .options import Cell, CompareOptions
-from .results import ServerSource, Verification
+from .results import SOURCES, ServerSource, Verification
 from .servers import LocalServer, NoProbe, Probe, Sample, metrics_probe, start_locals
 from .work import STARTUP_COST, Progress, Stopwatch, round_cost
 
@@ -78,8 +78,9 @@ def group_label(group: Sequence[Cell]) -> str:
 
 @dataclass
 class Contender:
-    """A contender in this run: a local (port, server) pair or a target URL, and what is known of
-    it so far."""
+    """A contender in this run: a local (port, server) pair on one data layer, or a target URL,
+    and what is known of it so far. `name` is the contender's (`port@server+layer` off the
+    default layer), `sources` what its layer offers: a cell of another source leaves it out."""
 
     name: str
     descriptor: Pair | None
@@ -88,6 +89,21 @@ class Contender:
     url: str = ""
     source: ServerSource = "none"
     startup: list[float] = field(default_factory=list)
+    layer: str | None = None  # None: a target's, whatever it runs
+    sources: tuple[str, ...] = SOURCES
+
+    @property
+    def port(self) -> str:
+        """The pair's name (or the target's): what the results call the port."""
+        return self.descriptor.name if self.descriptor is not None else self.name
+
+    def offers(self, cell: Cell) -> bool:
+        return cell.source in self.sources
+
+
+def taking_part(group: Sequence[Cell], contenders: Sequence[Contender]) -> list[Contender]:
+    """The contenders that serve at least one cell of the group: only they get a server."""
+    return [c for c in contenders if any(c.offers(cell) for cell in group)]
 
 
 @dataclass
@@ -111,15 +127,24 @@ async def run_group(
     progress: Progress,
     stopwatch: Stopwatch,
 ) -> dict[tuple[str, Cell], Collected]:
-    """Fresh servers for this group; per cell a warm-up, then rounds interleaved: A, B, A, B..."""
-    collected = {(c.name, cell): Collected() for c in contenders for cell in group}
+    """Fresh servers for this group; per cell a warm-up, then rounds interleaved: A, B, A, B...
+    A contender whose layer does not offer a cell's source sits that cell out."""
+    contenders = taking_part(group, contenders)
+    collected = {
+        (c.name, cell): Collected() for c in contenders for cell in group if c.offers(cell)
+    }
     described = group_label(group)
     progress.begin(f"starting {len(contenders)} server(s) for {described}")
     label = described.replace("/", "-").replace(" ", "-")
     local = [c for c in contenders if c.descriptor is not None]
     with stopwatch.phase("starting servers"):
         started = await start_locals(
-            [c.descriptor for c in local if c.descriptor], settings, log_dir, client, label
+            [c.descriptor for c in local if c.descriptor],
+            settings,
+            log_dir,
+            client,
+            label,
+            layers=[c.layer or settings.layer for c in local],
         )
     progress.advance(STARTUP_COST)
     servers: dict[str, LocalServer] = {}
@@ -133,9 +158,10 @@ async def run_group(
         else:
             took.append(f"{contender.name} FAILED")
             for cell in group:
-                collected[(contender.name, cell)].failures.append(
-                    f"server did not start: {outcome}"
-                )
+                if contender.offers(cell):
+                    collected[(contender.name, cell)].failures.append(
+                        f"server did not start: {outcome}"
+                    )
     if took:
         progress.note(f"servers for {described} up: " + ", ".join(took))
     try:
@@ -162,7 +188,8 @@ async def run_group(
                 )  # fmt: skip
             load = load_average()
             for contender in contenders:
-                collected[(contender.name, cell)].load = load
+                if contender.offers(cell):
+                    collected[(contender.name, cell)].load = load
     finally:
         with stopwatch.phase("stopping servers"):
             await asyncio.gather(*(server.stop() for server in servers.values()))
@@ -186,6 +213,8 @@ async def _run_cell(
     for round_number in range(options.warmup + options.repeats):
         warm = round_number < options.warmup
         for contender in contenders:
+            if not contender.offers(cell):
+                continue
             if contender.name not in urls:
                 progress.advance(cost)
                 continue

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 from shared.encoders import FORMATS
+from shared.layers import DEFAULT_LAYER, SHARED_LAYERS, LayerSpec
 
 from .budgets import GRAMMAR, Budget, BudgetError, parse_budget
-from .results import DEFAULT_SOURCE, ENDPOINTS, SOURCES, Endpoint, Source
+from .layers import LayerError, LocalContender, chosen_layers, plan_contenders
+from .results import DEFAULT_SOURCE, ENDPOINTS, SOURCES, Endpoint, NotOffered, Source
 
 DEFAULT_ROWS = (10_000, 100_000, 500_000)
 DEFAULT_FORMATS = ("text",)
@@ -71,10 +73,18 @@ class CompareOptions:
     warmup: int = WARMUP_ROUNDS
     budgets: tuple[Budget, ...] = ()
     reuse_servers: bool = False
+    layers: tuple[str, ...] = (DEFAULT_LAYER,)
+    # Each of `ports` on each of `layers` it can serve, and what the layers do not offer.
+    contenders: tuple[LocalContender, ...] = ()
+    not_offered: tuple[NotOffered, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
         return self.ports + tuple(t.name for t in self.targets)
+
+    @property
+    def contender_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.contenders) + tuple(t.name for t in self.targets)
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             else "each endpoint's own, fetch for standard and cursor for chunked"
         )
         + ")",
+    )
+    parser.add_argument(
+        "--layers",
+        help="comma list of data layers the servers read the rows through, each port on each "
+        f"layer it serves in a process of its own: {', '.join(SHARED_LAYERS)}, or a port's own "
+        f"(`streambench ports` lists them; default: {DEFAULT_LAYER})",
     )
     parser.add_argument("--rows", help=f"comma list of row counts (default: {_join(DEFAULT_ROWS)})")
     parser.add_argument(
@@ -182,10 +198,12 @@ def options_from_args(
     args: argparse.Namespace,
     available: Sequence[tuple[str, str | None]],
     defaults: Sequence[str] = (),
+    port_layers: Mapping[str, Sequence[LayerSpec]] | None = None,
 ) -> CompareOptions:
     """Validate the parsed arguments. `available` is every registered (port, server) pair as
     (`port@server`, reason it cannot be used or None); `defaults` the pairs of each port's
-    default server, which a bare port name means."""
+    default server, which a bare port name means; `port_layers` the data layers each pair's port
+    brings beside the shared ones (none when left out)."""
     targets = tuple(parse_target(raw) for raw in args.target)
     ports = _contenders(args, available, defaults, targeted=bool(targets))
     _unique((*ports, *(t.name for t in targets)), "port and target names")
@@ -220,9 +238,15 @@ def options_from_args(
         else (QUICK_REPEATS if quick else DEFAULT_REPEATS)
     )
     batch = _integer(args.batch, "--batch", 1) if args.batch is not None else DEFAULT_BATCH
-    names = (*ports, *(t.name for t in targets))
+    own = port_layers or {}
+    layers, contenders, not_offered = _layers(
+        args, ports, own, sources or tuple(DEFAULT_SOURCE[e] for e in endpoints)
+    )
+    names = (*ports, *(c.name for c in contenders), *(t.name for t in targets))
     try:
-        budgets = tuple(parse_budget(raw, names, FORMATS) for raw in args.fail_if)
+        budgets = tuple(
+            parse_budget(raw, dict.fromkeys(names), FORMATS, layers) for raw in args.fail_if
+        )
     except BudgetError as error:
         raise OptionError(str(error)) from None
     return CompareOptions(
@@ -241,7 +265,37 @@ def options_from_args(
         shape=args.concurrency is None,
         budgets=budgets,
         reuse_servers=quick if args.reuse_servers is None else bool(args.reuse_servers),
+        layers=layers,
+        contenders=contenders,
+        not_offered=not_offered,
     )
+
+
+def _layers(
+    args: argparse.Namespace,
+    ports: Sequence[str],
+    port_layers: Mapping[str, Sequence[LayerSpec]],
+    sources: Sequence[str],
+) -> tuple[tuple[str, ...], tuple[LocalContender, ...], tuple[NotOffered, ...]]:
+    """The layers asked for, every pair on each one it serves, and what is not offered."""
+    if args.layers is None:
+        names: Sequence[str] = (DEFAULT_LAYER,)
+    else:
+        names = _names(args.layers, "--layers")
+        if not ports:
+            raise OptionError(
+                "--layers: no port to start on them; a --target is measured on whatever layer "
+                "it runs"
+            )
+    try:
+        layers = chosen_layers(names, port_layers)
+    except LayerError as error:
+        raise OptionError(str(error)) from None
+    contenders, not_offered = plan_contenders(ports, layers, port_layers, sources)
+    if ports and not contenders:
+        reasons = "; ".join(dict.fromkeys(n.reason for n in not_offered if n.source is None))
+        raise OptionError(f"--layers: none of the ports serves {', '.join(layers)}: {reasons}")
+    return layers, contenders, not_offered
 
 
 def _contenders(

@@ -1,5 +1,6 @@
 """One comparator run: database, baselines, verification, then the scenario matrix, port by port
-interleaved round by round, each (endpoint, source, format) on fresh server processes."""
+interleaved round by round, each (endpoint, source, format) on fresh server processes. A port runs
+once per data layer of the run, each a contender with servers of its own."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import httpx
 
 from shared.auth import make_token
 from shared.database import Database, create_database
+from shared.layers import layers_for
 from shared.pairs import load_pair
 from shared.seed import seed
 from shared.settings import Settings
@@ -46,7 +48,7 @@ VERIFY_PARALLEL = 2
 
 
 def estimate_work(options: CompareOptions, cells: Sequence[Cell]) -> float:
-    contenders = len(options.names)
+    contenders = len(options.contender_names)
     rounds = options.warmup + options.repeats
     work = 0.0
     for rows in options.rows:
@@ -54,7 +56,11 @@ def estimate_work(options: CompareOptions, cells: Sequence[Cell]) -> float:
             work += reference_cost(rows) + 2 * floor_cost(options, rows)
             work += ceiling_cost(options, rows) + contenders * verify_cost(rows)
     for cell in cells:
-        work += contenders * rounds * round_cost(cell.rows, cell.concurrency)
+        # A contender whose layer does not offer the cell's source sits it out.
+        taking_part = len(options.targets) + sum(
+            cell.source in c.sources for c in options.contenders
+        )
+        work += taking_part * rounds * round_cost(cell.rows, cell.concurrency)
     work += len(group_cells(cells, options.reuse_servers)) * STARTUP_COST
     return work
 
@@ -77,7 +83,10 @@ async def run_compare(
         settings, database_url=database_url, jwt_secret=secret, metrics=False, access_log=False
     )
     auth_header = {"Authorization": f"JWT {make_token(secret, ttl=6 * 3600)}"} if secret else {}
-    contenders = [Contender(name, load_pair(name), None) for name in options.ports]
+    contenders = [
+        Contender(c.name, load_pair(c.pair), None, layer=c.layer, sources=c.sources)
+        for c in options.contenders
+    ]
     contenders += [Contender(t.name, None, t.url, url=t.url) for t in options.targets]
 
     load_before = load_average()
@@ -129,7 +138,7 @@ async def run_compare(
                             auth_header, reference, progress, stopwatch,
                         )  # fmt: skip
                         for cell in group:
-                            for contender in timed:
+                            for contender in (c for c in timed if c.offers(cell)):
                                 scenarios.append(
                                     build_scenario(
                                         contender, cell, collected[(contender.name, cell)],
@@ -156,13 +165,20 @@ async def run_compare(
                 server_version,
                 embedded,
                 environment.layout(
-                    database_url, options.ports, {t.name: t.url for t in options.targets}
+                    database_url,
+                    [c.name for c in options.contenders],
+                    {t.name: t.url for t in options.targets},
                 ),
+                _layer_libraries(contenders),
             ),
             load_before=load_before,
             load_after=load_average(),
         ),
-        settings={**server_settings.as_public_dict(), "auth": options.auth},
+        # Each contender's layer is its own (the ports' `layer`, the matrix's `layers`).
+        settings={
+            **{k: v for k, v in server_settings.as_public_dict().items() if k != "layer"},
+            "auth": options.auth,
+        },
         matrix=Matrix(
             ports=options.names,
             rows=options.rows,
@@ -176,6 +192,7 @@ async def run_compare(
             quick=options.quick,
             note=note,
             reuse_servers=options.reuse_servers,
+            layers=options.layers,
         ),
         ports=tuple(port_result(c) for c in contenders),
         floor=tuple(floors),
@@ -184,7 +201,18 @@ async def run_compare(
         scenarios=tuple(scenarios),
         duration_seconds=time.perf_counter() - started,
         interrupted=interrupted,
+        not_offered=options.not_offered,
     )
+
+
+def _layer_libraries(contenders: Sequence[Contender]) -> tuple[str, ...]:
+    """What the run's data layers read the rows with (psycopg, Django, ...), for their versions."""
+    names: dict[str, None] = {}
+    for contender in contenders:
+        if contender.descriptor is not None and contender.layer is not None:
+            spec = layers_for(contender.descriptor.port.layers).get(contender.layer)
+            names.update(dict.fromkeys(spec.requires if spec else ()))
+    return tuple(names)
 
 
 async def _seed(database_url: str, rows: int) -> None:
@@ -266,6 +294,9 @@ async def _verify(
     routes: Sequence[tuple[str, str]],
 ) -> None:
     expected = list(reference.expected.values())
+    offered = [(e, s) for e, s in routes if s in contender.sources]
+    # What the layer does not offer must be refused as the contract says, not served otherwise.
+    refused = [(e, s) for e, s in routes if s not in contender.sources]
     if contender.descriptor is None:
         assert contender.target_url is not None
         contender.verification = await verify_port(
@@ -276,7 +307,14 @@ async def _verify(
         return
     contender.source = "proc"
     try:
-        server = await start_local(contender.descriptor, settings, log_dir, client, "verify")
+        server = await start_local(
+            contender.descriptor,
+            settings.replace(layer=contender.layer),
+            log_dir,
+            client,
+            "verify",
+            contender.name,
+        )
     except ServerFailed as error:
         contender.verification = Verification.of([Check("start", "fail", str(error))])
         return
@@ -285,7 +323,7 @@ async def _verify(
         if server.startup_seconds is not None:
             contender.startup.append(server.startup_seconds)
         verification = await verify_port(
-            client, server.url, expected, options.batch, auth_header, routes
+            client, server.url, expected, options.batch, auth_header, offered, refused
         )
     finally:
         await server.stop()

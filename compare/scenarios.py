@@ -69,7 +69,8 @@ def build_scenario(
         floor_ratio=floor_ratio,
     )
     return Scenario(
-        port=contender.name,
+        port=contender.port,
+        layer=contender.layer,
         endpoint=cell.endpoint,
         source=cell.source,
         rows=cell.rows,
@@ -117,7 +118,9 @@ def port_result(contender: Contender) -> PortResult:
         framework = server = "unknown (target)"
         details = f"already running at {contender.target_url}"
     return PortResult(
-        name=contender.name,
+        name=contender.port,
+        layer=contender.layer,
+        default_pair=descriptor is not None and descriptor.default,
         framework=framework,
         server=server,
         details=details,

@@ -24,7 +24,7 @@ from shared.ports import process_env
 from shared.settings import Settings
 
 from .free_ports import HOST, free_port
-from .results import ServerSource
+from .results import ServerSource, contender_name
 
 # How long one server gets to answer /healthz. Starting several at once on two cores, each
 # importing its framework, took over 30 s a server at load 8 here: starts are bounded to
@@ -193,11 +193,14 @@ async def start_local(
     log_dir: Path,
     client: httpx.AsyncClient,
     label: str,
+    name: str | None = None,
 ) -> LocalServer:
-    """Start the port and wait for a healthy /healthz; `startup_seconds` is how long that took."""
+    """Start the port and wait for a healthy /healthz; `startup_seconds` is how long that took.
+    `name` (default: the pair's) names its log and its failures: a pair runs once per data layer."""
+    name = name or descriptor.name
     port = free_port()
     log_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (before the clock starts)
-    log_path = log_dir / f"{descriptor.name}-{label}.log"
+    log_path = log_dir / f"{name}-{label}.log"
     started = time.perf_counter()
     with log_path.open("wb") as log:
         # Popen returns at once; the wait for /healthz below is the part that is awaited.
@@ -210,7 +213,7 @@ async def start_local(
         )
     server = LocalServer(process, f"http://{HOST}:{port}", log_path)
     try:
-        return await _wait_healthy(server, descriptor, client, log_path, started)
+        return await _wait_healthy(server, name, client, log_path, started)
     except BaseException:
         # Cancelled (Ctrl-C) or failed: the process must not outlive the run.
         await server.stop()
@@ -219,7 +222,7 @@ async def start_local(
 
 async def _wait_healthy(
     server: LocalServer,
-    descriptor: Pair,
+    name: str,
     client: httpx.AsyncClient,
     log_path: Path,
     started: float,
@@ -230,7 +233,7 @@ async def _wait_healthy(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise ServerFailed(
-                f"{descriptor.name} exited with {process.returncode} while starting; "
+                f"{name} exited with {process.returncode} while starting; "
                 f"log {log_path}:\n{server.log_tail()}"
             )
         try:
@@ -244,7 +247,7 @@ async def _wait_healthy(
             last = type(error).__name__
         await asyncio.sleep(0.01)
     raise ServerFailed(
-        f"{descriptor.name} was not healthy within {START_TIMEOUT:.0f} s ({last}); log {log_path}"
+        f"{name} was not healthy within {START_TIMEOUT:.0f} s ({last}); log {log_path}"
     )
 
 
@@ -254,22 +257,32 @@ async def start_locals(
     log_dir: Path,
     client: httpx.AsyncClient,
     label: str,
+    layers: Sequence[str] | None = None,
 ) -> list[LocalServer | BaseException]:
     """Start every pair, at most START_PARALLEL at a time, each tried up to START_ATTEMPTS
     times: a server, or why it could not start, per pair in order. Adding contenders makes a
-    run longer, never makes the starts time out."""
+    run longer, never makes the starts time out. With `layers`, the pair in each place reads
+    through the layer in the same place (`settings.layer` otherwise)."""
     gate = asyncio.Semaphore(START_PARALLEL)
+    chosen = [settings.layer] * len(pairs) if layers is None else list(layers)
 
-    async def start(pair: Pair) -> LocalServer | BaseException:
+    async def start(pair: Pair, layer: str) -> LocalServer | BaseException:
         failure: BaseException | None = None
+        name = contender_name(pair.name, layer) if layers is not None else pair.name
         for attempt in range(1, START_ATTEMPTS + 1):
             async with gate:
                 try:
                     tag = label if attempt == 1 else f"{label}-retry{attempt}"
-                    return await start_local(pair, settings, log_dir, client, tag)
+                    return await start_local(
+                        pair, settings.replace(layer=layer), log_dir, client, tag, name
+                    )
                 except ServerFailed as error:
                     failure = error
         assert failure is not None
         return failure
 
-    return list(await asyncio.gather(*(start(pair) for pair in pairs)))
+    return list(
+        await asyncio.gather(
+            *(start(pair, layer) for pair, layer in zip(pairs, chosen, strict=True))
+        )
+    )

@@ -55,9 +55,11 @@ async def verify_port(
     batch: int,
     auth_header: Mapping[str, str],
     routes: Sequence[tuple[str, str]] | None = None,
+    not_offered: Sequence[tuple[str, str]] = (),
 ) -> Verification:
     """Check /healthz, every (endpoint, source) of `routes` (default: each endpoint with its own
-    source) for every (rows, format), refusals, and auth if on."""
+    source) for every (rows, format), refusals, and auth if on. Each (endpoint, source) of
+    `not_offered`, which the server's data layer cannot read, must be the contract's 400."""
     checks = _Checks()
     await _check_health(client, base_url, checks)
     pairs = routes if routes is not None else [(e, DEFAULT_SOURCE[e]) for e in ENDPOINTS]
@@ -65,6 +67,11 @@ async def verify_port(
         for endpoint, source in pairs:
             await _check_data(client, base_url, endpoint, source, body, batch, auth_header, checks)
     await _check_refusals(client, base_url, auth_header, checks)
+    for endpoint, source in not_offered:
+        await _check_refusal(
+            client, base_url, auth_header, checks, endpoint, f"rows=1&source={source}", "source",
+            f"not offered: {endpoint}?source={source}",
+        )  # fmt: skip
     if auth_header:
         await _check_auth(client, base_url, checks)
     return Verification.of(checks.items)
@@ -202,11 +209,24 @@ async def _check_refusals(
         ("chunked", "batch=0", "batch"),
         ("standard", "format=xml", "format"),
     ):
-        url = f"{base_url}/{endpoint}?{query}"
-        name = f"bad parameter {endpoint}?{query}"
-        response = await _get(client, url, auth_header, checks, name)
-        if response is None:
-            continue
+        await _check_refusal(client, base_url, auth_header, checks, endpoint, query, parameter)
+
+
+async def _check_refusal(
+    client: httpx.AsyncClient,
+    base_url: str,
+    auth_header: Mapping[str, str],
+    checks: _Checks,
+    endpoint: str,
+    query: str,
+    parameter: str,
+    name: str = "",
+) -> None:
+    """`endpoint?query` must be a 400 JSON naming `parameter`."""
+    url = f"{base_url}/{endpoint}?{query}"
+    name = name or f"bad parameter {endpoint}?{query}"
+    response = await _get(client, url, auth_header, checks, name)
+    if response is not None:
         body = _json(response)
         ok = (
             response.status_code == 400

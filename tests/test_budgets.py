@@ -62,7 +62,7 @@ def test_grammar(text, scope, figure, stat, op, limit, per_body) -> None:
     [
         ("ttfb 10ms", r"expected \[SCOPE\.\]FIGURE"),
         ("latency>10ms", "unknown figure 'latency'"),
-        ("flask.ttfb>1ms", "'flask' is no endpoint, source, format or port"),
+        ("flask.ttfb>1ms", "'flask' is no endpoint, source, format, data layer or port"),
         ("ttfb>10MB", "a time takes ms, s or min"),
         ("memory>3parsecs", "a size takes"),
         ("errors>1ms", "take a bare number"),
