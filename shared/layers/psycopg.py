@@ -185,23 +185,25 @@ class PsycopgLayer:
         async def declare(
             connection: Connection,
         ) -> tuple[AsyncExitStack, AsyncServerCursor[TupleRow]]:
-            transaction = AsyncExitStack()
-            # Rolled back, never committed: the stream only reads.
-            await transaction.enter_async_context(connection.transaction(force_rollback=True))
+            declared = AsyncExitStack()
+            cursor = connection.cursor(name=CURSOR_NAME)
+            # Closed last, once the transaction has ended: psycopg then has nothing to send.
+            declared.push_async_callback(cursor.close)
             try:
-                cursor = connection.cursor(name=CURSOR_NAME)
+                # Rolled back, never committed: the stream only reads.
+                await declared.enter_async_context(connection.transaction(force_rollback=True))
                 await cursor.execute(_select(columns), {"rows": rows})
             except BaseException:
-                await transaction.aclose()
+                await declared.aclose()
                 raise
-            return transaction, cursor
+            return declared, cursor
 
         async def end(declared: tuple[AsyncExitStack, AsyncServerCursor[TupleRow]]) -> None:
             await declared[0].aclose()
 
-        connection, (transaction, cursor) = await self._begin(declare, end)
+        connection, (declared, cursor) = await self._begin(declare, end)
         stream = NamedCursorStream(
-            connection, transaction, cursor, batch_size, self._release, self._settings.pool_timeout
+            connection, declared, cursor, batch_size, self._release, self._settings.pool_timeout
         )
         return await _answered(stream, stream.first)
 
@@ -240,14 +242,14 @@ class NamedCursorStream(Closing):
     def __init__(
         self,
         connection: Connection,
-        transaction: AsyncExitStack,
+        declared: AsyncExitStack,
         cursor: AsyncServerCursor[TupleRow],
         batch_size: int,
         release: Release,
         settle_timeout: float,
     ) -> None:
         self._connection = connection
-        self._transaction = transaction
+        self._declared = declared  # the transaction and the cursor, closed in that order
         self._cursor = cursor
         self._sizes = batch_sizes(batch_size)
         self._release = release
@@ -307,11 +309,9 @@ class NamedCursorStream(Closing):
             if pending is not None and not await settle(pending, self._settle_timeout):
                 self._healthy = False
             try:
-                # Rolling back while the transaction's block is open is refused by psycopg,
-                # and a connection returned inside it would be rolled back by the pool, with a
-                # warning: end the block, then close the cursor (no round trip once it has gone).
-                await self._transaction.aclose()
-                await self._cursor.close()
+                # psycopg refuses a plain rollback while the transaction's block is open, and
+                # the pool would roll back a connection returned inside it, with a warning.
+                await self._declared.aclose()
             except Exception as error:
                 logger.info("ending the cursor's transaction failed: %s", describe(error))
                 self._healthy = False
