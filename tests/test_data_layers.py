@@ -282,6 +282,33 @@ async def test_more_requests_than_connections(
 
 
 @pytest.mark.parametrize("layer", ONE_PAIR)
+async def test_no_503_after_the_database_drops_every_connection(
+    layer: LayerOnPair, servers: ServerPool, admin: asyncpg.Connection
+) -> None:
+    """A restart or failover: every pooled connection closed by the server at once. The layer
+    must notice and open new ones, not hand the dead ones out as 503s."""
+    server = _serve(servers, layer)
+    server.mark_log()
+    paths = [f"/{e}?rows=50&batch=10&source={s}" for e in ENDPOINTS for s in layer.spec.sources]
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
+        warm = await asyncio.gather(*(client.get(path) for path in paths))
+        assert {r.status_code for r in warm} == {200}
+        victims = await _pooled_backends(admin, server.pid)
+        assert victims, f"{layer.id}: no pooled connections to terminate"
+        await admin.execute("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) pid", victims)
+        for _ in range(500):  # gone from pg_stat_activity: the server has closed them
+            if not await admin.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])", victims
+            ):
+                break
+            await asyncio.sleep(0.02)
+        answers = await asyncio.gather(*(client.get(path) for path in [*paths, "/healthz"] * 3))
+        refused = [(r.url.path, r.status_code, r.text) for r in answers if r.status_code != 200]
+        assert not refused, f"{layer.id} after its connections were dropped: {refused}"
+    _assert_quiet(server.new_log(), f"{layer.id} after the database dropped its connections")
+
+
+@pytest.mark.parametrize("layer", ONE_PAIR)
 async def test_503_when_the_database_goes(
     layer: LayerOnPair, servers: ServerPool, doomed_database: str
 ) -> None:
