@@ -1,5 +1,7 @@
-"""SQLAlchemy's layers (Core and the ORM) without HTTP: the asyncpg layer's bytes, the database
-answering before a body exists, and every connection back in the pool however a reader stops."""
+"""SQLAlchemy's layers (Core and the ORM) without HTTP, where they differ from the other layers:
+partitions of the batch size, connections given back to the pool (not dropped) however a reader
+stops, dead pooled connections seen at checkout, and ORM objects let go a partition at a time.
+What every layer must do (the same bytes, failures, disconnects) is tests/test_data_layers.py."""
 
 from __future__ import annotations
 
@@ -15,11 +17,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from shared.bodies import open_body, read_body
-from shared.contract import ContractError, DataRequest
-from shared.database import Database, application_name
-from shared.encoders import ENCODERS, FORMATS
-from shared.failures import DatabaseUnavailable, StreamFailed
+from shared.database import application_name
+from shared.encoders import ENCODERS
 from shared.layers import SHARED_LAYERS, DataLayer, open_layer
 from shared.layers.orm_model import Message
 from shared.settings import Settings
@@ -62,46 +61,12 @@ async def _pooled_backends(admin: asyncpg.Connection) -> set[int]:
     return {row["pid"] for row in rows}
 
 
-async def _body(layer: DataLayer, request: DataRequest, chunked: bool) -> bytes:
-    if not chunked:
-        return b"".join(await read_body(layer, request))
-    async with await open_body(layer, request) as body:
-        return b"".join([chunk async for chunk in body])
-
-
-@pytest.mark.parametrize("fmt", FORMATS)
-async def test_the_asyncpg_layers_bytes(
-    layer: DataLayer, database: Database, admin: asyncpg.Connection, fmt: str
-) -> None:
-    for source in layer.sources:
-        for rows, batch in ((0, 10), (1, 1), (2345, 100), (20_000, 1000)):
-            request = DataRequest(rows, batch, ENCODERS[fmt], source)
-            expected = await _body(database, request, chunked=True)
-            for chunked in (False, True):
-                got = await _body(layer, request, chunked)
-                where = f"{layer.name} {source} {fmt} rows={rows} batch={batch} chunked={chunked}"
-                assert got == expected, f"{where}: {len(got)} bytes against {len(expected)}"
-    await _assert_nothing_left(layer, admin)
-
-
-async def test_copy_is_not_offered(layer: DataLayer) -> None:
-    assert "copy" not in layer.sources
-    with pytest.raises(ContractError) as refused:
-        await open_body(layer, DataRequest(10, 10, ENCODERS["text"], "copy"))
-    assert refused.value.status == 400
-
-
 async def test_partitions_of_the_batch_size(layer: DataLayer, admin: asyncpg.Connection) -> None:
     async with aclosing(await layer.open_stream(("id",), 2345, 1000)) as stream:
         batches = [batch async for batch in stream]
     assert [len(batch) for batch in batches] == [1000, 1000, 345]
     assert [row[0] for batch in batches for row in batch] == list(range(1, 2346))
     await _assert_nothing_left(layer, admin)
-
-
-async def test_connections_name_their_process(layer: DataLayer, admin: asyncpg.Connection) -> None:
-    await layer.fetch_all(("id",), 1)
-    assert await _pooled_backends(admin), "no pooled connection carries the process's name"
 
 
 async def test_a_stream_closed_midway_gives_its_connection_back(
@@ -151,38 +116,6 @@ async def test_a_consumer_cancelled_mid_read_leaves_nothing(
     assert noisy == [], "cleanup after cancellation should be silent"
 
 
-async def test_a_cancelled_fetch_leaves_nothing(
-    layer: DataLayer, admin: asyncpg.Connection
-) -> None:
-    for delay in (0.0, 0.002, 0.01):
-        task = asyncio.create_task(layer.fetch_all(FULL, 100_000))
-        await asyncio.sleep(delay)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        await _assert_nothing_left(layer, admin)
-    assert len(await layer.fetch_all(("id",), 3)) == 3
-
-
-async def test_a_failure_mid_stream_is_never_a_clean_end(
-    layer: DataLayer, admin: asyncpg.Connection
-) -> None:
-    stream = await layer.open_stream(FULL, 100_000, 1000)
-    try:
-        async for _ in stream:
-            break
-        victims = [row["pid"] for row in await _busy(admin)]
-        assert len(victims) == 1, victims
-        await admin.execute("SELECT pg_terminate_backend($1)", victims[0])
-        with pytest.raises(StreamFailed):
-            async for _ in stream:
-                pass
-    finally:
-        await stream.aclose()
-    await _assert_nothing_left(layer, admin)
-    assert len(await layer.fetch_all(("id",), 5)) == 5
-
-
 async def test_dead_pooled_connections_are_replaced(
     layer: DataLayer, admin: asyncpg.Connection, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -206,41 +139,6 @@ async def test_dead_pooled_connections_are_replaced(
         await layer.ping()
     retried = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
     assert retried == [], "a query went to a connection the driver knew was closed"
-
-
-async def test_pool_exhaustion_is_unavailable(settings: Settings) -> None:
-    for name in LAYERS:
-        layer = await open_layer(settings.replace(layer=name, pool_size=1, pool_timeout=0.2))
-        try:
-            held = await layer.open_stream(("id",), 10, 1)
-            with pytest.raises(DatabaseUnavailable):
-                await layer.open_stream(("id",), 10, 1)
-            with pytest.raises(DatabaseUnavailable):
-                await layer.fetch_all(("id",), 10)
-            await held.aclose()
-            async with aclosing(await layer.open_stream(("id",), 10, 5)) as stream:
-                assert [len(batch) async for batch in stream] == [5, 5]
-        finally:
-            await layer.dispose()
-
-
-async def test_an_unreachable_database_is_unavailable(settings: Settings) -> None:
-    for name in LAYERS:
-        layer = await open_layer(
-            settings.replace(
-                layer=name, pool_timeout=1.0, database_url="postgresql://postgres@127.0.0.1:1/none"
-            )
-        )
-        try:
-            with pytest.raises(DatabaseUnavailable):
-                await layer.fetch_all(("id",), 1)
-            with pytest.raises(DatabaseUnavailable):
-                await layer.open_stream(("id",), 1, 1)
-            with pytest.raises(DatabaseUnavailable):
-                await layer.ping()
-            assert layer.pool_status()["checked_out"] == 0
-        finally:
-            await layer.dispose()
 
 
 async def test_orm_objects_are_let_go_a_partition_at_a_time(settings: Settings) -> None:
