@@ -352,8 +352,7 @@ class CopyChunks(Closing):
         self._release = release
         self._settle_timeout = settle_timeout
         self._chunk_size = chunk_size
-        self._pieces: list[Any] = []  # the rows of the chunk being gathered (memoryviews)
-        self._gathered = 0
+        self._gathering = bytearray()  # the chunk being gathered
         self._wanted = 1  # 1 byte: the first row is a chunk of its own
         self._ready: deque[bytes] = deque()
         self._reader: asyncio.Future[None] | None = None  # the reader waiting for a chunk
@@ -378,10 +377,12 @@ class CopyChunks(Closing):
                 self._connection.cursor() as cursor,
                 cursor.copy(self._statement) as copy,
             ):
+                gathering = self._gathering
                 async for row in copy:
-                    self._pieces.append(row)
-                    self._gathered += len(row)
-                    if self._gathered >= self._wanted:
+                    # Copied at once: a row's memoryview holds a buffer of libpq's, thousands
+                    # of them alive per chunk cost the garbage collector more than the copy.
+                    gathering += row
+                    if len(gathering) >= self._wanted:
                         await self._hand_over()
         except _Stopped:
             pass
@@ -404,13 +405,11 @@ class CopyChunks(Closing):
             raise _Stopped
 
     def _cut(self) -> None:
-        pieces = self._pieces
-        if pieces:
-            # bytes, not psycopg's memoryviews: a framework that is not pure ASGI (Django's
-            # make_bytes) would send their repr.
-            self._ready.append(bytes(pieces[0]) if len(pieces) == 1 else b"".join(pieces))
-            self._pieces = []
-            self._gathered = 0
+        if self._gathering:
+            # bytes, never a bytearray or a memoryview: a framework that is not pure ASGI
+            # (Django's make_bytes) would send its repr.
+            self._ready.append(bytes(self._gathering))
+            self._gathering.clear()
 
     async def _wait_for_chunk(self) -> None:
         self._reader = asyncio.get_running_loop().create_future()
