@@ -12,6 +12,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped
 
 from ..schema import messages, metadata
 
+__all__ = ["Base", "Message"]
+
 
 class Base(DeclarativeBase):
     metadata = metadata
