@@ -1,5 +1,8 @@
 """results.csv: one row per scenario and figure, for spreadsheets, pandas and CI dashboards.
 
+A scenario is named by its port (`port@server`, or a target), its data layer, endpoint, source,
+rows, format and concurrency.
+
 Long ("tidy") rather than wide, so a new figure adds rows, not columns, and every row names its
 unit. A figure with a spread has median, p95, min, max and count; a single figure (a rate, a
 ratio, a count) has only `median`. The raw samples stay in results.json.
@@ -16,6 +19,7 @@ from .results import Results, Scenario, Stats
 
 COLUMNS = (
     "port",
+    "layer",
     "endpoint",
     "source",
     "rows",
@@ -54,7 +58,8 @@ def render_csv(results: Results) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
     for s in results.scenarios:
-        cell = (s.port, s.endpoint, s.source, s.rows, s.format, s.concurrency)
+        # A target's layer is not known: empty.
+        cell = (s.port, s.layer or "", s.endpoint, s.source, s.rows, s.format, s.concurrency)
         flags = " ".join(s.flags)
         for figure, unit, value in _figures(s):
             if value is None:

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .report.verdict import MEMORY_RESOLUTION, clearly_different
-from .results import ENDPOINTS, SOURCES, PortResult, Results, Scenario, Stats
+from .results import ENDPOINTS, LAYER_SEPARATOR, SOURCES, PortResult, Results, Scenario, Stats
 
 # Narrow enough for an 80-column terminal with whole `port@server` names: one table per
 # (rows, format, concurrency, endpoint) block, the block in the title; flags as one-letter marks
@@ -56,7 +56,7 @@ def scenario_order(scenario: Scenario) -> tuple[int, str, int, int, int, str]:
         scenario.concurrency,
         ENDPOINTS.index(scenario.endpoint),
         SOURCES.index(scenario.source),
-        scenario.port,
+        scenario.contender,
     )
 
 
@@ -72,7 +72,8 @@ def scenario_row(scenario: Scenario) -> list[str]:
     if scenario.body_floor_ratio is not None:
         floor = f"{floor}/{format_ratio(scenario.body_floor_ratio)}"
     return [
-        scenario.port,
+        # Another layer than the default on a line of its own: the pair's name stays whole.
+        scenario.contender.replace(LAYER_SEPARATOR, "\n" + LAYER_SEPARATOR),
         scenario.source,
         format_ms(scenario.ttfb),
         format_ms(scenario.total),
@@ -121,7 +122,7 @@ def lone_verdict(scenario: Scenario) -> str:
     if scenario.ttfb is not None:
         figures.append(f"first byte {format_ms(scenario.ttfb)} ms")
     return (
-        f"{scenario.port} {scenario.endpoint}/{scenario.source} alone: {', '.join(figures)}; "
+        f"{scenario.contender} {scenario.endpoint}/{scenario.source} alone: {', '.join(figures)}; "
         "nothing beside it to rank"
     )
 
@@ -131,7 +132,7 @@ def _ranking(subject: str, entries: Sequence[tuple[Scenario, Stats | None]]) -> 
     if len(measured) < 2:
         return ""
     (best, figure), rest = measured[0], measured[1:]
-    name = f"{best.port} {best.endpoint}/{best.source} {figure.median * 1000:.1f} ms"
+    name = f"{best.contender} {best.endpoint}/{best.source} {figure.median * 1000:.1f} ms"
     clear = [clearly_different(figure, other) for _, other in rest]
     if any(c is None for c in clear):
         return f"{subject}: {name} lowest, too few runs to call a winner"
@@ -145,7 +146,8 @@ def verification_lines(port: PortResult) -> list[str]:
     verdict = "passed" if port.verification.passed else "FAILED: not timed"
     passes = sum(1 for c in port.verification.checks if c.status == "pass")
     lines = [
-        f"{port.name}: verification {verdict} ({passes}/{len(port.verification.checks)} checks pass)"
+        f"{port.contender}: verification {verdict} "
+        f"({passes}/{len(port.verification.checks)} checks pass)"
     ]
     for check in (*port.verification.failures, *port.verification.warnings):
         where = f" [{check.url}]" if check.url else ""
@@ -183,7 +185,7 @@ def flag_lines(results: Results) -> list[str]:
                 noisy += 1
                 continue
             lines.append(
-                f"{scenario.port} {scenario.endpoint} {scenario.rows:,} {scenario.format} "
+                f"{scenario.contender} {scenario.endpoint} {scenario.rows:,} {scenario.format} "
                 f"x{scenario.concurrency}: {flag}: {reason}"
             )
     if noisy:
@@ -192,6 +194,19 @@ def flag_lines(results: Results) -> list[str]:
             "disagree by more than the noise limits; each spread is in the reports"
         )
     return lines
+
+
+def not_offered_lines(results: Results) -> list[str]:
+    """What the run left out because a layer or a port cannot serve it, one line per reason:
+    never run, never a failure."""
+    grouped: dict[tuple[str, str | None, str], list[str]] = {}
+    for entry in results.not_offered:
+        grouped.setdefault((entry.layer, entry.source, entry.reason), []).append(entry.port)
+    return [
+        f"not offered, not run: {layer}{f' source={source}' if source else ''} on "
+        f"{', '.join(ports)} ({reason})"
+        for (layer, source, reason), ports in grouped.items()
+    ]
 
 
 def print_summary(console: Console, results: Results, paths: Sequence[str] = ()) -> None:
@@ -225,6 +240,8 @@ def print_summary(console: Console, results: Results, paths: Sequence[str] = ())
     )
     for line in flag_lines(results):
         console.print(line, markup=False, highlight=False, style="yellow")
+    for line in not_offered_lines(results):
+        console.print(line, markup=False, highlight=False)
     if results.matrix.note:
         console.print(f"matrix: {results.matrix.note}", markup=False, highlight=False)
     if results.duration_seconds is not None:

@@ -6,7 +6,15 @@ import dataclasses
 from pathlib import Path
 
 from compare.report.context import View
-from compare.results import Check, PortResult, Results, Scenario, Stats, Verification
+from compare.results import (
+    Check,
+    NotOffered,
+    PortResult,
+    Results,
+    Scenario,
+    Stats,
+    Verification,
+)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results-quick.json"
 
@@ -113,4 +121,37 @@ def with_ports(results: Results, count: int) -> Results:
     )
     return dataclasses.replace(
         results, ports=(*results.ports, *extra), scenarios=(*results.scenarios, *copies)
+    )
+
+
+def with_layer(results: Results, layer: str, factor: float, sources: tuple[str, ...]) -> Results:
+    """The stored run as if on two data layers: every port also on `layer`, its times `factor`
+    times the stored ones, its copy scenarios (cloned from the cursor ones on the default
+    layer) left out as not offered when `layer` does not offer copy."""
+    on_default = tuple(
+        dataclasses.replace(s, source="copy") for s in results.scenarios if s.source == "cursor"
+    )
+    base = dataclasses.replace(
+        results,
+        scenarios=(*results.scenarios, *on_default),
+        ports=tuple(dataclasses.replace(p, default_pair=True) for p in results.ports),
+        matrix=dataclasses.replace(
+            results.matrix, sources=("fetch", "cursor", "copy"), layers=("asyncpg", layer)
+        ),
+    )
+    scaled_run = scaled(base, factor)
+    layered = tuple(
+        dataclasses.replace(s, layer=layer) for s in scaled_run.scenarios if s.source in sources
+    )
+    missing = tuple(
+        NotOffered(p.name, layer, source, f"{layer} offers {', '.join(sources)} only")
+        for p in results.ports
+        for source in ("fetch", "cursor", "copy")
+        if source not in sources
+    )
+    return dataclasses.replace(
+        base,
+        ports=(*base.ports, *(dataclasses.replace(p, layer=layer) for p in base.ports)),
+        scenarios=(*base.scenarios, *layered),
+        not_offered=missing,
     )

@@ -24,7 +24,7 @@ def render_reports(results: Results) -> dict[str, str]:
     for page in pages(results):
         files[markdown.page_file(page.slug)] = markdown.render_page_markdown(page)
         files[html.page_file(page.slug)] = html.render_page_html(page)
-        for figure in page.figures:
+        for figure in (*page.figures, *([page.layers] if page.layers else [])):
             for chart in figure.charts:
                 files[markdown.chart_path(chart)] = render_chart(chart, standalone=True) + "\n"
     return files
@@ -48,7 +48,7 @@ def render_port_html(results: Results, port: str) -> str:
 
 def _port(results: Results, name: str) -> PortResult:
     for port in results.ports:
-        if port.name == name:
+        if port.contender == name:
             return port
     raise KeyError(f"no port {name!r} in these results")
 

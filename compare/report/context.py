@@ -64,7 +64,9 @@ class View:
             {
                 s.rows
                 for s in self.results.scenarios
-                if s.port in ports and s.format == self.format and s.concurrency == self.concurrency
+                if s.contender in ports
+                and s.format == self.format
+                and s.concurrency == self.concurrency
             }
         )
 
@@ -73,24 +75,26 @@ class View:
             {
                 s.concurrency
                 for s in self.results.scenarios
-                if s.port in ports and s.format == self.format and s.rows == self.throughput_rows
+                if s.contender in ports
+                and s.format == self.format
+                and s.rows == self.throughput_rows
             }
         )
 
     @property
     def timed_ports(self) -> list[str]:
-        return [p.name for p in self.results.ports if p.timed]
+        return [p.contender for p in self.results.ports if p.timed]
 
     @property
     def failed_ports(self) -> list[PortResult]:
         return [p for p in self.results.ports if not p.timed]
 
     def port(self, name: str) -> PortResult | None:
-        return next((p for p in self.results.ports if p.name == name), None)
+        return next((p for p in self.results.ports if p.contender == name), None)
 
     def colour(self, port: str) -> int:
         """A port's colour, the same on every chart of every page: its place in the run."""
-        names = [p.name for p in self.results.ports]
+        names = [p.contender for p in self.results.ports]
         return names.index(port) if port in names else len(names)
 
     def routes(self, ports: Sequence[str]) -> list[tuple[str, str]]:
@@ -99,7 +103,7 @@ class View:
         measured."""
         if len(ports) > 1:
             return [(e, DEFAULT_SOURCE[e]) for e in ENDPOINTS]
-        found = {(s.endpoint, s.source) for s in self.results.scenarios if s.port in ports}
+        found = {(s.endpoint, s.source) for s in self.results.scenarios if s.contender in ports}
         return [(e, src) for e in ENDPOINTS for src in SOURCES if (e, src) in found]
 
     def series_name(self, port: str, endpoint: str, ports: Sequence[str], source: str = "") -> str:
@@ -135,7 +139,7 @@ def _throughput_rows(results: Results, fmt: str, default_rows: int) -> int:
 
 
 def scenario_label(scenario: Scenario, *, with_port: bool = True) -> str:
-    parts = [scenario.port] if with_port else []
+    parts = [scenario.contender] if with_port else []
     parts += [
         f"{scenario.endpoint}/{scenario.source}",
         f"{_format.rows(scenario.rows)} rows",
@@ -162,7 +166,11 @@ def environment_items(results: Results) -> list[tuple[str, str]]:
     commit = info.commit or "unknown"
     if info.dirty:
         commit += " (uncommitted changes)"
-    ports = "; ".join(f"{p.name}: {p.framework} on {p.server}" for p in results.ports)
+    ports = "; ".join(
+        f"{p.contender}: {p.framework} on {p.server}"
+        + (f", data layer {p.layer}" if p.layer is not None else "")
+        for p in results.ports
+    )
     database = env.database
     db_text = f"PostgreSQL {database.server_version or 'version unknown'} at {database.url}"
     if database.embedded:
@@ -173,6 +181,7 @@ def environment_items(results: Results) -> list[tuple[str, str]]:
         f"formats {', '.join(matrix.formats)}; concurrency {', '.join(map(str, matrix.concurrency))}; "
         f"endpoints {', '.join(matrix.endpoints)}; "
         f"sources {', '.join(matrix.sources) or 'each endpoint its own'}; "
+        f"data layers {', '.join(matrix.layers)}; "
         f"{matrix.repeats} repeats after {matrix.warmup} "
         f"warm-up; batch {matrix.batch:,}" + ("; quick run" if matrix.quick else "")
     )

@@ -321,16 +321,16 @@ def load_lines(old: Results, new: Results) -> tuple[str, ...]:
 
 
 def _verification_section(old: Results, new: Results) -> DiffSection:
-    before = {p.name: p.timed for p in old.ports}
+    before = {p.contender: p.timed for p in old.ports}
     lines = []
     for port in new.ports:
-        was = before.get(port.name)
+        was = before.get(port.contender)
         now = "passed" if port.timed else "FAILED"
         if was is None:
-            lines.append(f"{port.name}: new in this run, verification {now}.")
+            lines.append(f"{port.contender}: new in this run, verification {now}.")
         elif was != port.timed:
             lines.append(
-                f"{port.name}: verification {'passed' if was else 'FAILED'} before, {now} now."
+                f"{port.contender}: verification {'passed' if was else 'FAILED'} before, {now} now."
             )
     return DiffSection("Verification", tuple(lines) or ("No change.",), None)
 

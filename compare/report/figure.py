@@ -99,10 +99,10 @@ def notes_for(view: View, scenarios: Sequence[Scenario], ports: Sequence[str]) -
                 )
             )
     for port in view.failed_ports:
-        if len(ports) > 1 or port.name in ports:
+        if len(ports) > 1 or port.contender in ports:
             reasons = "; ".join(c.reason for c in port.verification.failures) or "no reason given"
             notes.append(
-                Note("excluded", f"{port.name} is not drawn: failed verification: {reasons}")
+                Note("excluded", f"{port.contender} is not drawn: failed verification: {reasons}")
             )
     return tuple(notes)
 

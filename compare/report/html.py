@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from html import escape
 
 from .figure import NOTE_ICONS, Figure, Note, Table
-from .pages import SUMMARY, Page
+from .pages import NOT_OFFERED_CAPTION, SUMMARY, Page
 from .svg import chart_css, render_chart
 
 PAGE_CSS = """
@@ -86,6 +86,14 @@ def render_page_html(page: Page) -> str:
         if page.answer_caption:
             body.append(f'<p class="caption">{escape(page.answer_caption)}</p>')
         body += render_table(page.answer)
+    if page.layers is not None:
+        body += render_figure(page.layers)
+    if page.not_offered is not None:
+        body += [
+            '<h2 id="not-offered">Not offered</h2>',
+            f'<p class="caption">{escape(NOT_OFFERED_CAPTION)}</p>',
+            *render_table(page.not_offered),
+        ]
     if page.glance is not None:
         body += [
             '<h2 id="glance">Streamed against buffered, at a glance</h2>',

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .figure import NOTE_ICONS, Figure, Note, Table
-from .pages import SUMMARY, Page
+from .pages import NOT_OFFERED_CAPTION, SUMMARY, Page
 from .svg import Chart
 
 CHART_DIR = "charts"
@@ -34,6 +34,12 @@ def render_page_markdown(page: Page) -> str:
         out += [f"## {page.answer_heading}", ""]
         out += [_escape(page.answer_caption), ""] if page.answer_caption else []
         out += [*render_table(page.answer), ""]
+    if page.layers is not None:
+        # An answer too: open, not folded away like the figures further down.
+        out += [f"## {page.layers.heading}", "", *figure_body(page.layers), ""]
+    if page.not_offered is not None:
+        out += ["## Not offered", "", _escape(NOT_OFFERED_CAPTION), ""]
+        out += [*render_table(page.not_offered), ""]
     if page.glance is not None:
         out += ["## Streamed against buffered, at a glance", "", *render_table(page.glance), ""]
     out += [*page.lead[1:2], ""] if len(page.lead) > 1 else []
@@ -53,12 +59,16 @@ def _details(summary: str, body: list[str]) -> list[str]:
 
 
 def render_figure(figure: Figure) -> list[str]:
+    return _details(figure.heading, figure_body(figure))
+
+
+def figure_body(figure: Figure) -> list[str]:
     body = [_escape(figure.caption), ""] if figure.caption else []
     body += render_notes(figure.notes)
     if figure.table is not None and figure.table.rows:
         body += [*render_table(figure.table), ""]
     body += [f"- {_escape(sentence)}" for sentence in figure.verdicts]
-    return _details(figure.heading, body)
+    return body
 
 
 def render_notes(notes: Sequence[Note]) -> list[str]:

@@ -6,12 +6,15 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from shared.layers import DEFAULT_LAYER
+
 from ..results import ENDPOINTS, SOURCES, Check, PortResult, Results, Scenario, Stats
 from . import _format
 from ._format import Kind
 from .context import View, environment_items
 from .figure import Figure, Note, Table, with_below_floor
 from .figures import build_figures, sources_figure
+from .layers import layers_figure
 from .verdict import NOISE_RULE, clearly_different, size_resolved
 
 SUMMARY = "summary"
@@ -34,15 +37,20 @@ class Page:
     environment: tuple[tuple[str, str], ...]
     links: tuple[str, ...]  # slugs of the other pages
     answer_caption: str = ""  # how to read the answer table
+    # What a data layer or a port cannot serve: left out, never run, never a failure.
+    not_offered: Table | None = None
+    # What each data layer costs, when more than one ran (compare/report/layers.py).
+    layers: Figure | None = None
 
 
 def summary_page(results: Results) -> Page:
     view = View.of(results)
     ports = view.timed_ports
     lead = (
-        f"{len(results.ports)} port(s) compared: how much sooner a streamed (chunked) response "
-        "starts than a buffered (standard) one, what it costs in total time and server memory "
-        "across sizes and concurrency, and how close each gets to the database's own COPY speed.",
+        f"{_compared(results)}: how much sooner a streamed "
+        "(chunked) response starts than a buffered (standard) one, what it costs in total time "
+        "and server memory across sizes and concurrency, and how close each gets to the "
+        "database's own COPY speed.",
         NOISE_RULE,
         *reused_process_rule(results),
     )
@@ -57,15 +65,31 @@ def summary_page(results: Results) -> Page:
         figures=tuple(build_figures(view, ports, "summary-")) if ports else (),
         verification=verification_table(results.ports),
         environment=tuple(environment_items(results)),
-        links=tuple(p.name for p in results.ports),
+        links=tuple(p.contender for p in results.ports),
         answer_caption=VERDICT_CAPTION,
+        not_offered=not_offered_table(results),
+        layers=layers_figure(view) if ports else None,
+    )
+
+
+def _compared(results: Results) -> str:
+    """What was compared: ports, or ports on several data layers."""
+    layers = results.matrix.layers
+    if layers == (DEFAULT_LAYER,):
+        return f"{len(results.ports)} port(s) compared"
+    ports = len({p.name for p in results.ports})
+    return (
+        f"{len(results.ports)} contenders compared, {ports} port(s) on the data layers "
+        f"{', '.join(layers)} (port@server+layer reads the rows through that layer, a name "
+        f"without one through {DEFAULT_LAYER}, the default)"
     )
 
 
 def port_page(results: Results, port: PortResult) -> Page:
     view = View.of(results)
     lead = (
-        f"{port.name}: {port.framework} served by {port.server}"
+        f"{port.contender}: {port.framework} served by {port.server}"
+        + (f", reading through the {port.layer} data layer" if port.layer is not None else "")
         + (f" ({port.details})" if port.details else "")
         + (f", an already-running target at {port.url}" if port.target else "")
         + f". Server figures from {port.server_metrics}.",
@@ -74,25 +98,46 @@ def port_page(results: Results, port: PortResult) -> Page:
     )
     timed = port.timed
     return Page(
-        slug=port.name,
-        title=f"streambench: {port.name}",
+        slug=port.contender,
+        title=f"streambench: {port.contender}",
         lead=lead,
         alerts=_alerts([port]),
-        answer=sources_table(view, port.name) if timed else None,
+        answer=sources_table(view, port.contender) if timed else None,
         answer_heading=f"Which way to read the rows, {_cell_words(view)}",
-        glance=glance_table(view, [port.name]) if timed else None,
+        glance=glance_table(view, [port.contender]) if timed else None,
         figures=(
             (
-                sources_figure(view, port.name, f"{port.name}-"),
-                *build_figures(view, [port.name], f"{port.name}-"),
+                sources_figure(view, port.contender, f"{port.contender}-"),
+                *build_figures(view, [port.contender], f"{port.contender}-"),
             )
             if timed
             else ()
         ),
         verification=verification_table([port]),
         environment=tuple(environment_items(results)),
-        links=(SUMMARY, *(p.name for p in results.ports if p.name != port.name)),
+        links=(SUMMARY, *(p.contender for p in results.ports if p.contender != port.contender)),
+        not_offered=not_offered_table(results, port.contender),
     )
+
+
+NOT_OFFERED_CAPTION = (
+    "What a data layer does not offer (no COPY through an ORM) or a port cannot serve (an ORM "
+    "of another framework's): left out of the run, never run and never counted as a failure."
+)
+
+
+def not_offered_table(results: Results, contender: str | None = None) -> Table | None:
+    """Every combination the run left out, or those of one contender; None when nothing was."""
+    rows = tuple(
+        (
+            entry.contender,
+            f"source={entry.source}" if entry.source else "every source",
+            entry.reason,
+        )
+        for entry in results.not_offered
+        if contender is None or entry.contender == contender
+    )
+    return Table(("contender", "what", "why not offered"), rows) if rows else None
 
 
 def _alerts(failed: list[PortResult]) -> tuple[Note, ...]:
@@ -104,7 +149,8 @@ def _alerts(failed: list[PortResult]) -> tuple[Note, ...]:
         alerts.append(
             Note(
                 "excluded",
-                f"{port.name} FAILED verification and was not timed. {reasons or 'No reason given.'}",
+                f"{port.contender} FAILED verification and was not timed. "
+                f"{reasons or 'No reason given.'}",
             )
         )
     return tuple(alerts)
@@ -130,7 +176,7 @@ def busy_alert(results: Results) -> tuple[Note, ...]:
 def glance_table(view: View, ports: list[str] | None = None) -> Table:
     """The newcomer's answer: per port, what streaming changed at the default size."""
     rows = view.default_rows
-    names = ports if ports is not None else [p.name for p in view.results.ports]
+    names = ports if ports is not None else [p.contender for p in view.results.ports]
     body = []
     for name in names:
         port = view.port(name)
@@ -221,7 +267,7 @@ def _routes(view: View, ports: Sequence[str]) -> list[tuple[str, str]]:
     found = {
         (s.endpoint, s.source)
         for s in view.results.scenarios
-        if s.port in ports
+        if s.contender in ports
         and s.rows == view.default_rows
         and s.format == view.format
         and s.concurrency == view.concurrency
@@ -392,6 +438,12 @@ def sources_table(view: View, port: str) -> Table:
                 ", ".join(scenario.flags) or "",
             )
         )
+    for entry in view.results.not_offered:
+        if entry.contender == port and entry.source is not None:
+            rows += [
+                (f"/{endpoint}?source={entry.source}", "not offered", "", "", "", "", "")
+                for endpoint in view.results.matrix.endpoints
+            ]
     return Table(
         (
             "endpoint and source",
@@ -412,7 +464,7 @@ def verification_table(ports: list[PortResult] | tuple[PortResult, ...]) -> Tabl
     for port in ports:
         for check in (*port.verification.failures, *port.verification.warnings):
             where = f" ({check.url})" if check.url else ""
-            rows.append((port.name, check.status.upper(), check.name, check.reason + where))
+            rows.append((port.contender, check.status.upper(), check.name, check.reason + where))
         passed = [c for c in port.verification.checks if c.status == "pass"]
         status = "PASS" if port.timed else "FAIL"
         reason = (
@@ -424,7 +476,7 @@ def verification_table(ports: list[PortResult] | tuple[PortResult, ...]) -> Tabl
         counted = f"{len(passed)} of {len(port.verification.checks)} passed" + (
             f", {warned} warned" if warned else ""
         )
-        rows.append((port.name, status, counted, reason))
+        rows.append((port.contender, status, counted, reason))
     return Table(("port", "status", "checks", "reason"), tuple(rows))
 
 

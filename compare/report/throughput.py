@@ -17,7 +17,7 @@ from .verdict import ranking_verdict
 def throughput_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
     by_rows: dict[int, set[int]] = {}
     for scenario in view.results.scenarios:
-        if scenario.port in ports and scenario.format == view.format:
+        if scenario.contender in ports and scenario.format == view.format:
             by_rows.setdefault(scenario.rows, set()).add(scenario.concurrency)
     all_rows = sorted(by_rows)
     all_levels = sorted({c for levels in by_rows.values() for c in levels})
