@@ -12,6 +12,7 @@ from compare.verify import ExpectedBody, expected_body, verify_port
 from shared.auth import make_token
 from shared.database import Database, create_database
 from shared.encoders import ENCODERS, FORMATS, encode_all
+from shared.layers import DEFAULT_LAYER, SHARED_LAYERS
 from shared.pairs import available_pairs
 from streambench.cli import main
 
@@ -172,6 +173,7 @@ def test_target_without_metrics_has_no_server_figures(
         (["--ports", "aiohttp,"], "--ports: empty item in 'aiohttp,'"),
         (["--repeats", "0"], "--repeats: 0 is below 1"),
         (["--auth", "--target", "x=http://127.0.0.1:9"], "needs the targets' secret"),
+        (["--layers", "nope"], "--layers: no data layer 'nope'; choose from asyncpg, "),
     ],
 )
 def test_option_errors(
@@ -183,6 +185,60 @@ def test_option_errors(
     monkeypatch.delenv("STREAMBENCH_JWT_SECRET", raising=False)
     assert main(["compare", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_two_data_layers_on_one_pair(
+    env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The default layer and one without COPY on the reference pair: each verified and timed in
+    servers of its own, the COPY it does not offer refused by its server and left out of the
+    run as not offered, never a failure nor a broken budget."""
+    orm = next(name for name, spec in SHARED_LAYERS.items() if "copy" not in spec.sources)
+    out = tmp_path / "layers"
+    argv = ["compare", "--quick", "--ports", REFERENCE_PAIR, "--layers", f"{DEFAULT_LAYER},{orm}"]
+    argv += ["--endpoints", "chunked", "--sources", "cursor,copy", "--rows", "50"]
+    argv += ["--concurrency", "1", "--repeats", "1", "--out", str(out)]
+    argv += ["--fail-if", f"{orm}.copy.total>1ms", "--fail-if", f"{orm}.errors>0"]
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 0, captured.out + captured.err
+
+    results = Results.load(out / "results.json")
+    on_orm = f"{REFERENCE_PAIR}+{orm}"
+    assert [(p.contender, p.layer) for p in results.ports] == [
+        (REFERENCE_PAIR, DEFAULT_LAYER),
+        (on_orm, orm),
+    ]
+    for port in results.ports:
+        assert port.verification.passed, port.verification.failures
+        assert port.default_pair
+    checks = {c.name: c for c in results.ports[1].verification.checks}
+    assert checks["not offered: chunked?source=copy"].status == "pass"
+    measured = {(s.contender, s.source) for s in results.scenarios}
+    assert measured == {
+        (REFERENCE_PAIR, "cursor"), (REFERENCE_PAIR, "copy"), (on_orm, "cursor")
+    }  # fmt: skip
+    for scenario in results.scenarios:
+        assert scenario.errors == 0, scenario.error_examples
+        assert scenario.bytes == results.ceiling_for(50, "text").bytes  # type: ignore[union-attr]
+    [left_out] = results.not_offered
+    assert (left_out.port, left_out.layer, left_out.source) == (REFERENCE_PAIR, orm, "copy")
+    assert results.matrix.layers == (DEFAULT_LAYER, orm)
+    # A server process per layer, to verify it and to time it.
+    logs = {p.name for p in (out / "logs").iterdir()}
+    assert logs == {
+        f"{n}-{label}.log"
+        for n in (REFERENCE_PAIR, on_orm)
+        for label in ("verify", "every-scenario")
+    }
+    csv_layers = {line.split(",")[1] for line in (out / "results.csv").read_text().splitlines()[1:]}
+    assert csv_layers == {DEFAULT_LAYER, orm}
+    summary = (out / "summary.md").read_text()
+    assert "## What your data layer costs" in summary
+    assert f"| {on_orm} | source=copy |" in summary
+    assert f"not offered, not run: {orm} source=copy on {REFERENCE_PAIR}" in captured.out
+    assert f"--fail-if {orm}.copy.total>1ms: kept" in captured.err
+    assert "budgets: 2 of 2 kept" in captured.err
 
 
 async def test_compare_verification_passes(
