@@ -137,3 +137,27 @@ def test_a_budget_about_what_is_not_offered_names_only_that() -> None:
     for other in (f"{NO_COPY}.cursor.total>1s", f"{DEFAULT_LAYER}.copy.total>1s", "total>1s"):
         budget = parse_budget(other, ["b@uvicorn"], ["text"], options.layers)
         assert not budget.only_not_offered(left_out), other
+
+
+def test_a_contender_sits_out_the_cells_its_layer_does_not_offer() -> None:
+    from compare.groups import Contender, group_cells, taking_part
+    from compare.options import plan
+
+    options = _options(
+        "--ports", "b", "--layers", f"{DEFAULT_LAYER},{NO_COPY}", "--rows", "10",
+        "--concurrency", "1",
+    )  # fmt: skip
+    contenders = [
+        Contender(c.name, None, None, layer=c.layer, sources=c.sources) for c in options.contenders
+    ]
+    cells, _ = plan(options)
+    # Fresh servers per (endpoint, source, format): no server for the ORM where it offers nothing.
+    for group in group_cells(cells):
+        names = [c.name for c in taking_part(group, contenders)]
+        expected = ["b@uvicorn"] + ([] if group[0].source == "copy" else [f"b@uvicorn+{NO_COPY}"])
+        assert names == expected, group
+    # One server each for every scenario: the ORM's serves what it offers and sits out the rest.
+    [every] = group_cells(cells, reuse_servers=True)
+    assert [c.name for c in taking_part(every, contenders)] == [c.name for c in contenders]
+    orm = contenders[1]
+    assert {c.source for c in every if orm.offers(c)} == {"fetch", "cursor"}

@@ -16,7 +16,7 @@ from compare.report.context import View
 from compare.report.diff import changes, diff_sections
 from compare.report.layers import layers_figure
 from compare.report.svg import BarChart
-from compare.results import Results, Scenario
+from compare.results import NotOffered, Results, Scenario
 from compare.summary import print_summary
 from shared.layers import DEFAULT_LAYER, SHARED_LAYERS
 
@@ -78,6 +78,27 @@ def test_the_layer_table_sets_each_layer_against_the_default() -> None:
     chart = figure.charts[0]
     assert isinstance(chart, BarChart)
     assert len(chart.bars) == len(routes) * 2 - 1
+
+
+def test_a_layer_the_port_cannot_serve_has_no_rows_in_the_layer_table() -> None:
+    results = _layered()
+    second = results.ports[1].name
+    without = dataclasses.replace(
+        results,
+        ports=tuple(p for p in results.ports if p.contender != f"{second}+{ORM}"),
+        scenarios=tuple(s for s in results.scenarios if s.contender != f"{second}+{ORM}"),
+        not_offered=(
+            *(n for n in results.not_offered if n.port != second),
+            NotOffered(second, ORM, None, f"{ORM} is another port's own layer"),
+        ),
+    )
+    figure = layers_figure(View.of(without))
+    assert figure is not None
+    assert figure.table is not None
+    layers_of = {(row[0], row[2]) for row in figure.table.rows}
+    assert (second, ORM) not in layers_of
+    assert {(results.ports[0].name, ORM), (second, DEFAULT_LAYER)} <= layers_of
+    assert f"| {second}+{ORM} | every source |" in render_summary_markdown(without)
 
 
 def test_pages_name_the_layers_and_what_is_not_offered() -> None:

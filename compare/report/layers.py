@@ -100,9 +100,11 @@ def _rows(view: View, pair: str) -> list[LayerRow]:
         for source in results.matrix.sources or (DEFAULT_SOURCE[endpoint],):
             for layer in results.matrix.layers:
                 port = on_pair.get(layer)
-                if (layer, source) in refused or (layer, None) in refused:
+                if (layer, source) in refused:
                     rows.append(LayerRow(pair, endpoint, source, layer, None, NOT_OFFERED))
                 elif port is None:
+                    # Another port's own layer (Django's ORM): no choice for this port's users,
+                    # said once in the table of what is not offered.
                     continue
                 elif not port.timed:
                     rows.append(
