@@ -22,6 +22,20 @@ from typing import Any, Protocol
 from ..encoders import Row
 from ..settings import Settings
 
+__all__ = [
+    "ALL_SOURCES",
+    "DEFAULT_LAYER",
+    "SHARED_LAYERS",
+    "BatchStream",
+    "ByteStream",
+    "DataLayer",
+    "LayerSpec",
+    "LayerUnavailable",
+    "choose_layer",
+    "layers_for",
+    "open_layer",
+]
+
 DEFAULT_LAYER = "asyncpg"
 ALL_SOURCES: tuple[str, ...] = ("fetch", "cursor", "copy")
 
