@@ -199,8 +199,9 @@ async def _hold(server: Server, source: str, count: int) -> list[RawConnection]:
 async def test_disconnects_leak_nothing(
     layer: LayerOnPair, servers: ServerPool, settings: Settings, admin: asyncpg.Connection
 ) -> None:
-    """Clients that go away after a chunk or three, closing or resetting, for every source: the
-    server's connections all come back idle, and every one of its pool serves again."""
+    """Clients that go away after a chunk or three, closing or resetting, some after stalling,
+    for every source: the server's connections all come back idle, and every one of its pool
+    serves again."""
     server = _serve(servers, layer)
     server.mark_log()
     for source in layer.spec.sources:
@@ -210,6 +211,8 @@ async def test_disconnects_leak_nothing(
             assert connection.response.status == 200
             for _ in range(attempt % 3 + 1):
                 await connection.read_chunk()
+            if attempt >= 4:
+                await asyncio.sleep(0.3)  # a stalled reader: the server waits on flow control
             if attempt % 2:
                 connection.abort()
             else:
