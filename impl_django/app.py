@@ -1,10 +1,12 @@
-"""The contract on Django (ASGI, no ORM), for any ASGI server.
+"""The contract on Django (ASGI), for any ASGI server.
 
 Django wants process-wide settings and a URLconf module; a user here creates neither: the
-settings are configured in code the first time an app is built (no middleware, no apps, no
-database: the shared data layer reads the rows, as for every port), and each app brings its own
-URLconf object, which its handler puts on every request (`request.urlconf`, which Django's
-resolver prefers to `ROOT_URLCONF`), so two apps in one process do not share routes.
+settings are configured in code the first time an app is built (no middleware; this package as
+the one app, for the model of the port's own data layer, `django-orm`, with Django's database
+settings for it: impl_django/orm.py; on a shared layer Django never opens a connection), and each
+app brings its own URLconf object, which its handler puts on every request (`request.urlconf`,
+which Django's resolver prefers to `ROOT_URLCONF`), so two apps in one process do not share
+routes. The settings are the process's, and so is Django's database: one per process.
 
 `/chunked` is a `StreamingHttpResponse` over the async iterator of `shared.asgi.iterated_body`,
 and `/standard` one over its pieces behind their `Content-Length` (never joined); the lifespan (Django refuses the `lifespan` scope) and the request id are the shared pure ASGI
@@ -32,6 +34,9 @@ from shared.asgi.request_id import request_id_of
 from shared.contract import ContractError, method_not_allowed, not_found
 from shared.settings import Settings
 
+from .database import DATABASE, database_settings
+from .port import PORT
+
 logger = logging.getLogger("streambench.django")
 
 View = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
@@ -57,8 +62,8 @@ class _ClosingStreamingResponse(StreamingHttpResponse):
 
 
 def create_app(settings: Settings) -> ASGIApp:
-    _configure_django()
-    resources = AppResources(settings)
+    _configure_django(settings)
+    resources = AppResources(settings, PORT.layers)
 
     async def standard(request: HttpRequest) -> HttpResponseBase:
         body = await endpoints.standard(resources, *inputs(request))
@@ -153,7 +158,7 @@ class CutShortGuard:
             await self.app(scope, receive, send)
 
 
-def _configure_django() -> None:
+def _configure_django(settings: Settings) -> None:
     if django_settings.configured:
         return
     django_settings.configure(
@@ -162,10 +167,14 @@ def _configure_django() -> None:
         # Every app puts its own URLconf on its requests; this one routes nothing.
         ROOT_URLCONF=_URLConf([]),
         MIDDLEWARE=[],
-        INSTALLED_APPS=[],
-        DATABASES={},
+        # This package, for its models (the `django-orm` layer's `Message`).
+        INSTALLED_APPS=["impl_django"],
+        # Read by nothing until the `django-orm` layer opens its pool.
+        DATABASES={DATABASE: database_settings(settings)} if settings.database_url else {},
         # Logging is the server's (the contract's format); Django's would replace handlers.
         LOGGING_CONFIG=None,
+        # Timestamps in UTC, aware, as asyncpg gives them: the bodies' bytes are the same.
+        TIME_ZONE="UTC",
         USE_TZ=True,
         # The contract ignores unknown query parameters, however many: Django refuses more than
         # 1,000 fields with its HTML 400 and a logged traceback (`TooManyFieldsSent`). The head
