@@ -37,7 +37,7 @@ import anyio
 from psycopg import AsyncConnection, AsyncServerCursor, sql
 from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from .._pooling import Closing, describe, settle
@@ -98,7 +98,7 @@ class PsycopgLayer:
             left = max(deadline - time.monotonic(), 0.001)
             try:
                 connection = await self._pool.getconn(left)
-            except PoolTimeout as error:
+            except (PoolTimeout, PoolClosed) as error:  # closed: the server is shutting down
                 raise DatabaseUnavailable(describe(error)) from error
             self._checked_out += 1
             if not _closed_by_server(connection):
