@@ -27,10 +27,24 @@ async def release(connection: AsyncConnection, healthy: bool) -> None:
     with anyio.CancelScope(shield=True):
         try:
             if not healthy:
+                _terminate(connection)
                 await connection.invalidate()
             await connection.close()
         except Exception as error:
             logger.info("dropping a connection that failed to close: %s", describe(error))
+
+
+def _terminate(connection: AsyncConnection) -> None:
+    """Close a connection's socket at once. SQLAlchemy's invalidation first says goodbye and
+    waits up to 2 s for the server to answer; a backend still sending (a COPY being cancelled:
+    PostgreSQL does not act on a cancel while it waits on its socket) sends the rest of its
+    output first, which held a 500,000-row COPY's connection 1.1-1.3 s after its first chunk."""
+    try:
+        driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+    except Exception:
+        return  # already gone: invalidation has nothing left to wait for
+    if driver is not None and not driver.is_closed():
+        driver.terminate()
 
 
 def describe(error: BaseException) -> str:
