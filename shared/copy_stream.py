@@ -21,13 +21,15 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ._pooling import describe, release
 from .failures import StreamFailed
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 logger = logging.getLogger("streambench.database")
 

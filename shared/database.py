@@ -27,9 +27,18 @@ from .encoders import ENCODERS, Row
 from .failures import DatabaseUnavailable, StreamFailed
 from .row_stream import RowStream
 from .schema import COPY_OPTIONS, body_query, compiled_select, literal_select
+from .session import SERVER_SETTINGS, application_name
 from .settings import Settings
 
-__all__ = ["CopyStream", "Database", "DatabaseUnavailable", "RowStream", "StreamFailed"]
+__all__ = [
+    "SERVER_SETTINGS",
+    "CopyStream",
+    "Database",
+    "DatabaseUnavailable",
+    "RowStream",
+    "StreamFailed",
+    "application_name",
+]
 
 logger = logging.getLogger("streambench.database")
 T = TypeVar("T")
@@ -266,15 +275,8 @@ class Database:
         await self._engine.dispose()
 
 
-SERVER_SETTINGS = {"jit": "off", "TimeZone": "UTC"}
 # How long a command waits for the database to answer before saying it cannot be reached.
 DATABASE_PATIENCE_SECONDS = 3.0
-
-
-def application_name(pid: int) -> str:
-    """How a server process's pooled connections name themselves in `pg_stat_activity`: an
-    operator (and a test) can tell whose they are over TCP and Unix sockets alike."""
-    return f"streambench pid {pid}"
 
 
 def database_problem(url: str, patience: float = DATABASE_PATIENCE_SECONDS) -> str | None:
@@ -302,11 +304,7 @@ async def create_database(settings: Settings, url: str | None = None) -> Databas
         raise RuntimeError("settings.database_url is unset: resolve it before creating the app")
 
     async def connect() -> asyncpg.Connection:
-        # JIT compiles a plan once its estimated cost is high (here from ~4M rows on), adding
-        # milliseconds before the first row: a cost that streaming, which lives on its first
-        # byte, should not pay for a plain index scan. The COPY floor runs with it off too.
-        # TimeZone=UTC: the database writes timestamps in the session's offset when it writes a
-        # body itself (`copy`), and ours are UTC (asyncpg's decoded rows are UTC whatever it is).
+        # The session every layer opens (shared/session.py: JIT off, UTC).
         return await asyncpg.connect(
             url,
             timeout=settings.pool_timeout,

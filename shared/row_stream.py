@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ._pooling import Closing, describe, release, settle
 from .encoders import Row
 from .failures import StreamFailed
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 logger = logging.getLogger("streambench.database")
 

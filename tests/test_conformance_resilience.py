@@ -15,8 +15,9 @@ import asyncpg
 import httpx
 import pytest
 
-from shared.database import Database, application_name
+from shared.database import Database
 from shared.encoders import ENCODERS, FORMATS, encode_all
+from shared.session import application_name
 
 from .rawhttp import IncompleteBody, RawConnection
 from .servers import ServerPool

@@ -17,10 +17,10 @@ from typing import Any
 import asyncpg
 import pytest
 
-from shared.database import application_name
 from shared.encoders import ENCODERS
 from shared.layers import SHARED_LAYERS, DataLayer, open_layer
 from shared.layers.orm_model import Message
+from shared.session import application_name
 from shared.settings import Settings
 
 # The layers this file covers: those the registry builds on SQLAlchemy's own query execution.

@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from .._pooling import Closing, describe, release, settle
-from ..database import SERVER_SETTINGS, application_name
 from ..encoders import Row
 from ..failures import DatabaseUnavailable, StreamFailed
+from ..session import SERVER_SETTINGS, application_name
 from ..settings import Settings
 
 logger = logging.getLogger("streambench.database")

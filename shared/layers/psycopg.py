@@ -42,10 +42,10 @@ from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from .._pooling import Closing, describe, settle
 from ..copy_stream import CHUNK_SIZE, CHUNKS_AHEAD
-from ..database import SERVER_SETTINGS, application_name
 from ..failures import DatabaseUnavailable, StreamFailed
 from ..row_stream import batch_sizes
 from ..schema import COPY_OPTIONS, body_query, select_messages
+from ..session import SERVER_SETTINGS, application_name
 from ..settings import Settings
 
 __all__ = ["CopyChunks", "NamedCursorStream", "PsycopgLayer", "create_layer"]
