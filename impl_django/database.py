@@ -10,9 +10,11 @@ settings, written the way a Django project writes them, in code instead of a set
   runs each ASGI request's database calls in a thread of its own, so they would never be reused
   (Django refuses them beside a pool anyway). A checkout waits at most the pool timeout and then
   raises `PoolTimeout`: a 503, never a hang.
-- `CONN_HEALTH_CHECKS`: the pool checks each connection as it hands it out (one empty query). A
-  connection the server has closed (a restart, a failover, a terminated backend) is then replaced
-  instead of failing the request that got it. Django offers no cheaper check.
+- No `CONN_HEALTH_CHECKS`, which makes the pool check each connection as it hands it out with an
+  empty query, and back off a second, then two, once a second check in a row has failed: after a
+  restart, a request meeting the pool's dead connections one after the other times out. The
+  layer looks at a connection's socket instead before its first query (impl_django/orm.py,
+  `_check_out`): no round trip, and a connection the server has closed is replaced at once.
 - The session asyncpg's pool sets up (shared/database.py: `jit=off`, `TimeZone=UTC`, the process's
   `application_name`, by which tests and operators find the server's connections), and
   `TIME_ZONE="UTC"` with `USE_TZ` (impl_django/app.py), so `created_at` arrives as an aware UTC
@@ -63,7 +65,7 @@ def database_settings(settings: Settings) -> dict[str, Any]:
         **fields,
         "OPTIONS": options,
         "CONN_MAX_AGE": 0,
-        "CONN_HEALTH_CHECKS": True,
+        "CONN_HEALTH_CHECKS": False,
     }
 
 

@@ -21,9 +21,10 @@ be cancelled: a cancelled request only stops waiting for it (asgiref's `SyncToAs
 thread run on), and the release is queued behind it, never awaited into being, so a client gone
 away leaks nothing even when its request is cancelled twice.
 
-The pool is Django's own (impl_django/database.py): a thread's first query checks a connection
-out, waiting at most the pool timeout (`PoolTimeout`: `DatabaseUnavailable`, a 503), and
-`close()` gives it back.
+The pool is Django's own (impl_django/database.py). Each read's thread checks a connection out
+first, as Django does at its first query (`ensure_connection`), passing over any the server has
+closed (`_check_out`) and waiting at most the pool timeout (`PoolTimeout`: `DatabaseUnavailable`,
+a 503); Django's `close()` gives it back.
 
 `aiterator()` on PostgreSQL reads a server-side cursor (unless `DISABLE_SERVER_SIDE_CURSORS`, which
 reads the whole result into memory at the first chunk). Outside a transaction, as async code
@@ -52,6 +53,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import select
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from operator import attrgetter
@@ -92,11 +94,13 @@ class _Worker:
     """One thread owning one Django connection: the ORM calls of one read, in order, then the
     connection's release. The thread ends after the release."""
 
-    def __init__(self) -> None:
+    def __init__(self, pool_size: int) -> None:
         self._executor = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="django-orm", initializer=self._bind
         )
+        self._pool_size = pool_size
         self._connection: Any = None  # the thread's DatabaseWrapper, once the thread runs
+        self._checked_out = False
         self._released: asyncio.Future[None] | None = None
 
     def _bind(self) -> None:
@@ -109,8 +113,12 @@ class _Worker:
         return connection is not None and connection.connection is not None
 
     async def run(self, call: Callable[[], Awaitable[T]]) -> T:
-        """`call()`, Django's async API, with its `sync_to_async` calls sent to this thread."""
+        """`call()`, Django's async API, with its `sync_to_async` calls sent to this thread, on
+        a connection the server has not closed (checked out before the first call)."""
         async with ThreadSensitiveContext(executor=self._executor):
+            if not self._checked_out:
+                self._checked_out = True
+                await sync_to_async(_check_out)(self._pool_size)
             return await call()
 
     def release(self, discard: bool) -> asyncio.Future[None]:
@@ -132,6 +140,39 @@ class _Worker:
                 raw.cancel_safe(timeout=5.0)
             except Exception as error:
                 logger.info("cancelling a query failed: %s", describe(error))
+
+
+def _check_out(pool_size: int) -> None:
+    """This thread's connection from the pool, one the server has not closed.
+
+    After a restart or a failover every pooled connection is dead, and psycopg does not read an
+    idle connection's socket to know it. The pool's own check (`CONN_HEALTH_CHECKS`) costs a round
+    trip per checkout and, from the second failed check on, waits a second, then two: a request
+    meeting the pool's dead connections one after the other would time out. Looking at the socket
+    costs neither: a closed connection is given back (the pool opens another) and the next taken.
+    """
+    connection = connections[DATABASE]
+    for _ in range(pool_size):
+        connection.ensure_connection()
+        if not _closed_by_server(connection.connection):
+            return
+        connection.connection.close()
+        connection.close()
+    connection.ensure_connection()  # every idle one was dead: this one is new
+
+
+def _closed_by_server(raw: Any) -> bool:
+    """Whether the server has closed an idle pooled connection, without a round trip: in
+    autocommit an idle connection has nothing to read unless the server wrote unasked, and here
+    it only does so to say goodbye. `poll`, not `select`: a busy server's descriptors pass 1024."""
+    if raw.closed or raw.broken:
+        return True
+    try:
+        poller = select.poll()
+        poller.register(raw.pgconn.socket, select.POLLIN)
+        return bool(poller.poll(0))
+    except Exception:
+        return True
 
 
 def _release_connection(discard: bool) -> None:
@@ -156,6 +197,7 @@ class DjangoOrmLayer:
     def __init__(self, pool: ConnectionPool[Any], model: Any, settings: Settings) -> None:
         self._pool = pool
         self._model = model
+        self._pool_size = settings.pool_size
         self._patience = settings.pool_timeout
         self._workers: set[_Worker] = set()
 
@@ -163,7 +205,7 @@ class DjangoOrmLayer:
         return self._model.objects.only(*columns).order_by("id")[:rows]
 
     def _worker(self) -> _Worker:
-        worker = _Worker()
+        worker = _Worker(self._pool_size)
         self._workers.add(worker)
         return worker
 
