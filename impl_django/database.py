@@ -15,7 +15,7 @@ settings, written the way a Django project writes them, in code instead of a set
   restart, a request meeting the pool's dead connections one after the other times out. The
   layer looks at a connection's socket instead before its first query (impl_django/orm.py,
   `_check_out`): no round trip, and a connection the server has closed is replaced at once.
-- The session asyncpg's pool sets up (shared/database.py: `jit=off`, `TimeZone=UTC`, the process's
+- The session every layer opens (shared/session.py: `jit=off`, `TimeZone=UTC`, the process's
   `application_name`, by which tests and operators find the server's connections), and
   `TIME_ZONE="UTC"` with `USE_TZ` (impl_django/app.py), so `created_at` arrives as an aware UTC
   datetime, as asyncpg returns it, and the bodies are byte for byte the same.
@@ -30,7 +30,7 @@ import os
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from shared.database import SERVER_SETTINGS, application_name
+from shared.session import SERVER_SETTINGS, application_name
 from shared.settings import Settings
 
 __all__ = ["DATABASE", "database_settings", "url_fields"]
