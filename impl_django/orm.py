@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import select
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from operator import attrgetter
@@ -65,10 +64,11 @@ from django.conf import settings as django_settings
 from django.db import connections
 from psycopg.pq import TransactionStatus
 
-from shared._pooling import Closing, describe
 from shared.contract import not_offered
 from shared.encoders import Row
 from shared.failures import DatabaseUnavailable, StreamFailed
+from shared.layers.idle_check import closed_by_server
+from shared.pooling import Closing, describe
 from shared.settings import Settings
 
 from .database import DATABASE, database_settings
@@ -154,25 +154,11 @@ def _check_out(pool_size: int) -> None:
     connection = connections[DATABASE]
     for _ in range(pool_size):
         connection.ensure_connection()
-        if not _closed_by_server(connection.connection):
+        if not closed_by_server(connection.connection):
             return
         connection.connection.close()
         connection.close()
     connection.ensure_connection()  # every idle one was dead: this one is new
-
-
-def _closed_by_server(raw: Any) -> bool:
-    """Whether the server has closed an idle pooled connection, without a round trip: in
-    autocommit an idle connection has nothing to read unless the server wrote unasked, and here
-    it only does so to say goodbye. `poll`, not `select`: a busy server's descriptors pass 1024."""
-    if raw.closed or raw.broken:
-        return True
-    try:
-        poller = select.poll()
-        poller.register(raw.pgconn.socket, select.POLLIN)
-        return bool(poller.poll(0))
-    except Exception:
-        return True
 
 
 def _release_connection(discard: bool) -> None:

@@ -21,11 +21,11 @@ from typing import Protocol
 
 import anyio
 
-from ._pooling import Closing
 from .contract import DataRequest, not_offered, unavailable
 from .encoders import Encoder, Row, batch_chunk, closing_chunk, encode_all, encode_chunks
 from .failures import DatabaseUnavailable, StreamFailed
 from .layers import BatchStream, ByteStream, DataLayer
+from .pooling import Closing
 
 
 class _Closable(Protocol):

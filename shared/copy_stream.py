@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ._pooling import describe, release
 from .failures import StreamFailed
+from .pooling import describe, release
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection

@@ -19,12 +19,12 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from ._pooling import describe as _describe
-from ._pooling import release as _release
-from ._pooling import settle as _settle
 from .copy_stream import CopyStream
 from .encoders import ENCODERS, Row
 from .failures import DatabaseUnavailable, StreamFailed
+from .pooling import describe as _describe
+from .pooling import release as _release
+from .pooling import settle as _settle
 from .row_stream import RowStream
 from .schema import COPY_OPTIONS, body_query, compiled_select, literal_select
 from .session import SERVER_SETTINGS, application_name

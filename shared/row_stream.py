@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ._pooling import Closing, describe, release, settle
 from .encoders import Row
 from .failures import StreamFailed
+from .pooling import Closing, describe, release, settle
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection

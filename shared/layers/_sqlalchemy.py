@@ -20,9 +20,9 @@ from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from .._pooling import Closing, describe, release, settle
 from ..encoders import Row
 from ..failures import DatabaseUnavailable, StreamFailed
+from ..pooling import Closing, describe, release, settle
 from ..session import SERVER_SETTINGS, application_name
 from ..settings import Settings
 

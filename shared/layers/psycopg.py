@@ -26,7 +26,6 @@ import functools
 import logging
 import math
 import os
-import select
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -40,13 +39,14 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
-from .._pooling import Closing, describe, settle
 from ..copy_stream import CHUNK_SIZE, CHUNKS_AHEAD
 from ..failures import DatabaseUnavailable, StreamFailed
+from ..pooling import Closing, describe, settle
 from ..row_stream import batch_sizes
 from ..schema import COPY_OPTIONS, body_query, select_messages
 from ..session import SERVER_SETTINGS, application_name
 from ..settings import Settings
+from .idle_check import closed_by_server
 
 __all__ = ["CopyChunks", "NamedCursorStream", "PsycopgLayer", "create_layer"]
 
@@ -101,7 +101,7 @@ class PsycopgLayer:
             except (PoolTimeout, PoolClosed) as error:  # closed: the server is shutting down
                 raise DatabaseUnavailable(describe(error)) from error
             self._checked_out += 1
-            if not _closed_by_server(connection):
+            if not closed_by_server(connection):
                 return connection
             await self._release(connection, healthy=False)
 
@@ -458,23 +458,6 @@ class CopyChunks(Closing):
 def _wake(waiter: asyncio.Future[None] | None) -> None:
     if waiter is not None and not waiter.done():
         waiter.set_result(None)
-
-
-def _closed_by_server(connection: Connection) -> bool:
-    """Whether the server has closed an idle pooled connection, without a round trip.
-
-    An idle connection in autocommit has nothing to read unless the server wrote unasked, and
-    here it only does so to say goodbye (a terminated backend, a shutdown, a failover): its
-    socket is readable. `poll`, not `select`: a busy server's descriptors pass 1024.
-    """
-    if connection.closed or connection.broken:
-        return True
-    try:
-        poller = select.poll()
-        poller.register(connection.pgconn.socket, select.POLLIN)
-        return bool(poller.poll(0))
-    except Exception:
-        return True
 
 
 @functools.cache

@@ -31,10 +31,10 @@ import anyio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncResult
 
-from .._pooling import describe, release
 from ..contract import not_offered
 from ..encoders import Row
 from ..failures import DatabaseUnavailable
+from ..pooling import describe, release
 from ..schema import select_messages
 from ..settings import Settings
 from ._sqlalchemy import (

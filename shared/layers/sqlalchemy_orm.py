@@ -36,10 +36,10 @@ from sqlalchemy import Select, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncScalarResult, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import load_only
 
-from .._pooling import describe
 from ..contract import not_offered
 from ..encoders import Row
 from ..failures import DatabaseUnavailable
+from ..pooling import describe
 from ..settings import Settings
 from ._sqlalchemy import (
     PartitionStream,

@@ -1,4 +1,4 @@
-"""How a checked-out connection goes back: the few rules every access path follows alike."""
+"""How a checked-out connection goes back: the few rules every data layer follows alike."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import anyio
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
+
+__all__ = ["Closing", "describe", "release", "settle"]
 
 logger = logging.getLogger("streambench.database")
 
