@@ -34,10 +34,11 @@ from shared.bodies import open_body
 from shared.contract import DataRequest
 from shared.database import Database, create_database
 from shared.encoders import ENCODERS
-from shared.layers import SHARED_LAYERS, DataLayer, LayerSpec, open_layer
-from shared.ports import available_ports
+from shared.layers import SHARED_LAYERS, DataLayer, open_layer
+from shared.ports import PortDescriptor, available_ports
 from shared.schema import compiled_select
 from shared.seed import seed
+from shared.servers.registry import import_string
 from shared.settings import Settings
 
 Timed = Callable[[], Awaitable[int]]
@@ -52,16 +53,23 @@ class Path:
     body: Timed | None
 
 
-def every_layer() -> dict[str, tuple[LayerSpec, tuple[LayerSpec, ...]]]:
-    """Each layer the registries know, with the layers of the port that brings it."""
-    layers: dict[str, tuple[LayerSpec, tuple[LayerSpec, ...]]] = {
-        name: (spec, ()) for name, spec in SHARED_LAYERS.items()
-    }
+def every_layer() -> dict[str, PortDescriptor | None]:
+    """Each layer the registries know, with the port that brings it (None: a shared layer)."""
+    layers: dict[str, PortDescriptor | None] = dict.fromkeys(SHARED_LAYERS)
     for _, port, _ in available_ports():
         if port is not None:
             for spec in port.layers:
-                layers.setdefault(spec.name, (spec, port.layers))
+                layers.setdefault(spec.name, port)
     return layers
+
+
+async def open_for_timing(settings: Settings, port: PortDescriptor | None) -> DataLayer:
+    """The layer `settings.layer` opened as a server opens it; a port's own layer inside that
+    port's app (Django's ORM needs the settings its app configures)."""
+    if port is None:
+        return await open_layer(settings)
+    import_string(port.factory)(settings)
+    return await open_layer(settings, port.layers)
 
 
 def layer_paths(layer: DataLayer, fmt: str, rows: int, batch: int) -> list[Path]:
@@ -171,7 +179,7 @@ async def main() -> None:
     version = await connection.fetchval("SHOW server_version")
     await connection.close()
     db = await create_database(settings, url)
-    layers = [await open_layer(settings.replace(layer=name), known[name][1]) for name in chosen]
+    layers = [await open_for_timing(settings.replace(layer=name), known[name]) for name in chosen]
     paths = reference_paths(db, url, args.format, args.rows, args.batch)
     for layer in layers:
         paths += layer_paths(layer, args.format, args.rows, args.batch)
