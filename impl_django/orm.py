@@ -42,7 +42,7 @@ cursor with it, and gives it to the pool, which opens another (psycopg-pool logs
 discards the closed one); only then is `aiterator()`'s generator closed, with no connection left
 for it to use. A stream read to its end had its cursor closed by Django and gives the connection
 back for the next request. Each batch after the first is read while the previous one is encoded
-and sent, as every layer does (shared/row_stream.py); a view would not, it is the benchmark's.
+and sent, as every layer does (shared/read_ahead.py); a view would not, it is the benchmark's.
 
 Django's settings are process-wide: one process serves one Django app on one database. A second
 app in the same process with other database settings is refused at startup (`create_layer`),
@@ -66,9 +66,10 @@ from psycopg.pq import TransactionStatus
 
 from shared.contract import not_offered
 from shared.encoders import Row
-from shared.failures import DatabaseUnavailable, StreamFailed
+from shared.failures import DatabaseUnavailable
 from shared.layers.idle_check import closed_by_server
-from shared.pooling import Closing, describe
+from shared.pooling import describe
+from shared.read_ahead import ReadAheadStream
 from shared.settings import Settings
 
 from .database import DATABASE, database_settings
@@ -278,12 +279,12 @@ class DjangoOrmLayer:
         await asyncio.to_thread(close_pool)
 
 
-class MessageStream(Closing):
+class MessageStream(ReadAheadStream[list[Any], list[Row]]):
     """`aiterator()` read in batches of `batch_size` messages, handed out as rows.
 
-    Each batch is gathered in a task of its own, awaited through a shield: a cancelled consumer
-    leaves the read to finish in its thread, and `aclose()` waits for it (asking the server to
-    cancel a read that outlives the patience) before releasing the connection.
+    One batch ahead (shared/read_ahead.py): each batch is gathered in a task of its own, which a
+    cancelled consumer leaves to finish in its thread, and `aclose()` waits for it (asking the
+    server to cancel a read that outlives the patience) before releasing the connection.
     """
 
     def __init__(
@@ -295,19 +296,18 @@ class MessageStream(Closing):
         released: Callable[[_Worker, bool], Awaitable[bool]],
         patience: float,
     ) -> None:
+        super().__init__(patience)
         self._worker = worker
         self._messages = messages
         self._batch_size = batch_size
         self._to_rows = to_rows
         self._released = released
-        self._patience = patience
-        self._pending: asyncio.Future[list[Any]] | None = None
-        self._ended = False  # aiterator() has ended: Django has closed the cursor
-        self._healthy = True
-        self._closed = False
+        # aiterator() has ended: Django has closed the cursor. Set by the read itself, not when
+        # its batch is taken: a stream closed with its last batch unread keeps its connection.
+        self._ended = False
 
-    def _start(self) -> asyncio.Future[list[Any]]:
-        return asyncio.ensure_future(self._worker.run(self._gather))
+    async def _read(self) -> tuple[list[Any], bool]:
+        return await self._worker.run(self._gather), self._ended
 
     async def _gather(self) -> list[Any]:
         # aiterator() reads `chunk_size` (= `batch_size`) rows per call into its thread, then
@@ -321,56 +321,24 @@ class MessageStream(Closing):
                 break
         return batch
 
-    async def first(self) -> None:
-        """Wait for the first batch without taking it: the database has answered."""
-        if self._pending is None:
-            self._pending = self._start()
-        await asyncio.shield(self._pending)
-
     async def fetch(self) -> list[Row]:
         """The next batch: at most `batch_size` rows, empty once the messages have ended."""
-        if self._closed or (self._ended and self._pending is None):
-            return []
-        pending = self._pending or self._start()
-        self._pending = pending
-        try:
-            messages = await asyncio.shield(pending)
-        except asyncio.CancelledError:
-            raise  # the read goes on; aclose() settles it
-        except Exception as error:
-            self._pending = None
-            self._healthy = False
-            raise StreamFailed(describe(error)) from error
-        self._pending = None if self._ended else self._start()
-        return self._to_rows(messages)
+        messages = await self._take()
+        return [] if messages is None else self._to_rows(messages)
 
-    def __aiter__(self) -> AsyncIterator[list[Row]]:
-        return self._batches()
-
-    async def _batches(self) -> AsyncIterator[list[Row]]:
-        while batch := await self.fetch():
-            yield batch
-
-    async def aclose(self) -> None:
-        """Let the read in flight end, release the connection (closed unless the messages have
-        ended), then close `aiterator()`. Shielded: a cancelled request still does all three."""
-        if self._closed:
+    async def _end(self, healthy: bool) -> None:
+        # The connection is released (closed unless the messages have ended) before aiterator()
+        # is closed: see "Ending early" above.
+        if not await self._released(self._worker, not (self._ended and healthy)):
+            # Still busy in a call that even a cancel request did not end: the release runs
+            # after it; aiterator()'s generator is left to that thread, which holds it.
+            logger.info("a database call outlived its stream; its connection closes after it")
             return
-        self._closed = True
-        with anyio.CancelScope(shield=True):
-            pending, self._pending = self._pending, None
-            if pending is not None and not await self._settle(pending):
-                self._healthy = False
-            if not await self._released(self._worker, not (self._ended and self._healthy)):
-                # Still busy in a call that even a cancel request did not end: the release runs
-                # after it; aiterator()'s generator is left to that thread, which holds it.
-                logger.info("a database call outlived its stream; its connection closes after it")
-                return
-            aclose = getattr(self._messages, "aclose", None)
-            if aclose is not None:
-                await aclose()
+        aclose = getattr(self._messages, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
-    async def _settle(self, pending: asyncio.Future[list[Any]]) -> bool:
+    async def _settle(self, pending: asyncio.Future[tuple[list[Any], bool]]) -> bool:
         """Wait for the read in flight, asking the server to cancel it past the patience;
         whether it ended with its batch."""
         done, _ = await asyncio.wait({pending}, timeout=self._patience)

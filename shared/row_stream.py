@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-import anyio
-
 from .encoders import Row
-from .failures import StreamFailed
-from .pooling import Closing, describe, release, settle
+from .pooling import describe, release
+from .read_ahead import ReadAheadStream
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
@@ -54,15 +51,13 @@ def fetch_sizes(batch_size: int) -> Iterator[tuple[int, int]]:
         yield per_fetch, batch_size
 
 
-class RowStream(Closing):
+class RowStream(ReadAheadStream[tuple[list[Row], int], list[Row]]):
     """An open server-side cursor on a checked-out connection inside a read-only transaction.
 
-    Reads one batch ahead: while the consumer encodes and writes batch n, the driver is already
-    fetching batch n+1, so database time overlaps encoding and sending. The fetch in flight is
-    shielded from the consumer's cancellation (a client gone away): `aclose()` lets it finish,
-    at most one batch, instead of interrupting the driver mid-protocol and losing the connection.
-    Batches grow from `FIRST_BATCH` rows to `batch_size` (`batch_sizes`); a fetch may bring
-    several whole batches (`fetch_sizes`), handed out one at a time.
+    Read one batch ahead (`ReadAheadStream`): the fetch in flight is let finish by `aclose()`
+    rather than interrupted mid-protocol, which would lose the connection. Batches grow from
+    `FIRST_BATCH` rows to `batch_size` (`batch_sizes`); a fetch may bring several whole batches
+    (`fetch_sizes`), handed out one at a time.
     """
 
     def __init__(
@@ -73,96 +68,47 @@ class RowStream(Closing):
         batch_size: int,
         settle_timeout: float,
     ) -> None:
+        super().__init__(settle_timeout)
         self._connection = connection
         self._transaction = transaction
         self._cursor = cursor
         self._sizes = fetch_sizes(batch_size)
-        self._settle_timeout = settle_timeout
-        self._pending: asyncio.Future[list[Row]] | None = None
-        self._pending_size = 0
-        self._pending_batch = 0
         self._fetched: list[Row] = []  # rows of the last fetch not yet handed out
         self._fetched_at = 0
         self._batch = 0
-        self._exhausted = False
-        self._healthy = True
-        self._closed = False
 
-    def _start_fetch(self) -> asyncio.Future[list[Row]]:
-        self._pending_size, self._pending_batch = next(self._sizes)
-        return asyncio.ensure_future(self._fetch_batch(self._pending_size))
-
-    async def _fetch_batch(self, size: int) -> list[Row]:
+    async def _read(self) -> tuple[tuple[list[Row], int], bool]:
         # `fetch(n)`, not iteration: asyncpg's cursor iterator prefetches its own 50 rows.
-        # Called inside the task: asyncpg's `Cursor.fetch` checks the connection synchronously,
-        # and a connection closed since the last batch must surface in `fetch()` as StreamFailed.
-        batch: list[Row] = await self._cursor.fetch(size)
-        return batch
-
-    async def first(self) -> None:
-        """Wait for the first batch without taking it: the database has answered, so a failure
-        up to here is the caller's to report before any byte is sent."""
-        if self._pending is None:
-            self._pending = self._start_fetch()
-        await asyncio.shield(self._pending)
+        # A fetch shorter than asked for is the last.
+        size, batch = next(self._sizes)
+        rows: list[Row] = await self._cursor.fetch(size)
+        return (rows, batch), len(rows) < size
 
     async def fetch(self) -> list[Row]:
         """The next batch: at most `batch_size` rows, empty once the cursor is exhausted."""
-        if self._closed:
-            return []
-        if self._fetched:
+        if self._fetched and not self._closed:
             start, self._fetched_at = self._fetched_at, self._fetched_at + self._batch
             rows = self._fetched[start : self._fetched_at]
             if self._fetched_at >= len(self._fetched):
                 self._fetched = []
             return rows
-        if self._exhausted:
+        taken = await self._take()
+        if taken is None:
             return []
-        pending = self._pending or self._start_fetch()
-        self._pending = pending
-        try:
-            batch: list[Row] = await asyncio.shield(pending)
-        except asyncio.CancelledError:
-            raise  # the fetch goes on; aclose() settles it
-        except Exception as error:
-            self._pending = None
-            self._healthy = False
-            raise StreamFailed(describe(error)) from error
-        size, self._batch = self._pending_size, self._pending_batch
-        if len(batch) < size:
-            self._exhausted = True
-            self._pending = None
-        else:
-            self._pending = self._start_fetch()
+        batch, self._batch = taken
         if len(batch) <= self._batch:
             return batch
         self._fetched, self._fetched_at = batch, self._batch
         return batch[: self._batch]
 
-    def __aiter__(self) -> AsyncIterator[list[Row]]:
-        return self._batches()
-
-    async def _batches(self) -> AsyncIterator[list[Row]]:
-        while batch := await self.fetch():
-            yield batch
-
-    async def aclose(self) -> None:
-        """Close the cursor (by ending the transaction) and return the connection.
-
-        Shielded: a cancelled request (a client that went away) must still finish the rollback,
-        or the driver resets a connection with an open transaction, or the pool loses it.
-        """
-        if self._closed:
-            return
-        self._closed = True
-        with anyio.CancelScope(shield=True):
-            pending, self._pending = self._pending, None
-            if pending is not None and not await settle(pending, self._settle_timeout):
-                self._healthy = False
-            if self._healthy:
-                try:
-                    await self._transaction.rollback()
-                except Exception as error:
-                    logger.info("rollback after stream failed: %s", describe(error))
-                    self._healthy = False
-            await release(self._connection, self._healthy)
+    async def _end(self, healthy: bool) -> None:
+        # Closing the cursor by ending the transaction: a cancelled request must still finish
+        # the rollback, or the driver resets a connection with an open transaction, or the pool
+        # loses it.
+        if healthy:
+            try:
+                await self._transaction.rollback()
+            except Exception as error:
+                logger.info("rollback after stream failed: %s", describe(error))
+                healthy = False
+        await release(self._connection, healthy)

@@ -1,6 +1,6 @@
 """What SQLAlchemy's two layers share: the engine, the checkout, and a result read in partitions.
 
-Both layers keep the asyncpg layer's guarantees (shared/database.py, shared/row_stream.py): the
+Both layers keep the asyncpg layer's guarantees (shared/database.py, shared/read_ahead.py): the
 database has answered before a response starts, a failure later is `StreamFailed`, the driver
 call in flight is never interrupted by a client gone away (it is let finish, then the connection
 goes back), and a connection whose state is unknown is dropped, not pooled.
@@ -21,8 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from ..encoders import Row
-from ..failures import DatabaseUnavailable, StreamFailed
-from ..pooling import Closing, describe, release, settle
+from ..failures import DatabaseUnavailable
+from ..pooling import describe, release, settle
+from ..read_ahead import ReadAheadStream
 from ..session import SERVER_SETTINGS, application_name
 from ..settings import Settings
 
@@ -137,16 +138,18 @@ class Partitioned(Protocol):
     async def close(self) -> None: ...
 
 
-class PartitionStream(Closing):
+class PartitionStream(ReadAheadStream[Sequence[Any], Sequence[Row]]):
     """A streamed result read in `batch_size` partitions: the layers' `BatchStream`.
 
-    The first task opens the result (`opening`: `stream()` or `stream_scalars()`) and reads the
+    The first read opens the result (`opening`: `stream()` or `stream_scalars()`) and reads the
     first partition; every later one reads the next partition while the consumer encodes the
-    last (one ahead, as `RowStream`). Each runs in a task awaited through a shield, so a
-    cancelled consumer leaves the driver's fetch to finish; `aclose()` waits for it (at most
+    last (one ahead, `ReadAheadStream`). `aclose()` lets the read in flight finish (at most
     `patience`), closes the result and hands the connection to `release(healthy)`.
     `to_rows` turns a partition into rows in the encoder's column order (ORM objects to tuples).
     """
+
+    # A failed first read leaves no result open: a later read would open it again.
+    _failure_ends = True
 
     def __init__(
         self,
@@ -156,85 +159,42 @@ class PartitionStream(Closing):
         patience: float,
         to_rows: Callable[[Sequence[Any]], Sequence[Row]] | None = None,
     ) -> None:
+        super().__init__(patience)
         self._opening = opening
         self._batch_size = batch_size
         self._release = release
-        self._patience = patience
         self._to_rows = to_rows
         self._result: Partitioned | None = None
         self._partitions: AsyncGenerator[Sequence[Any], None] | None = None
-        self._pending: asyncio.Future[Sequence[Any] | None] | None = None
-        self._exhausted = False
-        self._healthy = True
-        self._closed = False
 
-    async def _next_partition(self) -> Sequence[Any] | None:
+    async def _read(self) -> tuple[Sequence[Any], bool]:
         if self._partitions is None:
             self._result = await self._opening()
-            # `partitions()` is an async generator function (typed as an iterator): closed in aclose().
+            # `partitions()` is an async generator function (typed as an iterator): closed in _end().
             partitions = self._result.partitions(self._batch_size)
             self._partitions = cast(AsyncGenerator[Sequence[Any], None], partitions)
         # Exhaustion is the empty read, never a short partition: a count is never guessed.
-        return await anext(self._partitions, None)
-
-    def _start(self) -> asyncio.Future[Sequence[Any] | None]:
-        return asyncio.ensure_future(self._next_partition())
-
-    async def first(self) -> None:
-        """Wait until the result is open and its first partition read, without taking it."""
-        if self._pending is None and not self._exhausted:
-            self._pending = self._start()
-        if self._pending is not None:
-            await asyncio.shield(self._pending)
+        # (None, not an empty tuple: Python 3.11's `anext` fails on a tuple default.)
+        partition = await anext(self._partitions, None)
+        return partition or [], not partition
 
     async def fetch(self) -> Sequence[Row]:
         """The next partition as rows: empty once the result is exhausted."""
-        if self._exhausted or self._closed:
-            return []
-        pending = self._pending or self._start()
-        self._pending = pending
-        try:
-            partition = await asyncio.shield(pending)
-        except asyncio.CancelledError:
-            raise  # the read goes on; aclose() settles it
-        except Exception as error:
-            self._pending = None
-            self._exhausted = True
-            self._healthy = False
-            raise StreamFailed(describe(error)) from error
+        partition = await self._take()
         if not partition:
-            self._pending = None
-            self._exhausted = True
             return []
-        self._pending = self._start()
         return self._to_rows(partition) if self._to_rows else partition
 
-    def __aiter__(self) -> AsyncIterator[Sequence[Row]]:
-        return self._batches()
-
-    async def _batches(self) -> AsyncIterator[Sequence[Row]]:
-        while batch := await self.fetch():
-            yield batch
-
-    async def aclose(self) -> None:
-        """Let the read in flight finish, close the result, give the connection back (or drop
-        it when its state is unknown). Shielded: a cancelled request still cleans up."""
-        if self._closed:
-            return
-        self._closed = True
-        with anyio.CancelScope(shield=True):
-            pending, self._pending = self._pending, None
-            if pending is not None and not await settle(pending, self._patience):
-                self._healthy = False
-            try:
-                if self._partitions is not None:
-                    await self._partitions.aclose()
-                if self._result is not None:
-                    await self._result.close()
-            except Exception as error:
-                logger.info("closing a streamed result failed: %s", describe(error))
-                self._healthy = False
-            await self._release(self._healthy)
+    async def _end(self, healthy: bool) -> None:
+        try:
+            if self._partitions is not None:
+                await self._partitions.aclose()
+            if self._result is not None:
+                await self._result.close()
+        except Exception as error:
+            logger.info("closing a streamed result failed: %s", describe(error))
+            healthy = False
+        await self._release(healthy)
 
 
 async def answered(stream: PartitionStream) -> PartitionStream:

@@ -42,6 +42,7 @@ from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from ..copy_stream import CHUNK_SIZE, CHUNKS_AHEAD
 from ..failures import DatabaseUnavailable, StreamFailed
 from ..pooling import Closing, describe, settle
+from ..read_ahead import ReadAheadStream
 from ..row_stream import batch_sizes
 from ..schema import COPY_OPTIONS, body_query, select_messages
 from ..session import SERVER_SETTINGS, application_name
@@ -230,13 +231,11 @@ class PsycopgLayer:
         await self._pool.close()
 
 
-class NamedCursorStream(Closing):
+class NamedCursorStream(ReadAheadStream[list[TupleRow], list[TupleRow]]):
     """A named cursor on a checked-out connection inside a transaction, read in batches.
 
-    As asyncpg's `RowStream`: one batch ahead (while batch n is encoded and sent, psycopg fetches
-    n+1), the fetch in flight shielded from the consumer's cancellation so that `aclose()` lets
-    it finish instead of interrupting the protocol, batches from 100 rows doubling to
-    `batch_size`. A short batch is the last: `fetchmany(n)` is one `FETCH FORWARD n`.
+    As asyncpg's `RowStream`: one batch ahead (`ReadAheadStream`), batches from 100 rows
+    doubling to `batch_size`. A short batch is the last: `fetchmany(n)` is one `FETCH FORWARD n`.
     """
 
     def __init__(
@@ -248,74 +247,32 @@ class NamedCursorStream(Closing):
         release: Release,
         settle_timeout: float,
     ) -> None:
+        super().__init__(settle_timeout)
         self._connection = connection
         self._declared = declared  # the transaction and the cursor, closed in that order
         self._cursor = cursor
         self._sizes = batch_sizes(batch_size)
         self._release = release
-        self._settle_timeout = settle_timeout
-        self._pending: asyncio.Future[list[TupleRow]] | None = None
-        self._pending_size = 0
-        self._exhausted = False
-        self._healthy = True
-        self._closed = False
 
-    def _start_fetch(self) -> asyncio.Future[list[TupleRow]]:
-        self._pending_size = next(self._sizes)
-        return asyncio.ensure_future(self._cursor.fetchmany(self._pending_size))
-
-    async def first(self) -> None:
-        """Wait for the first batch without taking it: the database has answered."""
-        if self._pending is None:
-            self._pending = self._start_fetch()
-        await asyncio.shield(self._pending)
+    async def _read(self) -> tuple[list[TupleRow], bool]:
+        size = next(self._sizes)
+        batch = await self._cursor.fetchmany(size)
+        return batch, len(batch) < size
 
     async def fetch(self) -> list[TupleRow]:
         """The next batch: at most `batch_size` rows, empty once the cursor is exhausted."""
-        if self._exhausted or self._closed:
-            return []
-        pending = self._pending or self._start_fetch()
-        self._pending = pending
+        return await self._take() or []
+
+    async def _end(self, healthy: bool) -> None:
+        # Ending the transaction closes the cursor. psycopg refuses a plain rollback while the
+        # transaction's block is open, and the pool would roll back a connection returned
+        # inside it, with a warning.
         try:
-            batch = await asyncio.shield(pending)
-        except asyncio.CancelledError:
-            raise  # the fetch goes on; aclose() settles it
+            await self._declared.aclose()
         except Exception as error:
-            self._pending = None
-            self._healthy = False
-            raise StreamFailed(describe(error)) from error
-        if len(batch) < self._pending_size:
-            self._exhausted = True
-            self._pending = None
-        else:
-            self._pending = self._start_fetch()
-        return batch
-
-    def __aiter__(self) -> AsyncIterator[list[TupleRow]]:
-        return self._batches()
-
-    async def _batches(self) -> AsyncIterator[list[TupleRow]]:
-        while batch := await self.fetch():
-            yield batch
-
-    async def aclose(self) -> None:
-        """End the transaction (which closes the cursor) and give the connection back; shielded,
-        so that a cancelled request still does both."""
-        if self._closed:
-            return
-        self._closed = True
-        with anyio.CancelScope(shield=True):
-            pending, self._pending = self._pending, None
-            if pending is not None and not await settle(pending, self._settle_timeout):
-                self._healthy = False
-            try:
-                # psycopg refuses a plain rollback while the transaction's block is open, and
-                # the pool would roll back a connection returned inside it, with a warning.
-                await self._declared.aclose()
-            except Exception as error:
-                logger.info("ending the cursor's transaction failed: %s", describe(error))
-                self._healthy = False
-            await self._release(self._connection, self._healthy)
+            logger.info("ending the cursor's transaction failed: %s", describe(error))
+            healthy = False
+        await self._release(self._connection, healthy)
 
 
 class _Stopped(Exception):
