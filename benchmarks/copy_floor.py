@@ -38,7 +38,7 @@ from compare.baselines import MemoryServer, measure_floor
 from compare.client import make_client, timed_request
 from compare.servers import LocalServer, start_locals
 from shared import embedded
-from shared.copy_stream import CHUNK_SIZE
+from shared.chunks import CHUNK_SIZE
 from shared.database import Database, create_database
 from shared.pairs import Pair, available_pairs, load_pair
 from shared.seed import seed

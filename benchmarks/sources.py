@@ -38,8 +38,8 @@ from compare.client import make_client, timed_request
 from compare.servers import LocalServer, start_local
 from shared import embedded
 from shared.bodies import open_body
+from shared.chunks import CHUNK_SIZE
 from shared.contract import ENDPOINTS, SOURCES, DataRequest
-from shared.copy_stream import CHUNK_SIZE
 from shared.database import Database, create_database
 from shared.encoders import ENCODERS, encode_all
 from shared.pairs import default_pairs, load_pair

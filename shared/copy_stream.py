@@ -1,11 +1,9 @@
 """`COPY (<the body's query>) TO STDOUT`: the `copy` source, the database writing the bytes.
 
 asyncpg hands `copy_from_query(output=...)` the server's output in pieces of about 8 KB, one
-call of `output` each. A task runs the COPY; its `output` only gathers the pieces into chunks of
-about `chunk_size` bytes (a client pays per chunk, so fewer, larger chunks move faster), except
-the first, which is a chunk of its own so that it leaves at once. The reader is woken once per
-chunk, never per piece. When `CHUNKS_AHEAD` chunks wait unread (a slow client), `output` waits
-for the reader: asyncpg stops reading the socket and PostgreSQL waits on its own send.
+call of `output` each. A task runs the COPY; its `output` gathers the pieces into chunks for the
+reader (`ChunkGatherer`, shared/chunks.py: the first piece alone, then about `chunk_size` bytes,
+the COPY waiting for a reader `CHUNKS_AHEAD` chunks behind).
 
 asyncpg reads the socket again as soon as `output` returns, and each read costs the server about
 the same however little it brings: a reader faster than the database takes its 8 KB writes one
@@ -19,24 +17,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .failures import StreamFailed
-from .pooling import describe, release
+from .chunks import CHUNK_SIZE, ChunkGatherer
+from .pooling import release
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
 logger = logging.getLogger("streambench.database")
 
-CHUNK_SIZE = 64 * 1024
-# Chunks gathered and not yet taken by the reader when the COPY stops to wait for it: a stream
-# holds these and the one being gathered (each under `chunk_size` plus one piece), no more.
-CHUNKS_AHEAD = 2
 # Read coalescing (see above). The socket buffers keep what PostgreSQL writes during a pause:
 # sampled through paced 500,000-row COPYs (text and ndjson), it was never seen waiting on them.
 SMALL_PIECE = 64 * 1024
@@ -70,28 +63,18 @@ class CopyStream:
         self._query = query
         self._options = options
         self._settle_timeout = settle_timeout
-        self._chunk_size = chunk_size
-        # The chunk being gathered; 1 byte makes the first piece a chunk of its own.
-        self._pieces: list[bytes] = []
+        self._chunks = ChunkGatherer(chunk_size)
+        self._pieces: list[bytes] = []  # the chunk being gathered
         self._gathered = 0
-        self._wanted = 1
         self._taken = 0
-        self._ready: deque[bytes] = deque()
-        self._reader: asyncio.Future[None] | None = None  # the reader waiting for a chunk
-        self._writer: asyncio.Future[None] | None = None  # the COPY waiting for room
         self._task: asyncio.Task[None] | None = None
-        self._failure: Exception | None = None
-        self._finished = False
         self._healthy = True
         self._closed = False
 
     async def start(self) -> None:
         """Start the COPY and wait for its first piece, or its end; raise what it raised."""
         self._task = asyncio.ensure_future(self._run())
-        while not (self._ready or self._finished or self._failure):
-            await self._wait_for_chunk()
-        if self._failure is not None and not self._ready:
-            raise self._failure
+        await self._chunks.first()
 
     async def _run(self) -> None:
         try:
@@ -99,59 +82,30 @@ class CopyStream:
         except Exception as error:
             # Whether or not the reader gets this far: a connection whose COPY failed is dropped.
             self._healthy = False
-            self._failure = error
+            self._chunks.fail(error)
         else:
-            self._cut()
-            self._finished = True
-        _wake(self._reader)
+            self._chunks.finish(self._cut())
 
     async def _gather(self, piece: bytes) -> None:
-        # Called by asyncpg once per piece, awaited before it reads on: waking the reader only
-        # for a whole chunk spares it a task switch per piece.
+        # Called by asyncpg once per piece, awaited before it reads on: a chunk is handed over
+        # whole, which spares the reader a task switch per piece. Never stopped (`aclose()`
+        # cancels the task), so whether to read on is not asked.
         self._pieces.append(piece)
         self._gathered += len(piece)
         self._taken += len(piece)
-        if self._gathered >= self._wanted:
-            self._cut()
-            self._wanted = self._chunk_size
-            _wake(self._reader)
-            while len(self._ready) >= CHUNKS_AHEAD:
-                self._writer = asyncio.get_running_loop().create_future()
-                await self._writer
+        if self._gathered >= self._chunks.wanted:
+            await self._chunks.hand_over(self._cut())
         if len(piece) < SMALL_PIECE and self._taken > PACED_AFTER:
             await asyncio.sleep(READ_PAUSE)
 
-    def _cut(self) -> None:
-        pieces = self._pieces
-        if pieces:
-            # asyncpg may hand over a piece as a bytearray; a framework that is not pure ASGI
-            # (Django's make_bytes) would send its repr. bytes() of bytes is itself.
-            self._ready.append(bytes(pieces[0]) if len(pieces) == 1 else b"".join(pieces))
-            self._pieces = []
-            self._gathered = 0
-
-    async def _wait_for_chunk(self) -> None:
-        self._reader = asyncio.get_running_loop().create_future()
-        try:
-            await self._reader
-        finally:
-            self._reader = None
+    def _cut(self) -> bytes:
+        pieces, self._pieces, self._gathered = self._pieces, [], 0
+        # asyncpg may hand over a piece as a bytearray; a framework that is not pure ASGI
+        # (Django's make_bytes) would send its repr. bytes() of bytes is itself.
+        return bytes(pieces[0]) if len(pieces) == 1 else b"".join(pieces)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._chunks()
-
-    async def _chunks(self) -> AsyncIterator[bytes]:
-        while True:
-            if self._ready:
-                chunk = self._ready.popleft()
-                _wake(self._writer)
-                yield chunk
-            elif self._failure is not None:
-                raise StreamFailed(describe(self._failure)) from self._failure
-            elif self._finished:
-                return
-            else:
-                await self._wait_for_chunk()
+        return self._chunks.chunks()
 
     async def aclose(self) -> None:
         """Stop the COPY if it still runs and give the connection back (or drop it)."""
@@ -169,8 +123,3 @@ class CopyStream:
                 if not task.done():
                     logger.info("COPY did not stop within %.1f s", self._settle_timeout)
             await release(self._connection, self._healthy)
-
-
-def _wake(waiter: asyncio.Future[None] | None) -> None:
-    if waiter is not None and not waiter.done():
-        waiter.set_result(None)

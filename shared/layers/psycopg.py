@@ -27,7 +27,6 @@ import logging
 import math
 import os
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
@@ -39,8 +38,8 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
-from ..copy_stream import CHUNK_SIZE, CHUNKS_AHEAD
-from ..failures import DatabaseUnavailable, StreamFailed
+from ..chunks import CHUNK_SIZE, ChunkGatherer
+from ..failures import DatabaseUnavailable
 from ..pooling import Closing, describe, settle
 from ..read_ahead import ReadAheadStream
 from ..row_stream import batch_sizes
@@ -285,10 +284,9 @@ class CopyChunks(Closing):
     `chunk_size` bytes.
 
     psycopg's `copy()` hands over one row at a time. A task reads them as psycopg's users do
-    (`async for row in copy`) and gathers them into chunks, as asyncpg's `CopyStream` does with
-    its pieces: the first row is a chunk of its own so that the first byte leaves at once, the
-    reader is woken once per chunk, and when `CHUNKS_AHEAD` chunks wait unread (a slow client)
-    the task stops reading, so PostgreSQL waits on its own send.
+    (`async for row in copy`) and gathers them into chunks as asyncpg's `CopyStream` does with
+    its pieces (`ChunkGatherer`: the first row a chunk of its own, the reader woken once per
+    chunk, the task waiting while `CHUNKS_AHEAD` chunks are unread).
 
     `aclose()` before the end stops the task at its next chunk: it leaves the `copy()` block
     with an exception, psycopg cancels the COPY and reads the rest, and the connection goes back
@@ -308,88 +306,43 @@ class CopyChunks(Closing):
         self._statement = statement
         self._release = release
         self._settle_timeout = settle_timeout
-        self._chunk_size = chunk_size
-        self._gathering = bytearray()  # the chunk being gathered
-        self._wanted = 1  # 1 byte: the first row is a chunk of its own
-        self._ready: deque[bytes] = deque()
-        self._reader: asyncio.Future[None] | None = None  # the reader waiting for a chunk
-        self._writer: asyncio.Future[None] | None = None  # the COPY waiting for room
+        self._chunks = ChunkGatherer(chunk_size)
         self._task: asyncio.Task[None] | None = None
-        self._failure: Exception | None = None
-        self._finished = False
-        self._stopping = False
         self._closed = False
 
     async def start(self) -> None:
         """Start the COPY and wait for its first row, or its end; raise what it raised."""
         self._task = asyncio.ensure_future(self._run())
-        while not (self._ready or self._finished or self._failure):
-            await self._wait_for_chunk()
-        if self._failure is not None and not self._ready:
-            raise self._failure
+        await self._chunks.first()
 
     async def _run(self) -> None:
+        chunks = self._chunks
+        gathering = bytearray()  # the chunk being gathered
         try:
             async with (
                 self._connection.cursor() as cursor,
                 cursor.copy(self._statement) as copy,
             ):
-                gathering = self._gathering
                 async for row in copy:
                     # Copied at once: a row's memoryview holds a buffer of libpq's, thousands
                     # of them alive per chunk cost the garbage collector more than the copy.
                     gathering += row
-                    if len(gathering) >= self._wanted:
-                        await self._hand_over()
+                    if len(gathering) >= chunks.wanted:
+                        # bytes, never a bytearray or a memoryview: a framework that is not
+                        # pure ASGI (Django's make_bytes) would send its repr.
+                        chunk = bytes(gathering)
+                        gathering.clear()
+                        if not await chunks.hand_over(chunk):
+                            raise _Stopped
         except _Stopped:
             pass
         except Exception as error:
-            self._failure = error
+            chunks.fail(error)
         else:
-            self._cut()
-            self._finished = True
-        finally:
-            _wake(self._reader)
-
-    async def _hand_over(self) -> None:
-        self._cut()
-        self._wanted = self._chunk_size
-        _wake(self._reader)
-        while len(self._ready) >= CHUNKS_AHEAD and not self._stopping:
-            self._writer = asyncio.get_running_loop().create_future()
-            await self._writer
-        if self._stopping:
-            raise _Stopped
-
-    def _cut(self) -> None:
-        if self._gathering:
-            # bytes, never a bytearray or a memoryview: a framework that is not pure ASGI
-            # (Django's make_bytes) would send its repr.
-            self._ready.append(bytes(self._gathering))
-            self._gathering.clear()
-
-    async def _wait_for_chunk(self) -> None:
-        self._reader = asyncio.get_running_loop().create_future()
-        try:
-            await self._reader
-        finally:
-            self._reader = None
+            chunks.finish(bytes(gathering))
 
     def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._chunks()
-
-    async def _chunks(self) -> AsyncIterator[bytes]:
-        while True:
-            if self._ready:
-                chunk = self._ready.popleft()
-                _wake(self._writer)
-                yield chunk
-            elif self._failure is not None:
-                raise StreamFailed(describe(self._failure)) from self._failure
-            elif self._finished:
-                return
-            else:
-                await self._wait_for_chunk()
+        return self._chunks.chunks()
 
     async def aclose(self) -> None:
         """Stop the COPY if it still runs and give the connection back (or close it)."""
@@ -401,20 +354,14 @@ class CopyChunks(Closing):
             task = self._task
             if task is not None:
                 if not task.done():
-                    self._stopping = True
-                    _wake(self._writer)
+                    self._chunks.stop()
                     await asyncio.wait({task}, timeout=self._settle_timeout)
                 if not task.done():
                     logger.info("COPY did not stop within %.1f s", self._settle_timeout)
                     task.cancel()
                     await asyncio.wait({task})
-                healthy = not task.cancelled() and self._failure is None
+                healthy = not task.cancelled() and not self._chunks.failed
             await self._release(self._connection, healthy)
-
-
-def _wake(waiter: asyncio.Future[None] | None) -> None:
-    if waiter is not None and not waiter.done():
-        waiter.set_result(None)
 
 
 @functools.cache
