@@ -68,7 +68,7 @@ from shared.contract import not_offered
 from shared.encoders import Row
 from shared.failures import DatabaseUnavailable
 from shared.layers.idle_check import closed_by_server
-from shared.pooling import describe
+from shared.pooling import answered, describe
 from shared.read_ahead import ReadAheadStream
 from shared.settings import Settings
 
@@ -252,14 +252,7 @@ class DjangoOrmLayer:
             self._released,
             self._patience,
         )
-        try:
-            await stream.first()
-        except BaseException as error:
-            await stream.aclose()
-            if isinstance(error, Exception):
-                raise DatabaseUnavailable(describe(error)) from error
-            raise
-        return stream
+        return await answered(stream, stream.first)
 
     async def open_copy(self, fmt: str, rows: int) -> NoReturn:
         # An ORM loads objects, it has no COPY; `shared.bodies` refuses the source before here.

@@ -22,6 +22,7 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 from .copy_stream import CopyStream
 from .encoders import ENCODERS, Row
 from .failures import DatabaseUnavailable, StreamFailed
+from .pooling import answered as _answered
 from .pooling import describe as _describe
 from .pooling import release as _release
 from .pooling import settle as _settle
@@ -42,9 +43,6 @@ __all__ = [
 
 logger = logging.getLogger("streambench.database")
 T = TypeVar("T")
-
-
-_Stream = TypeVar("_Stream", RowStream, CopyStream)
 
 
 class _ConnectionGone(Exception):
@@ -319,16 +317,3 @@ async def create_database(settings: Settings, url: str | None = None) -> Databas
         pool_timeout=settings.pool_timeout,
     )
     return Database(engine, settings)
-
-
-async def _answered(stream: _Stream, first_answer: Callable[[], Awaitable[object]]) -> _Stream:
-    """`stream` once `first_answer` has come back; a failure up to then closes the stream and is
-    `DatabaseUnavailable`, since no byte of a response exists yet."""
-    try:
-        await first_answer()
-    except BaseException as error:
-        await stream.aclose()
-        if isinstance(error, Exception):
-            raise DatabaseUnavailable(_describe(error)) from error
-        raise
-    return stream

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, Self
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 import anyio
+
+from .failures import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-__all__ = ["Closing", "describe", "release", "settle"]
+__all__ = ["Closing", "answered", "describe", "release", "settle"]
 
 logger = logging.getLogger("streambench.database")
 
@@ -68,3 +71,24 @@ class Closing:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+class _Closable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Closable)
+
+
+async def answered(stream: S, first_answer: Callable[[], Awaitable[object]]) -> S:
+    """`stream` once `first_answer` (its first batch, its COPY's first chunk) has come back; a
+    failure up to then closes the stream and is `DatabaseUnavailable`, since no byte of a
+    response exists yet."""
+    try:
+        await first_answer()
+    except BaseException as error:
+        await stream.aclose()
+        if isinstance(error, Exception):
+            raise DatabaseUnavailable(describe(error)) from error
+        raise
+    return stream

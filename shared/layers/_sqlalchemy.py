@@ -195,16 +195,3 @@ class PartitionStream(ReadAheadStream[Sequence[Any], Sequence[Row]]):
             logger.info("closing a streamed result failed: %s", describe(error))
             healthy = False
         await self._release(healthy)
-
-
-async def answered(stream: PartitionStream) -> PartitionStream:
-    """`stream` once its first partition has been read; a failure up to then closes it and is
-    `DatabaseUnavailable`, since no byte of a response exists yet."""
-    try:
-        await stream.first()
-    except BaseException as error:
-        await stream.aclose()
-        if isinstance(error, Exception):
-            raise DatabaseUnavailable(describe(error)) from error
-        raise
-    return stream

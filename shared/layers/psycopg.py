@@ -40,7 +40,7 @@ from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from ..chunks import CHUNK_SIZE, ChunkGatherer
 from ..failures import DatabaseUnavailable
-from ..pooling import Closing, describe, settle
+from ..pooling import Closing, answered, describe, settle
 from ..read_ahead import ReadAheadStream
 from ..row_stream import batch_sizes
 from ..schema import COPY_OPTIONS, body_query, select_messages
@@ -205,7 +205,7 @@ class PsycopgLayer:
         stream = NamedCursorStream(
             connection, declared, cursor, batch_size, self._release, self._settings.pool_timeout
         )
-        return await _answered(stream, stream.first)
+        return await answered(stream, stream.first)
 
     async def open_copy(self, fmt: str, rows: int) -> CopyChunks:
         """Check out a connection and start `COPY (<the body's query>) TO STDOUT` for `rows` rows
@@ -216,7 +216,7 @@ class PsycopgLayer:
         stream = CopyChunks(
             connection, _copy_statement(fmt, rows), self._release, self._settings.pool_timeout
         )
-        return await _answered(stream, stream.start)
+        return await answered(stream, stream.start)
 
     async def ping(self) -> None:
         async def select_one(connection: Connection) -> None:
@@ -379,22 +379,6 @@ def _copy_statement(fmt: str, rows: int) -> sql.Composed:
         for name, value in COPY_OPTIONS[fmt].items()
     )
     return sql.SQL("COPY ({}) TO STDOUT ({})").format(sql.SQL(body_query(fmt, rows)), options)
-
-
-_Stream = TypeVar("_Stream", NamedCursorStream, CopyChunks)
-
-
-async def _answered(stream: _Stream, first_answer: Callable[[], Awaitable[object]]) -> _Stream:
-    """`stream` once `first_answer` has come back; a failure up to then closes the stream and is
-    `DatabaseUnavailable`, since no byte of a response exists yet."""
-    try:
-        await first_answer()
-    except BaseException as error:
-        await stream.aclose()
-        if isinstance(error, Exception):
-            raise DatabaseUnavailable(describe(error)) from error
-        raise
-    return stream
 
 
 def _session(settings: Settings) -> dict[str, Any]:

@@ -34,12 +34,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncResult
 from ..contract import not_offered
 from ..encoders import Row
 from ..failures import DatabaseUnavailable
-from ..pooling import describe, release
+from ..pooling import answered, describe, release
 from ..schema import select_messages
 from ..settings import Settings
 from ._sqlalchemy import (
     PartitionStream,
-    answered,
     checkout,
     create_engine,
     pool_status,
@@ -99,7 +98,7 @@ class CoreLayer:
             )
 
         stream = PartitionStream(opening, batch_size, partial(release, connection), self._patience)
-        return await answered(stream)
+        return await answered(stream, stream.first)
 
     async def open_copy(self, fmt: str, rows: int) -> NoReturn:
         # SQLAlchemy has no COPY; `shared.bodies` refuses the source before coming here.

@@ -39,11 +39,10 @@ from sqlalchemy.orm import load_only
 from ..contract import not_offered
 from ..encoders import Row
 from ..failures import DatabaseUnavailable
-from ..pooling import describe
+from ..pooling import answered, describe
 from ..settings import Settings
 from ._sqlalchemy import (
     PartitionStream,
-    answered,
     create_engine,
     logger,
     pool_status,
@@ -142,7 +141,7 @@ class OrmLayer:
             self._patience,
             to_rows=serializer(columns),
         )
-        return await answered(stream)
+        return await answered(stream, stream.first)
 
     async def open_copy(self, fmt: str, rows: int) -> NoReturn:
         # An ORM loads objects, it has no COPY; `shared.bodies` refuses the source before here.
