@@ -297,23 +297,29 @@ def database_problem(url: str, patience: float = DATABASE_PATIENCE_SECONDS) -> s
 async def create_database(settings: Settings, url: str | None = None) -> Database:
     """A pool of `settings.pool_size` connections to `url` (a plain `postgresql://` DSN), by
     default `settings.database_url`, which a port's process has already resolved."""
+    return Database(asyncpg_engine(settings, url), settings)
+
+
+def asyncpg_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
+    """SQLAlchemy's pool of `settings.pool_size` asyncpg connections to `url` (default
+    `settings.database_url`), each opened by asyncpg itself from the plain DSN, so sockets and
+    `sslmode` resolve as asyncpg resolves them, with the session every layer opens
+    (shared/session.py: JIT off, UTC, the process's application_name)."""
     url = url or settings.database_url
     if not url:
         raise RuntimeError("settings.database_url is unset: resolve it before creating the app")
 
     async def connect() -> asyncpg.Connection:
-        # The session every layer opens (shared/session.py: JIT off, UTC).
         return await asyncpg.connect(
             url,
             timeout=settings.pool_timeout,
             server_settings={**SERVER_SETTINGS, "application_name": application_name(os.getpid())},
         )
 
-    engine = create_async_engine(
+    return create_async_engine(
         "postgresql+asyncpg://",
         async_creator=connect,
         pool_size=settings.pool_size,
         max_overflow=0,
         pool_timeout=settings.pool_timeout,
     )
-    return Database(engine, settings)

@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar, cast
 
 import anyio
-import asyncpg
 from sqlalchemy import event, exc
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
+from ..database import asyncpg_engine
 from ..encoders import Row
 from ..failures import DatabaseUnavailable
 from ..pooling import describe, release, settle
 from ..read_ahead import ReadAheadStream
-from ..session import SERVER_SETTINGS, application_name
 from ..settings import Settings
 
 logger = logging.getLogger("streambench.database")
@@ -32,32 +30,11 @@ T = TypeVar("T")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
-    """An `AsyncEngine` on asyncpg with the asyncpg layer's pool size, timeout and session.
-
-    The connection is opened from the same DSN by the same call as the asyncpg layer's (through
-    `async_creator`), so sockets, `sslmode` and the rest resolve alike and the layers differ only
-    in what reads the rows.
+    """An `AsyncEngine` on asyncpg with the asyncpg layer's pool size, timeout and session, its
+    connections opened by the same call (`shared.database.asyncpg_engine`), so the layers differ
+    only in what reads the rows.
     """
-    url = settings.database_url
-    if not url:
-        raise RuntimeError("settings.database_url is unset: resolve it before creating the app")
-
-    async def connect() -> asyncpg.Connection:
-        # JIT off and UTC, as for the asyncpg layer (shared/database.py says why); the name lets
-        # an operator, and a test, find this process's connections in pg_stat_activity.
-        return await asyncpg.connect(
-            url,
-            timeout=settings.pool_timeout,
-            server_settings={**SERVER_SETTINGS, "application_name": application_name(os.getpid())},
-        )
-
-    engine = create_async_engine(
-        "postgresql+asyncpg://",
-        async_creator=connect,
-        pool_size=settings.pool_size,
-        max_overflow=0,
-        pool_timeout=settings.pool_timeout,
-    )
+    engine = asyncpg_engine(settings)
     # After a restart every pooled connection is dead. `pool_pre_ping` would find out with three
     # round trips per checkout (BEGIN, `;`, ROLLBACK in 2.1's asyncpg dialect); asyncpg already
     # knows, for free, once the event loop has read the server's goodbye. Raising
