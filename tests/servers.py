@@ -83,7 +83,9 @@ def start_server(name: str, settings: Settings, log_dir: Path, timeout: float = 
         if process.poll() is not None:
             raise RuntimeError(f"{name} exited with {process.returncode}:\n{server.log()}")
         try:
-            response = httpx.get(f"{server.url}/healthz", timeout=1.0)
+            # Longer than the pool's wait: a server started without its database answers 503
+            # only once a connection could not be had.
+            response = httpx.get(f"{server.url}/healthz", timeout=settings.pool_timeout + 1.0)
             # The serve command's own "listening on" line comes from a thread that may print
             # after the first answer: a test's log window must not open before it.
             if response.status_code in (200, 503) and b"listening on" in log_path.read_bytes():

@@ -139,7 +139,7 @@ async def test_starts_and_answers_503_without_a_database(
     pair: str, layer: str, sources: tuple[str, ...], servers: ServerPool
 ) -> None:
     # A pool waits its whole timeout for a database that refuses connections (it retries them in
-    # the background): under a second, so that the server's start (answered 503) is seen in time.
+    # the background) before each 503: half a second keeps the test short.
     server = servers.start_private(
         pair,
         layer=layer,
