@@ -67,12 +67,14 @@ from psycopg.pq import TransactionStatus
 from shared.contract import not_offered
 from shared.encoders import Row
 from shared.failures import DatabaseUnavailable
+from shared.layers import layers_for
 from shared.layers.idle_check import closed_by_server
 from shared.pooling import answered, describe
 from shared.read_ahead import ReadAheadStream
 from shared.settings import Settings
 
 from .database import DATABASE, database_settings
+from .port import PORT
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
@@ -179,7 +181,7 @@ class DjangoOrmLayer:
     """Django's ORM as a `DataLayer` (shared/layers). Create with `create_layer(settings)`."""
 
     name = "django-orm"
-    sources: tuple[str, ...] = ("fetch", "cursor")
+    sources = layers_for(PORT.layers)[name].sources
 
     def __init__(self, pool: ConnectionPool[Any], model: Any, settings: Settings) -> None:
         self._pool = pool

@@ -22,6 +22,7 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 from .copy_stream import CopyStream
 from .encoders import ENCODERS, Row
 from .failures import DatabaseUnavailable, StreamFailed
+from .layers import SHARED_LAYERS
 from .pooling import answered as _answered
 from .pooling import describe as _describe
 from .pooling import release as _release
@@ -54,7 +55,7 @@ class Database:
     Create with `create_database(settings, url)`."""
 
     name = "asyncpg"
-    sources: tuple[str, ...] = ("fetch", "cursor", "copy")
+    sources = SHARED_LAYERS[name].sources
 
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
         self._engine = engine

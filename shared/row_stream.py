@@ -40,12 +40,11 @@ def fetch_sizes(batch_size: int) -> Iterator[tuple[int, int]]:
     make `FETCH_ROWS`."""
     sizes = batch_sizes(batch_size)
     size = next(sizes)
-    yield size, size
-    while size < batch_size:
+    while True:
+        yield size, size
         size = next(sizes)
         if size == batch_size:
             break
-        yield size, size
     per_fetch = batch_size * max(1, -(-FETCH_ROWS // batch_size))
     while True:
         yield per_fetch, batch_size

@@ -19,11 +19,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..contract import SOURCES
 from ..encoders import Row
 from ..settings import Settings
 
 __all__ = [
-    "ALL_SOURCES",
     "DEFAULT_LAYER",
     "SHARED_LAYERS",
     "BatchStream",
@@ -37,7 +37,6 @@ __all__ = [
 ]
 
 DEFAULT_LAYER = "asyncpg"
-ALL_SOURCES: tuple[str, ...] = ("fetch", "cursor", "copy")
 
 
 class LayerUnavailable(Exception):
@@ -119,14 +118,14 @@ SHARED_LAYERS: Mapping[str, LayerSpec] = {
     "asyncpg": LayerSpec(
         "asyncpg",
         "shared.database:create_database",
-        ALL_SOURCES,
+        SOURCES,
         ("asyncpg",),
         "asyncpg on its own pool, SQLAlchemy Core compiling the queries: the tuned default",
     ),
     "psycopg": LayerSpec(
         "psycopg",
         "shared.layers.psycopg:create_layer",
-        ALL_SOURCES,
+        SOURCES,
         ("psycopg", "psycopg-pool"),
         "psycopg 3 async on psycopg-pool: fetchall, a named server-side cursor, cursor.copy()",
     ),

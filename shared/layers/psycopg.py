@@ -46,6 +46,7 @@ from ..row_stream import batch_sizes
 from ..schema import COPY_OPTIONS, body_query, select_messages
 from ..session import SERVER_SETTINGS, application_name
 from ..settings import Settings
+from . import SHARED_LAYERS
 from .idle_check import closed_by_server
 
 __all__ = ["CopyChunks", "NamedCursorStream", "PsycopgLayer", "create_layer"]
@@ -65,7 +66,7 @@ class PsycopgLayer:
     """A psycopg-pool and the three sources. Create with `create_layer(settings)`."""
 
     name = "psycopg"
-    sources: tuple[str, ...] = ("fetch", "cursor", "copy")
+    sources = SHARED_LAYERS[name].sources
 
     def __init__(self, pool: Pool, settings: Settings) -> None:
         self._pool = pool

@@ -37,6 +37,7 @@ from ..failures import DatabaseUnavailable
 from ..pooling import answered, describe, release
 from ..schema import select_messages
 from ..settings import Settings
+from . import SHARED_LAYERS
 from ._sqlalchemy import (
     PartitionStream,
     checkout,
@@ -52,7 +53,7 @@ class CoreLayer:
     """SQLAlchemy Core's `DataLayer` (shared/layers): an `AsyncEngine` and its pool."""
 
     name = "sqlalchemy"
-    sources: tuple[str, ...] = ("fetch", "cursor")
+    sources = SHARED_LAYERS[name].sources
 
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
         self._engine = engine

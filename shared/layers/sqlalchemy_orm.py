@@ -41,6 +41,7 @@ from ..encoders import Row
 from ..failures import DatabaseUnavailable
 from ..pooling import answered, describe
 from ..settings import Settings
+from . import SHARED_LAYERS
 from ._sqlalchemy import (
     PartitionStream,
     create_engine,
@@ -73,7 +74,7 @@ class OrmLayer:
     """SQLAlchemy ORM's `DataLayer` (shared/layers): an `async_sessionmaker` on an engine."""
 
     name = "sqlalchemy-orm"
-    sources: tuple[str, ...] = ("fetch", "cursor")
+    sources = SHARED_LAYERS[name].sources
 
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
         self._engine = engine
