@@ -29,15 +29,14 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from shared import embedded
+from benchmarks._database import seeded
 from shared.bodies import open_body
 from shared.contract import DataRequest
 from shared.database import Database, create_database
 from shared.encoders import ENCODERS
-from shared.layers import SHARED_LAYERS, DataLayer, open_layer
+from shared.layers import SHARED_LAYERS, BatchStream, ByteStream, DataLayer, open_layer
 from shared.ports import PortDescriptor, available_ports
 from shared.schema import compiled_select
-from shared.seed import seed
 from shared.servers.registry import import_string
 from shared.settings import Settings
 
@@ -94,26 +93,21 @@ def _read(layer: DataLayer, source: str, fmt: str, rows: int, batch: int) -> Tim
         return len(await layer.fetch_all(columns, rows))
 
     async def cursor() -> int:
-        count = 0
-        stream = await layer.open_stream(columns, rows, batch)
-        try:
-            async for rows_read in stream:
-                count += len(rows_read)
-        finally:
-            await stream.aclose()
-        return count
+        return await _drained(layer.open_stream(columns, rows, batch))
 
     async def copy() -> int:
-        size = 0
-        stream = await layer.open_copy(fmt, rows)
-        try:
-            async for chunk in stream:
-                size += len(chunk)
-        finally:
-            await stream.aclose()
-        return size
+        return await _drained(layer.open_copy(fmt, rows))
 
     return {"fetch": fetch, "cursor": cursor, "copy": copy}[source]
+
+
+async def _drained(opening: Awaitable[BatchStream | ByteStream]) -> int:
+    """Read an opened stream to its end and close it: how many rows (or bytes) it gave."""
+    stream = await opening
+    try:
+        return sum([len(item) async for item in stream])
+    finally:
+        await stream.aclose()
 
 
 def reference_paths(db: Database, url: str, fmt: str, rows: int, batch: int) -> list[Path]:
@@ -172,12 +166,9 @@ async def main() -> None:
     if unknown:
         parser.error(f"unknown layer {', '.join(unknown)}; choose from {', '.join(known)}")
     settings = Settings.from_env().replace(pool_size=2)
-    url = embedded.database_url(settings)
-    settings = settings.replace(database_url=url)
-    connection = await asyncpg.connect(url)
-    await seed(connection, args.rows)
-    version = await connection.fetchval("SHOW server_version")
-    await connection.close()
+    settings, version = await seeded(settings, args.rows)
+    url = settings.database_url
+    assert url is not None
     db = await create_database(settings, url)
     layers = [await open_for_timing(settings.replace(layer=name), known[name]) for name in chosen]
     paths = reference_paths(db, url, args.format, args.rows, args.batch)

@@ -31,17 +31,15 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
 import httpx
 
+from benchmarks._database import seeded
 from compare.baselines import MemoryServer, measure_floor
 from compare.client import make_client, timed_request
 from compare.servers import LocalServer, start_locals
-from shared import embedded
 from shared.chunks import CHUNK_SIZE
 from shared.database import Database, create_database
 from shared.pairs import Pair, available_pairs, load_pair
-from shared.seed import seed
 from shared.settings import Settings
 
 MB = 1_000_000
@@ -227,12 +225,7 @@ async def main() -> None:
     parser.add_argument("--pairs", help="port@server names, comma-separated (default: every one)")
     args = parser.parse_args()
     settings = Settings.from_env()
-    url = embedded.database_url(settings)
-    settings = settings.replace(database_url=url)
-    connection = await asyncpg.connect(url)
-    await seed(connection, args.rows)
-    version = await connection.fetchval("SHOW server_version")
-    await connection.close()
+    settings, version = await seeded(settings, args.rows)
     pairs = _pairs(args.pairs)
     print(
         f"{args.rows:,} rows, {args.repeats} repeats (+1 warm-up), PostgreSQL {version}, "

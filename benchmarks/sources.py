@@ -31,19 +31,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
-
+from benchmarks._database import seeded
 from compare.baselines import MemoryServer, chunk_sizes
 from compare.client import make_client, timed_request
 from compare.servers import LocalServer, start_local
-from shared import embedded
 from shared.bodies import open_body
 from shared.chunks import CHUNK_SIZE
 from shared.contract import ENDPOINTS, SOURCES, DataRequest
 from shared.database import Database, create_database
 from shared.encoders import ENCODERS, encode_all
 from shared.pairs import default_pairs, load_pair
-from shared.seed import seed
 from shared.settings import Settings
 
 MB = 1_000_000
@@ -267,18 +264,13 @@ async def main() -> None:
     )
     args = parser.parse_args()
     settings = Settings.from_env()
-    url = embedded.database_url(settings)
-    settings = settings.replace(database_url=url)
-    connection = await asyncpg.connect(url)
-    await seed(connection, args.rows)
-    version = await connection.fetchval("SHOW server_version")
-    await connection.close()
+    settings, version = await seeded(settings, args.rows)
     ports = args.ports.split(",")
     print(
         f"{args.rows:,} rows, batch {args.batch}, {args.repeats} repeats (+1 warm-up), "
         f"PostgreSQL {version}, ports {', '.join(ports)}, httpx client, medians"
     )
-    db = await create_database(settings, url)
+    db = await create_database(settings)
     work = Path(tempfile.mkdtemp(prefix="streambench-sources-"))
     try:
         for fmt in args.formats.split(","):
