@@ -1,14 +1,17 @@
-"""The measuring client: httpx, reading bodies as they arrive (aiter_raw), one request or a round."""
+"""The measuring client: httpx, reading bodies as they arrive (aiter_raw), one request or a round,
+at full speed or at a read rate (compare/read_rates.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from dataclasses import dataclass, field
 
 import httpx
 
 from .analysis import RowCounter
+from .read_rates import Pacer
 
 # Longer than any scenario: a slow response is a figure to report, not an error.
 REQUEST_TIMEOUT = 600.0
@@ -33,12 +36,28 @@ class RequestTiming:
     chunks: int
     arrival: list[tuple[float, int]] = field(default_factory=list)
 
+    @property
+    def reached_rate(self) -> float | None:
+        """Bytes per second from the first byte to the end: what a paced reader reached."""
+        if self.ttfb is None or self.total <= self.ttfb:
+            return None
+        return self.bytes / (self.total - self.ttfb)
 
-def make_client(connections: int) -> httpx.AsyncClient:
-    """One client for a run: enough kept-alive connections for the highest concurrency."""
+
+def make_client(connections: int, receive_buffer: int | None = None) -> httpx.AsyncClient:
+    """One client for a run: enough kept-alive connections for the highest concurrency. With
+    `receive_buffer`, its sockets' SO_RCVBUF is that many bytes (a paced reader's)."""
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    transport = None
+    if receive_buffer is not None:
+        transport = httpx.AsyncHTTPTransport(
+            limits=limits,
+            socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)],
+        )
     return httpx.AsyncClient(
         timeout=httpx.Timeout(REQUEST_TIMEOUT, connect=10.0),
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        limits=limits,
+        transport=transport,
         trust_env=False,
     )
 
@@ -51,11 +70,13 @@ async def timed_request(
     format: str,
     expected_rows: int,
     expected_bytes: int | None = None,
+    read_rate: float | None = None,
 ) -> RequestTiming:
-    """One request read as it arrives; wrong status, row count or (when given) byte length make
-    it a failed request. Counting bytes is free on the hot path; hashing them is not, and every
-    body was hashed once at verification."""
+    """One request read as it arrives, no faster than `read_rate` bytes per second when given;
+    wrong status, row count or (when given) byte length make it a failed request. Counting bytes
+    is free on the hot path; hashing them is not, and every body was hashed once at verification."""
     counter = RowCounter(format)
+    pacer = Pacer(read_rate)
     arrival: list[tuple[float, int]] = []
     received = 0
     chunks = 0
@@ -77,6 +98,7 @@ async def timed_request(
                 chunks += 1
                 counter.feed(piece)
                 arrival.append((now, received))
+                await pacer.wait(received)
     except httpx.HTTPError as failure:
         error: str | None = f"{type(failure).__name__}: {failure} after {received} bytes"
     else:
@@ -119,11 +141,14 @@ async def timed_round(
     expected_rows: int,
     concurrency: int,
     expected_bytes: int | None = None,
+    read_rate: float | None = None,
 ) -> Round:
     started = time.perf_counter()
     requests = await asyncio.gather(
         *(
-            timed_request(client, url, params, headers, format, expected_rows, expected_bytes)
+            timed_request(
+                client, url, params, headers, format, expected_rows, expected_bytes, read_rate
+            )
             for _ in range(concurrency)
         )
     )
