@@ -170,14 +170,17 @@ def scenario_flags(
     errors: int,
     requests: int,
     floor_ratio: float | None = None,
+    extra: Sequence[Flag | None] = (),
 ) -> tuple[tuple[str, ...], dict[str, str]]:
-    """Flag names in a fixed order, and one reason per flag (reasons of one kind joined)."""
+    """Flag names in a fixed order, and one reason per flag (reasons of one kind joined);
+    `extra` flags come last, in their order."""
     found = [
         client_bound(total, concurrency, ceiling),
         noisy("total", total),
         noisy("ttfb", ttfb),
         below_floor(floor_ratio),
         errors_flag(errors, requests),
+        *extra,
     ]
     reasons: dict[str, str] = {}
     for flag in found:

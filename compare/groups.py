@@ -10,17 +10,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from shared.pairs import Pair
 from shared.settings import Settings
 
+from .aborts import measure_aborts
 from .baselines import Reference
-from .client import Round, timed_round
+from .client import RequestTiming, Round
+from .database_cost import HELD, BackendWatch, RoundCost, backends_busy, round_cost
 from .options import Cell, CompareOptions
-from .results import SOURCES, ServerSource, Verification
-from .servers import LocalServer, NoProbe, Probe, Sample, metrics_probe, start_locals
-from .work import STARTUP_COST, Progress, Stopwatch, round_cost
+from .results import SOURCES, AbortCost, ServerSource, Verification
+from .rounds import Instruments, measure_round
+from .servers import LedgerReader, LocalServer, NoProbe, Probe, metrics_probe, start_locals
+from .work import STARTUP_COST, Progress, Stopwatch
+from .work import round_cost as work_of_round
 
 # What a response of each kind holds at its peak, in bodies, roughly (the README's run at 500,000
 # rows: a buffered `fetch` about 9 bodies, a streamed `fetch` about 6, buffered `cursor` and `copy`
@@ -28,8 +30,10 @@ from .work import STARTUP_COST, Progress, Stopwatch, round_cost
 HELD_BODIES: dict[tuple[str, str], int] = {
     ("chunked", "copy"): 0,
     ("chunked", "cursor"): 0,
+    ("chunked", "keyset"): 0,
     ("standard", "copy"): 1,
     ("standard", "cursor"): 1,
+    ("standard", "keyset"): 1,
     ("chunked", "fetch"): 6,
     ("standard", "fetch"): 9,
 }
@@ -113,12 +117,17 @@ class Collected:
     cpu: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     load: float | None = None
+    costs: list[RoundCost] = field(default_factory=list)
+    watches: list[BackendWatch] = field(default_factory=list)
+    bystanders: list[RequestTiming] = field(default_factory=list)
+    capped: str | None = None
+    abort: AbortCost | None = None
 
 
 async def run_group(
     group: Sequence[Cell],
     contenders: Sequence[Contender],
-    client: httpx.AsyncClient,
+    instruments: Instruments,
     options: CompareOptions,
     settings: Settings,
     log_dir: Path,
@@ -129,6 +138,7 @@ async def run_group(
 ) -> dict[tuple[str, Cell], Collected]:
     """Fresh servers for this group; per cell a warm-up, then rounds interleaved: A, B, A, B...
     A contender whose layer does not offer a cell's source sits that cell out."""
+    client = instruments.client
     contenders = taking_part(group, contenders)
     collected = {
         (c.name, cell): Collected() for c in contenders for cell in group if c.offers(cell)
@@ -183,9 +193,15 @@ async def run_group(
             expected_bytes = reference.expected[(cell.rows, cell.format)].length
             with stopwatch.phase("measuring"):
                 await _run_cell(
-                    cell, contenders, client, options, urls, probes, auth_header,
+                    cell, contenders, instruments, options, urls, probes, auth_header,
                     expected_bytes, collected, progress,
                 )  # fmt: skip
+            if _measures_aborts(cell, options):
+                with stopwatch.phase("aborts"):
+                    await _run_aborts(
+                        cell, contenders, instruments, options, urls, probes, auth_header,
+                        expected_bytes, collected,
+                    )  # fmt: skip
             load = load_average()
             for contender in contenders:
                 if contender.offers(cell):
@@ -199,7 +215,7 @@ async def run_group(
 async def _run_cell(
     cell: Cell,
     contenders: Sequence[Contender],
-    client: httpx.AsyncClient,
+    instruments: Instruments,
     options: CompareOptions,
     urls: dict[str, str],
     probes: dict[str, Probe],
@@ -209,31 +225,86 @@ async def _run_cell(
     progress: Progress,
 ) -> None:
     params = cell.params(options.batch)
-    cost = round_cost(cell.rows, cell.concurrency)
+    cost = work_of_round(cell.rows, cell.concurrency)
     for round_number in range(options.warmup + options.repeats):
         warm = round_number < options.warmup
         for contender in contenders:
             if not contender.offers(cell):
                 continue
-            if contender.name not in urls:
+            into = collected[(contender.name, cell)]
+            if contender.name not in urls or into.capped:
                 progress.advance(cost)
                 continue
-            probe = probes[contender.name]
-            await probe.before()
-            measured = await timed_round(
-                client, f"{urls[contender.name]}/{cell.endpoint}", params, auth_header,
-                cell.format, cell.rows, cell.concurrency, expected_bytes,
+            outcome = await measure_round(
+                cell, instruments, urls[contender.name], params, auth_header, expected_bytes,
+                probes[contender.name], options.memory_cap_bytes,
             )  # fmt: skip
-            sample: Sample = await probe.after()
             progress.advance(cost)
-            if warm:
+            if outcome.capped:
+                into.capped = outcome.capped
+                into.failures.append(outcome.capped)
+                progress.note(f"{contender.name} {cell.label}: {outcome.capped}")
                 continue
-            into = collected[(contender.name, cell)]
-            into.rounds.append(measured)
+            if warm or outcome.round is None:
+                continue
+            sample = outcome.sample
+            into.rounds.append(outcome.round)
             if sample.peak_memory_growth_bytes is not None:
                 into.memory.append(sample.peak_memory_growth_bytes)
             if sample.cpu_seconds is not None:
                 into.cpu.append(sample.cpu_seconds)
+            if sample.ledger is not None:
+                figures = round_cost(*sample.ledger, requests=len(outcome.round.requests))
+                if figures is not None:
+                    into.costs.append(figures)
+            if outcome.watch.samples:
+                into.watches.append(outcome.watch)
+            if outcome.bystander is not None:
+                into.bystanders.append(outcome.bystander)
+
+
+def _measures_aborts(cell: Cell, options: CompareOptions) -> bool:
+    """Once per (endpoint, source, format, read rate): `/chunked` with the most rows, one
+    request at a time. `/standard` sends nothing until the database is done with it."""
+    return (
+        cell.endpoint == "chunked"
+        and cell.rows == max(options.rows)
+        and cell.concurrency == options.concurrency[0]
+    )
+
+
+async def _run_aborts(
+    cell: Cell,
+    contenders: Sequence[Contender],
+    instruments: Instruments,
+    options: CompareOptions,
+    urls: dict[str, str],
+    probes: dict[str, Probe],
+    auth_header: dict[str, str],
+    expected_bytes: int,
+    collected: dict[tuple[str, Cell], Collected],
+) -> None:
+    for contender in contenders:
+        into = collected.get((contender.name, cell))
+        if into is None or contender.name not in urls or into.capped:
+            continue
+        url = urls[contender.name]
+        ledger = LedgerReader(instruments.client, url, auth_header)
+        pids = list(probes[contender.name].pids)
+
+        async def holding(ledger: LedgerReader = ledger, pids: list[int] = pids) -> bool | None:
+            values = await ledger.read()
+            busy = None
+            if instruments.backends is not None and pids:
+                busy, _ = await backends_busy(instruments.backends, pids)
+            if values is None and busy is None:
+                return None
+            return bool(values and values[HELD]) or bool(busy)
+
+        into.abort = await measure_aborts(
+            f"{url}/{cell.endpoint}", cell.params(options.batch), auth_header,
+            cell.read_rate, expected_bytes, holding,
+        )  # fmt: skip
 
 
 def load_average() -> float | None:

@@ -18,13 +18,16 @@ from shared.layers import DEFAULT_LAYER, SHARED_LAYERS, LayerSpec
 
 from .budgets import GRAMMAR, Budget, BudgetError, parse_budget
 from .layers import LayerError, LocalContender, chosen_layers, plan_contenders
+from .read_rates import ReadRateError, format_rate, parse_read_rates
 from .results import DEFAULT_SOURCE, ENDPOINTS, SOURCES, Endpoint, NotOffered, Source
 
 DEFAULT_ROWS = (10_000, 100_000, 500_000)
 DEFAULT_FORMATS = ("text",)
-# Every way of reading the rows, on both endpoints: which one to use is the question the
-# default run answers. Empty would mean each endpoint's own (standard: fetch, chunked: cursor).
-DEFAULT_SOURCES: tuple[Source, ...] = SOURCES
+# Every way of reading the rows that holds a connection per request, on both endpoints: which
+# one to use is the question the default run answers. `keyset` (a query per batch) is asked
+# for by name: it answers the slow readers' question (--read-rate). Empty would mean each
+# endpoint's own (standard: fetch, chunked: cursor).
+DEFAULT_SOURCES: tuple[Source, ...] = ("fetch", "cursor", "copy")
 DEFAULT_CONCURRENCY = (1, 8, 32)
 DEFAULT_REPEATS = 5
 DEFAULT_BATCH = 1_000
@@ -39,6 +42,9 @@ DEFAULT_EXTRA_PAIRS = ("starlette@granian", "starlette@hypercorn")
 # this many rows per round. With three sources and seven contenders, 100,000 rows x 8 alone
 # took 97 s of a 290 s default run here; without it the run keeps about 3 minutes.
 ROUND_ROW_BUDGET = 320_000
+# A local server whose resident memory passes this has its round stopped (a pair that buffers
+# what a slow reader has not taken yet would otherwise grow until the machine swaps).
+DEFAULT_MEMORY_CAP = 4 * 1024**3
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -77,6 +83,9 @@ class CompareOptions:
     # Each of `ports` on each of `layers` it can serve, and what the layers do not offer.
     contenders: tuple[LocalContender, ...] = ()
     not_offered: tuple[NotOffered, ...] = ()
+    # Bytes per second each reader reads at, fastest first; None: as fast as it can.
+    read_rates: tuple[float | None, ...] = (None,)
+    memory_cap_bytes: int = DEFAULT_MEMORY_CAP
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -96,6 +105,7 @@ class Cell:
     format: str
     concurrency: int
     source: Source = "fetch"
+    read_rate: float | None = None  # bytes per second each request is read at; None: max
 
     def params(self, batch: int) -> dict[str, str]:
         """The query string. `source` only when it is not the endpoint's default, so a port that
@@ -107,7 +117,10 @@ class Cell:
 
     @property
     def label(self) -> str:
-        return f"{self.endpoint}/{self.source} {self.rows:,} rows {self.format} x{self.concurrency}"
+        label = (
+            f"{self.endpoint}/{self.source} {self.rows:,} rows {self.format} x{self.concurrency}"
+        )
+        return label if self.read_rate is None else f"{label} at {format_rate(self.read_rate)}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -182,6 +195,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=URL",
         help="measure an already-running server (repeatable); no process is started",
     )
+    parser.add_argument(
+        "--read-rate",
+        help="comma list of the rates each request's body is read at, e.g. 1MB/s,10MB/s,max "
+        "(units B, kB, MB, GB, KiB, MiB, GiB per second; default: max, as fast as the client "
+        "reads). A paced reader's sockets get a small receive buffer, so the server's own "
+        "waiting shows; each paced round also sends a small request one second in",
+    )
+    parser.add_argument(
+        "--memory-cap",
+        help="stop a round when a local server's resident memory passes this many MB "
+        f"(default: {DEFAULT_MEMORY_CAP // 1024**2:,}); the scenario is flagged memory-capped",
+    )
     parser.add_argument("--out", type=Path, help="results folder (default: reports/<UTC time>/)")
     parser.add_argument(
         "--fail-if",
@@ -238,6 +263,15 @@ def options_from_args(
         else (QUICK_REPEATS if quick else DEFAULT_REPEATS)
     )
     batch = _integer(args.batch, "--batch", 1) if args.batch is not None else DEFAULT_BATCH
+    read_rates: tuple[float | None, ...] = (None,)
+    if getattr(args, "read_rate", None) is not None:
+        try:
+            read_rates = parse_read_rates(args.read_rate)
+        except ReadRateError as error:
+            raise OptionError(f"--read-rate: {error}") from None
+    memory_cap = DEFAULT_MEMORY_CAP
+    if getattr(args, "memory_cap", None) is not None:
+        memory_cap = _integer(args.memory_cap, "--memory-cap", 1) * 1024**2
     own = port_layers or {}
     layers, contenders, not_offered = _layers(
         args, ports, own, sources or tuple(DEFAULT_SOURCE[e] for e in endpoints)
@@ -268,6 +302,8 @@ def options_from_args(
         layers=layers,
         contenders=contenders,
         not_offered=not_offered,
+        read_rates=read_rates,
+        memory_cap_bytes=memory_cap,
     )
 
 
@@ -387,7 +423,8 @@ def plan(options: CompareOptions) -> tuple[list[Cell], str]:
                     skipped.append(f"{rows:,} rows x {concurrency}")
                     continue
                 cells.extend(
-                    Cell(endpoint, rows, format, concurrency, source)
+                    Cell(endpoint, rows, format, concurrency, source, rate)
+                    for rate in options.read_rates
                     for endpoint in options.endpoints
                     for source in (options.sources or (DEFAULT_SOURCE[endpoint],))
                 )
@@ -404,6 +441,12 @@ def plan(options: CompareOptions) -> tuple[list[Cell], str]:
         "ports interleaved round by round",
         f"{options.warmup} warm-up round(s) per scenario, not counted",
     ]
+    paced = [format_rate(rate) for rate in options.read_rates if rate is not None]
+    if paced:
+        notes.append(
+            f"bodies read at {', '.join(format_rate(r) for r in options.read_rates)}; a paced "
+            "reader's sockets have a 64 KiB receive buffer"
+        )
     if skipped:
         notes.append(
             f"concurrency above {options.concurrency[0]} only where rows x concurrency <= "

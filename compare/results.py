@@ -8,16 +8,20 @@ files this code still reads, filling in what they could not say.
 Version 2 added the data layer: a contender is a (port, layer) pair, each scenario and port names
 its `layer`, and what a layer does not offer is listed in `not_offered`. Every local server of a
 version 1 file read through asyncpg, the only layer there was.
+
+Version 3 added slow readers: each scenario's `read_rate` (None: as fast as the client reads,
+all a version 2 file measured), what its requests cost the database (`database`), a request
+arriving meanwhile (`bystander`) and what a reader that vanished cost (`abort`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from shared.layers import DEFAULT_LAYER
 
@@ -29,16 +33,18 @@ from .stats import Stats as Stats
 from .stats import percentile as percentile
 from .stats import stats_or_none
 
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+T = TypeVar("T")
+
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 ServerSource = Literal["proc", "metrics", "none"]
 Endpoint = Literal["standard", "chunked"]
 ENDPOINTS: tuple[Endpoint, ...] = ("standard", "chunked")
 # How a port reads the rows (the contract's `source`): one round trip, a server-side cursor, or
 # the database writing the body itself with COPY. Each endpoint's default is what it did before.
-Source = Literal["fetch", "cursor", "copy"]
-SOURCES: tuple[Source, ...] = ("fetch", "cursor", "copy")
+Source = Literal["fetch", "cursor", "copy", "keyset"]
+SOURCES: tuple[Source, ...] = ("fetch", "cursor", "copy", "keyset")
 DEFAULT_SOURCE: dict[str, Source] = {"standard": "fetch", "chunked": "cursor"}
 # A contender on another data layer than the default is named `port@server+layer`.
 LAYER_SEPARATOR = "+"
@@ -131,6 +137,10 @@ class Matrix:
     reuse_servers: bool = False
     # The data layers each port was run on (--layers), the default first when it ran.
     layers: tuple[str, ...] = (DEFAULT_LAYER,)
+    # Bytes per second each reader read at (--read-rate), fastest first; None: as fast as it can.
+    read_rates: tuple[float | None, ...] = (None,)
+    # A local server whose resident memory passed this many bytes had its round stopped.
+    memory_cap_bytes: int | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Matrix:
@@ -148,6 +158,8 @@ class Matrix:
             sources=tuple(data.get("sources", ())),
             reuse_servers=bool(data.get("reuse_servers", False)),
             layers=tuple(data.get("layers", (DEFAULT_LAYER,))),
+            read_rates=tuple(data.get("read_rates", (None,))),
+            memory_cap_bytes=data.get("memory_cap_bytes"),
         )
 
 
@@ -263,6 +275,99 @@ class ServerFigures:
 
 
 @dataclass(frozen=True)
+class DatabaseFigures:
+    """What a scenario's requests cost the database, per round (one per repeat).
+
+    From the server's own pool (its /metrics): `connection_seconds`, how long connections were
+    held per request (the round's increase of connection-seconds over its requests);
+    `held_peak`, the most held at once; `hold_max`, the longest single hold; `wait_max`, the
+    longest a request waited for a connection; `checkouts_failed`, requests for one that failed
+    (each a 503, or a stream cut short). From `pg_stat_activity`, sampled while the rounds ran
+    (local servers only, found by their application_name): `transaction_age_max`, the oldest
+    open transaction seen, and `busy_backends_peak`, the most backends running a query or
+    inside a transaction at once. None: not measured (a target without those figures).
+    """
+
+    connection_seconds: Stats | None = None
+    held_peak: int | None = None
+    hold_max: float | None = None
+    wait_max: float | None = None
+    checkouts_failed: int | None = None
+    transaction_age_max: float | None = None
+    busy_backends_peak: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DatabaseFigures:
+        return cls(
+            connection_seconds=stats_or_none(data.get("connection_seconds")),
+            held_peak=data.get("held_peak"),
+            hold_max=data.get("hold_max"),
+            wait_max=data.get("wait_max"),
+            checkouts_failed=data.get("checkouts_failed"),
+            transaction_age_max=data.get("transaction_age_max"),
+            busy_backends_peak=data.get("busy_backends_peak"),
+        )
+
+
+@dataclass(frozen=True)
+class Bystander:
+    """A small request (`rows` rows, same endpoint and source) sent `delay` seconds into each
+    paced round, read at full speed: does a slow export starve the rest of the service?
+    `ttfb` and `total` over the ones answered 200; `refused` counts the others (a 503 when the
+    pool had no connection within its timeout), with `examples` of why."""
+
+    rows: int
+    delay: float
+    sent: int
+    ttfb: Stats | None
+    total: Stats | None
+    refused: int
+    examples: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Bystander:
+        return cls(
+            rows=int(data["rows"]),
+            delay=float(data["delay"]),
+            sent=int(data["sent"]),
+            ttfb=stats_or_none(data.get("ttfb")),
+            total=stats_or_none(data.get("total")),
+            refused=int(data["refused"]),
+            examples=tuple(data.get("examples", ())),
+        )
+
+
+@dataclass(frozen=True)
+class AbortCost:
+    """Readers that took `after_bytes` of a `/chunked` body at the scenario's rate and vanished:
+    `reset` (a TCP reset) and `close` (a clean close), seconds from vanishing until the server
+    held no pooled connection and its database backends were idle again. `leaked` counts the
+    aborts after which that did not happen within `patience` seconds."""
+
+    after_bytes: int
+    reset: Stats | None
+    close: Stats | None
+    leaked: int
+    patience: float
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AbortCost:
+        return cls(
+            after_bytes=int(data["after_bytes"]),
+            reset=stats_or_none(data.get("reset")),
+            close=stats_or_none(data.get("close")),
+            leaked=int(data["leaked"]),
+            patience=float(data["patience"]),
+        )
+
+    @property
+    def worst(self) -> float | None:
+        """The slower kind's median: the figure a table shows."""
+        medians = [s.median for s in (self.reset, self.close) if s is not None]
+        return max(medians) if medians else None
+
+
+@dataclass(frozen=True)
 class Scenario:
     """One (port, layer, endpoint, source, rows, format, concurrency) cell, over `repeats` rounds.
 
@@ -300,17 +405,31 @@ class Scenario:
     body_floor_ratio: float | None = None
     load: float | None = None
     layer: str | None = DEFAULT_LAYER  # None: a target's, not known
+    # Bytes per second each request was read at; None: as fast as the client could.
+    read_rate: float | None = None
+    # Bytes per second each request reached from its first byte to its end.
+    reached_rate: Stats | None = None
+    database: DatabaseFigures | None = None
+    bystander: Bystander | None = None
+    abort: AbortCost | None = None
 
     @property
     def contender(self) -> str:
         return contender_name(self.port, self.layer)
 
     @property
-    def key(self) -> tuple[str, str, str, int, str, int]:
+    def key(self) -> tuple[str, str, str, int, str, int, float | None]:
         """What matches a scenario across runs: its contender (port and layer) and its cell."""
         return (
-            self.contender, self.endpoint, self.source, self.rows, self.format, self.concurrency
+            self.contender, self.endpoint, self.source, self.rows, self.format, self.concurrency,
+            self.read_rate,
         )  # fmt: skip
+
+    @property
+    def memory_per_stream(self) -> float | None:
+        """The median round's peak memory growth over its simultaneous requests, bytes."""
+        growth = self.server.peak_memory_growth_bytes
+        return None if growth is None else growth.median / self.concurrency
 
     @property
     def default_source(self) -> bool:
@@ -346,6 +465,11 @@ class Scenario:
             body_floor_ratio=data.get("body_floor_ratio"),
             load=data.get("load"),
             layer=data.get("layer", DEFAULT_LAYER),
+            read_rate=data.get("read_rate"),
+            reached_rate=stats_or_none(data.get("reached_rate")),
+            database=_maybe(DatabaseFigures.from_dict, data.get("database")),
+            bystander=_maybe(Bystander.from_dict, data.get("bystander")),
+            abort=_maybe(AbortCost.from_dict, data.get("abort")),
         )
 
 
@@ -459,6 +583,26 @@ class Results:
                 f"{path}: not a streambench results file ({type(error).__name__}: {error})"
             ) from None
 
+    @property
+    def base_read_rate(self) -> float | None:
+        """The fastest read rate measured (None: full speed): what the reports that are not
+        about slow readers show."""
+        rates = {s.read_rate for s in self.scenarios}
+        if not rates or None in rates:
+            return None
+        return max(rate for rate in rates if rate is not None)
+
+    def at_read_rate(self, rate: float | None) -> Results:
+        """These results with only the scenarios read at `rate`."""
+        return dataclasses.replace(
+            self, scenarios=tuple(s for s in self.scenarios if s.read_rate == rate)
+        )
+
+    @property
+    def paced(self) -> bool:
+        """Whether any scenario was read at a set rate."""
+        return any(s.read_rate is not None for s in self.scenarios)
+
     def floor_for(self, rows: int, format: str) -> Floor | None:
         return next((f for f in self.floor if f.rows == rows and f.format == format), None)
 
@@ -467,6 +611,10 @@ class Results:
 
     def ceiling_for(self, rows: int, format: str) -> ClientCeiling | None:
         return next((c for c in self.client_ceiling if c.rows == rows and c.format == format), None)
+
+
+def _maybe(read: Callable[[Mapping[str, Any]], T], data: Mapping[str, Any] | None) -> T | None:
+    return None if data is None else read(data)
 
 
 class ResultsFileError(ValueError):

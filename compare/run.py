@@ -5,12 +5,13 @@ once per data layer of the run, each a contender with servers of its own."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import secrets
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 import asyncpg
@@ -28,7 +29,9 @@ from .baselines import MemoryServer, Reference, build_reference, measure_ceiling
 from .client import make_client
 from .groups import Contender, group_cells, load_average, run_group
 from .options import Cell, CompareOptions, plan
+from .read_rates import PACED_RECEIVE_BUFFER
 from .results import Check, ClientCeiling, Floor, Matrix, Results, Scenario, Verification
+from .rounds import Instruments
 from .scenarios import build_scenario, port_result
 from .servers import ServerFailed, metrics_probe, start_local
 from .verify import verify_port
@@ -131,22 +134,24 @@ async def run_compare(
                 body_floor_of = {(f.rows, f.format): f for f in body_floors}
                 ceiling_of = {(c.rows, c.format): c for c in ceilings}
                 scenarios: list[Scenario] = []
+                paced = any(cell.read_rate is not None for cell in cells)
                 try:
-                    for group in group_cells(cells, options.reuse_servers):
-                        collected = await run_group(
-                            group, timed, client, options, server_settings, log_dir,
-                            auth_header, reference, progress, stopwatch,
-                        )  # fmt: skip
-                        for cell in group:
-                            for contender in (c for c in timed if c.offers(cell)):
-                                scenarios.append(
-                                    build_scenario(
-                                        contender, cell, collected[(contender.name, cell)],
-                                        options, floor_of.get((cell.rows, cell.format)),
-                                        body_floor_of.get((cell.rows, cell.format)),
-                                        ceiling_of.get((cell.rows, cell.format)),
-                                    )
-                                )  # fmt: skip
+                    async with _instruments(client, database_url, top, paced) as instruments:
+                        for group in group_cells(cells, options.reuse_servers):
+                            collected = await run_group(
+                                group, timed, instruments, options, server_settings, log_dir,
+                                auth_header, reference, progress, stopwatch,
+                            )  # fmt: skip
+                            for cell in group:
+                                for contender in (c for c in timed if c.offers(cell)):
+                                    scenarios.append(
+                                        build_scenario(
+                                            contender, cell, collected[(contender.name, cell)],
+                                            options, floor_of.get((cell.rows, cell.format)),
+                                            body_floor_of.get((cell.rows, cell.format)),
+                                            ceiling_of.get((cell.rows, cell.format)),
+                                        )
+                                    )  # fmt: skip
                 except asyncio.CancelledError:
                     # Ctrl-C: asyncio cancels this task. Keep every finished group's scenarios;
                     # the group under way is dropped (its servers were stopped on the way out).
@@ -193,6 +198,8 @@ async def run_compare(
             note=note,
             reuse_servers=options.reuse_servers,
             layers=options.layers,
+            read_rates=options.read_rates,
+            memory_cap_bytes=options.memory_cap_bytes,
         ),
         ports=tuple(port_result(c) for c in contenders),
         floor=tuple(floors),
@@ -213,6 +220,23 @@ def _layer_libraries(contenders: Sequence[Contender]) -> tuple[str, ...]:
             spec = layers_for(contender.descriptor.port.layers).get(contender.layer)
             names.update(dict.fromkeys(spec.requires if spec else ()))
     return tuple(names)
+
+
+@contextlib.asynccontextmanager
+async def _instruments(
+    client: httpx.AsyncClient, database_url: str, connections: int, paced: bool
+) -> AsyncIterator[Instruments]:
+    """The run's measuring tools: `client`, a client for paced readers when the run has any, and
+    a connection of its own that watches the servers' backends in pg_stat_activity."""
+    async with contextlib.AsyncExitStack() as stack:
+        slow = None
+        if paced:
+            slow = await stack.enter_async_context(
+                make_client(connections + 4, receive_buffer=PACED_RECEIVE_BUFFER)
+            )
+        watcher = await asyncpg.connect(database_url)
+        stack.push_async_callback(watcher.close)
+        yield Instruments(client, slow, watcher)
 
 
 async def _seed(database_url: str, rows: int) -> None:

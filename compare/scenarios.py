@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .analysis import MEGABYTE, rate, ratio, scenario_flags, thin
+from .analysis import MEGABYTE, Flag, rate, ratio, scenario_flags, thin
 from .groups import Collected, Contender
 from .options import Cell, CompareOptions
+from .read_rates import format_rate
 from .results import (
+    Bystander,
     Check,
     ClientCeiling,
+    DatabaseFigures,
     Floor,
     PortResult,
     Scenario,
@@ -18,6 +21,15 @@ from .results import (
     Stats,
     Verification,
 )
+from .rounds import BYSTANDER_DELAY, BYSTANDER_ROWS
+
+# A paced reader that reached less than this share of its rate was held back by the server (or
+# the client): its figures are not those of a reader at that rate.
+RATE_REACHED_SHARE = 0.9
+# A streamed response whose memory per open stream passes both of these holds what its reader
+# has not taken yet: about a body, where the contract promises a batch or two.
+BUFFERS_AHEAD_SHARE = 0.5
+BUFFERS_AHEAD_FLOOR = 4 * 1024 * 1024
 
 
 def build_scenario(
@@ -59,6 +71,9 @@ def build_scenario(
         median_request = sorted(good, key=lambda r: r.total)[(len(good) - 1) // 2]
         arrival = tuple(thin(median_request.arrival))
     floor_ratio = ratio(total.median if total else None, floor.seconds.median if floor else None)
+    reached = Stats.maybe(r.reached_rate for r in good if r.reached_rate is not None)
+    memory = Stats.maybe(collected.memory)
+    body = byte_counts[(len(byte_counts) - 1) // 2] if byte_counts else None
     flags, reasons = scenario_flags(
         ttfb=ttfb,
         total=total,
@@ -67,6 +82,11 @@ def build_scenario(
         errors=errors,
         requests=max(expected_requests, len(requests)),
         floor_ratio=floor_ratio,
+        extra=(
+            buffers_ahead(cell, memory, body),
+            rate_unreached(cell.read_rate, reached),
+            None if collected.capped is None else Flag("memory-capped", collected.capped),
+        ),
     )
     return Scenario(
         port=contender.port,
@@ -83,7 +103,7 @@ def build_scenario(
         headers=Stats.maybe(r.headers for r in good if r.headers is not None),
         ttfb=ttfb,
         total=total,
-        bytes=byte_counts[(len(byte_counts) - 1) // 2] if byte_counts else None,
+        bytes=body,
         chunks=Stats.maybe(r.chunks for r in good),
         rows_per_second=_median(round_rows),
         megabytes_per_second=_median(round_bytes),
@@ -94,13 +114,75 @@ def build_scenario(
         ),
         server=ServerFigures(
             source=contender.source,
-            peak_memory_growth_bytes=Stats.maybe(collected.memory),
+            peak_memory_growth_bytes=memory,
             cpu_seconds=Stats.maybe(collected.cpu),
         ),
         arrival=arrival,
         flags=flags,
         flag_reasons=reasons,
         load=collected.load,
+        read_rate=cell.read_rate,
+        reached_rate=reached,
+        database=database_figures(collected),
+        bystander=bystander(collected, cell),
+        abort=collected.abort,
+    )
+
+
+def database_figures(collected: Collected) -> DatabaseFigures | None:
+    costs, watches = collected.costs, collected.watches
+    if not costs and not watches:
+        return None
+    return DatabaseFigures(
+        connection_seconds=Stats.maybe(c.connection_seconds for c in costs),
+        held_peak=max((c.held_peak for c in costs), default=None),
+        hold_max=max((c.hold_max for c in costs), default=None),
+        wait_max=max((c.wait_max for c in costs), default=None),
+        checkouts_failed=sum(c.checkouts_failed for c in costs) if costs else None,
+        transaction_age_max=max((w.transaction_age_max for w in watches), default=None),
+        busy_backends_peak=max((w.busy_peak for w in watches), default=None),
+    )
+
+
+def bystander(collected: Collected, cell: Cell) -> Bystander | None:
+    sent = collected.bystanders
+    if not sent:
+        return None
+    answered = [r for r in sent if r.ok]
+    return Bystander(
+        rows=min(BYSTANDER_ROWS, cell.rows),
+        delay=BYSTANDER_DELAY,
+        sent=len(sent),
+        ttfb=Stats.maybe(r.ttfb for r in answered if r.ttfb is not None),
+        total=Stats.maybe(r.total for r in answered),
+        refused=len(sent) - len(answered),
+        examples=tuple(dict.fromkeys(r.error for r in sent if r.error))[:3],
+    )
+
+
+def buffers_ahead(cell: Cell, memory: Stats | None, body: int | None) -> Flag | None:
+    """A streamed response whose server holds about a body per open stream: it does not wait
+    for its reader (a middleware that queues chunks, a server that buffers writes). A `fetch`
+    holds every row by design and is not flagged."""
+    if cell.endpoint != "chunked" or cell.source == "fetch" or memory is None or not body:
+        return None
+    per_stream = memory.median / cell.concurrency
+    if per_stream < max(BUFFERS_AHEAD_FLOOR, BUFFERS_AHEAD_SHARE * body):
+        return None
+    return Flag(
+        "buffers-ahead",
+        f"{per_stream / 1e6:.1f} MB of server memory per open stream for a body of "
+        f"{body / 1e6:.1f} MB: the server holds what its reader has not taken yet",
+    )
+
+
+def rate_unreached(read_rate: float | None, reached: Stats | None) -> Flag | None:
+    if read_rate is None or reached is None or reached.median >= RATE_REACHED_SHARE * read_rate:
+        return None
+    return Flag(
+        "rate-unreached",
+        f"asked to read at {format_rate(read_rate)}, the readers reached "
+        f"{format_rate(reached.median)} (median): the server sent more slowly than that",
     )
 
 

@@ -1,7 +1,8 @@
 """Servers under measurement: local ports as processes of their own, or targets already running.
 
 A local server's figures come from /proc (peak resident set and CPU time of its process); a target's
-from its /metrics page when it answers one, else there are none.
+from its /metrics page when it answers one, else there are none. What the requests cost the
+database's pool comes from /metrics on both (compare/database_cost.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from shared.pairs import Pair
 from shared.ports import process_env
 from shared.settings import Settings
 
+from .database_cost import LEDGER_METRICS
 from .free_ports import HOST, free_port
 from .results import ServerSource, contender_name
 
@@ -41,10 +43,47 @@ class ServerFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class Sample:
-    """Server-side figures of one round: growth of the peak resident set, and CPU time used."""
+    """Server-side figures of one round: growth of the peak resident set, CPU time used, and the
+    pool ledger's samples before and after (None when the server publishes none)."""
 
     peak_memory_growth_bytes: int | None
     cpu_seconds: float | None
+    ledger: tuple[dict[str, float], dict[str, float]] | None = None
+
+
+class LedgerReader:
+    """A server's pool ledger from its /metrics page: its peaks restarted before a round
+    (`POST /metrics/reset-peak`), its samples read before and after."""
+
+    def __init__(self, client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> None:
+        self._client = client
+        self._url = url
+        self._headers = headers
+        self._before: dict[str, float] | None = None
+
+    async def read(self) -> dict[str, float] | None:
+        try:
+            response = await self._client.get(f"{self._url}/metrics", headers=self._headers)
+            if response.status_code != 200:
+                return None
+            values = metrics.parse(response.text)
+        except (httpx.HTTPError, ValueError, IndexError):
+            return None
+        found = {name: values[name] for name in LEDGER_METRICS if name in values}
+        return found if len(found) == len(LEDGER_METRICS) else None
+
+    async def before(self) -> None:
+        try:
+            await self._client.post(f"{self._url}/metrics/reset-peak", headers=self._headers)
+        except httpx.HTTPError:
+            self._before = None
+            return
+        self._before = await self.read()
+
+    async def after(self) -> tuple[dict[str, float], dict[str, float]] | None:
+        before, self._before = self._before, None
+        after = await self.read()
+        return None if before is None or after is None else (before, after)
 
 
 class Probe(Protocol):
@@ -52,6 +91,11 @@ class Probe(Protocol):
 
     @property
     def source(self) -> ServerSource: ...
+
+    @property
+    def pids(self) -> tuple[int, ...]: ...
+
+    def resident_bytes(self) -> int | None: ...
 
     async def before(self) -> None: ...
 
@@ -69,22 +113,38 @@ class ProcProbe:
 
     source: ServerSource = "proc"
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, ledger: LedgerReader | None = None) -> None:
         self._process = psutil.Process(pid)
         self._baseline = self._process.memory_info().rss
         self._cpu_before = 0.0
+        self._ledger = ledger
+
+    @property
+    def pids(self) -> tuple[int, ...]:
+        """The processes whose database backends are the server's."""
+        return (self._process.pid,)
+
+    def resident_bytes(self) -> int | None:
+        try:
+            return int(self._process.memory_info().rss)
+        except psutil.Error:
+            return None
 
     def _cpu(self) -> float:
         times = self._process.cpu_times()
         return float(times.user + times.system)
 
     async def before(self) -> None:
+        if self._ledger is not None:
+            await self._ledger.before()
         metrics.reset_peak(self._process.pid)
         self._cpu_before = self._cpu()
 
     async def after(self) -> Sample:
         growth = metrics.peak_rss_bytes(self._process.pid) - self._baseline
-        return Sample(max(growth, 0), self._cpu() - self._cpu_before)
+        cpu = self._cpu() - self._cpu_before
+        ledger = None if self._ledger is None else await self._ledger.after()
+        return Sample(max(growth, 0), cpu, ledger)
 
 
 class MetricsProbe:
@@ -92,12 +152,18 @@ class MetricsProbe:
 
     source: ServerSource = "metrics"
 
+    pids: tuple[int, ...] = ()  # another machine's, perhaps: its backends are not looked for
+
     def __init__(self, client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> None:
         self._client = client
         self._url = url
         self._headers = headers
         self._rss_before: float | None = None
         self._cpu_before: float | None = None
+        self._ledger_before: dict[str, float] | None = None
+
+    def resident_bytes(self) -> int | None:
+        return None
 
     async def read(self) -> dict[str, float]:
         response = await self._client.get(f"{self._url}/metrics", headers=self._headers)
@@ -110,9 +176,11 @@ class MetricsProbe:
         values = await self.read()
         self._rss_before = values.get("process_resident_memory_bytes")
         self._cpu_before = values.get("process_cpu_seconds_total")
+        self._ledger_before = _ledger(values)
 
     async def after(self) -> Sample:
         values = await self.read()
+        before, after = self._ledger_before, _ledger(values)
         peak = values.get(metrics.PEAK_METRIC)
         cpu = values.get("process_cpu_seconds_total")
         growth = (
@@ -121,11 +189,20 @@ class MetricsProbe:
             else max(int(peak - self._rss_before), 0)
         )
         used = None if cpu is None or self._cpu_before is None else cpu - self._cpu_before
-        return Sample(growth, used)
+        return Sample(growth, used, None if before is None or after is None else (before, after))
+
+
+def _ledger(values: dict[str, float]) -> dict[str, float] | None:
+    found = {name: values[name] for name in LEDGER_METRICS if name in values}
+    return found if len(found) == len(LEDGER_METRICS) else None
 
 
 class NoProbe:
     source: ServerSource = "none"
+    pids: tuple[int, ...] = ()
+
+    def resident_bytes(self) -> int | None:
+        return None
 
     async def before(self) -> None:
         return None
@@ -161,10 +238,12 @@ class LocalServer:
     def pid(self) -> int:
         return self.process.pid
 
-    def probe(self) -> ProcProbe:
-        """The process's probe, its baseline taken at the first call: call it before any load."""
+    def probe(self, client: httpx.AsyncClient | None = None) -> ProcProbe:
+        """The process's probe, its baseline taken at the first call: call it before any load.
+        With `client`, it reads the pool's ledger from the server's /metrics too."""
         if self._probe is None:
-            self._probe = ProcProbe(self.pid)
+            ledger = None if client is None else LedgerReader(client, self.url, {})
+            self._probe = ProcProbe(self.pid, ledger)
         return self._probe
 
     def log_tail(self, lines: int = 20) -> str:
@@ -206,7 +285,8 @@ async def start_local(
         # Popen returns at once; the wait for /healthz below is the part that is awaited.
         process = subprocess.Popen(  # noqa: ASYNC220
             descriptor.command(HOST, port),
-            env=process_env(settings.replace(metrics=False)),  # we read /proc ourselves
+            # Memory and CPU come from /proc; /metrics for the pool's ledger only.
+            env=process_env(settings.replace(metrics=True)),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -240,7 +320,7 @@ async def _wait_healthy(
             response = await client.get(f"{server.url}/healthz", timeout=1.0)
             if response.status_code == 200:
                 server.startup_seconds = time.perf_counter() - started
-                server.probe()
+                server.probe(client)
                 return server
             last = f"/healthz answered {response.status_code}: {response.text[:200]}"
         except httpx.TransportError as error:

@@ -8,6 +8,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from .read_rates import format_rate
 from .report.verdict import MEMORY_RESOLUTION, clearly_different
 from .results import ENDPOINTS, LAYER_SEPARATOR, SOURCES, PortResult, Results, Scenario, Stats
 
@@ -23,7 +24,28 @@ COLUMNS: tuple[str, ...] = (
     "mem MB",
     "!",
 )
-FLAG_MARKS = {"client-bound": "C", "noisy": "N", "below-floor": "F", "errors": "E"}
+FLAG_MARKS = {
+    "client-bound": "C",
+    "noisy": "N",
+    "below-floor": "F",
+    "errors": "E",
+    "buffers-ahead": "B",
+    "rate-unreached": "R",
+    "memory-capped": "M",
+}
+# Paced scenarios get a table of their own: what slow readers cost the server and the database.
+PACED_COLUMNS: tuple[str, ...] = (
+    "port",
+    "source",
+    "reached",
+    "total s",
+    "conn s",
+    "MB/st",
+    "xact s",
+    "10 rows ms",
+    "abort ms",
+    "!",
+)
 
 
 def format_ms(stats: Stats | None) -> str:
@@ -48,9 +70,11 @@ def format_megabytes(stats: Stats | None) -> str:
     return f"{stats.median / 1e6:.1f}"
 
 
-def scenario_order(scenario: Scenario) -> tuple[int, str, int, int, int, str]:
-    # Ports side by side: one block per (rows, format, concurrency), endpoints and sources within.
+def scenario_order(scenario: Scenario) -> tuple[float, int, str, int, int, int, str]:
+    # Ports side by side: one block per (read rate, rows, format, concurrency), endpoints and
+    # sources within; full speed first, then the rates fastest first.
     return (
+        -(scenario.read_rate or float("inf")),
         scenario.rows,
         scenario.format,
         scenario.concurrency,
@@ -83,13 +107,44 @@ def scenario_row(scenario: Scenario) -> list[str]:
     ]
 
 
+def paced_row(scenario: Scenario) -> list[str]:
+    database = scenario.database
+    bystander = scenario.bystander
+    seen = "-"
+    if bystander is not None:
+        seen = format_ms(bystander.ttfb)
+        if bystander.refused:
+            seen += f" ({bystander.refused}/{bystander.sent} refused)"
+    abort = scenario.abort
+    return [
+        scenario.contender.replace(LAYER_SEPARATOR, "\n" + LAYER_SEPARATOR),
+        scenario.source,
+        "-" if scenario.reached_rate is None else format_rate(scenario.reached_rate.median),
+        "-" if scenario.total is None else f"{scenario.total.median:.2f}",
+        "-"
+        if database is None or database.connection_seconds is None
+        else f"{database.connection_seconds.median:.2f}",
+        "-" if scenario.memory_per_stream is None else f"{scenario.memory_per_stream / 1e6:.1f}",
+        "-"
+        if database is None or database.transaction_age_max is None
+        else f"{database.transaction_age_max:.2f}",
+        seen,
+        "-" if abort is None or abort.worst is None else f"{abort.worst * 1000:.0f}",
+        flag_marks(scenario),
+    ]
+
+
 def summary_rows(results: Results) -> list[list[str]]:
     return [scenario_row(s) for s in sorted(results.scenarios, key=scenario_order)]
 
 
 def verdict_line(results: Results) -> str:
     """One line: who is fastest at the default size, or that it is within the noise."""
-    scenarios = [s for s in results.scenarios if s.total is not None]
+    scenarios = [
+        s
+        for s in results.scenarios
+        if s.total is not None and s.read_rate == results.base_read_rate
+    ]
     if not scenarios:
         return "verdict: nothing was measured"
     fmt = results.matrix.formats[0] if results.matrix.formats else scenarios[0].format
@@ -184,9 +239,10 @@ def flag_lines(results: Results) -> list[str]:
             if flag == "noisy":
                 noisy += 1
                 continue
+            rate = "" if scenario.read_rate is None else f" at {format_rate(scenario.read_rate)}"
             lines.append(
-                f"{scenario.contender} {scenario.endpoint} {scenario.rows:,} {scenario.format} "
-                f"x{scenario.concurrency}: {flag}: {reason}"
+                f"{scenario.contender} {scenario.endpoint}/{scenario.source} {scenario.rows:,} "
+                f"{scenario.format} x{scenario.concurrency}{rate}: {flag}: {reason}"
             )
     if noisy:
         lines.append(
@@ -216,28 +272,48 @@ def print_summary(console: Console, results: Results, paths: Sequence[str] = ())
             console.print(line, style=style if number == 0 else None, markup=False, highlight=False)
     for line in baseline_lines(results):
         console.print(line, markup=False, highlight=False)
-    blocks: dict[tuple[int, str, int, str], list[Scenario]] = {}
+    blocks: dict[tuple[float | None, int, str, int, str], list[Scenario]] = {}
     for scenario in sorted(results.scenarios, key=scenario_order):
-        block = (scenario.rows, scenario.format, scenario.concurrency, scenario.endpoint)
+        block = (
+            scenario.read_rate,
+            scenario.rows,
+            scenario.format,
+            scenario.concurrency,
+            scenario.endpoint,
+        )
         blocks.setdefault(block, []).append(scenario)
-    for (rows, fmt, concurrency, endpoint), scenarios in blocks.items():
+    for (rate, rows, fmt, concurrency, endpoint), scenarios in blocks.items():
+        title = f"/{endpoint}, {rows:,} rows, {fmt}, concurrency {concurrency}"
+        if rate is not None:
+            title += f", read at {format_rate(rate)}"
         table = Table(
-            *COLUMNS,
-            title=f"/{endpoint}, {rows:,} rows, {fmt}, concurrency {concurrency} (medians)",
+            *(COLUMNS if rate is None else PACED_COLUMNS),
+            title=f"{title} (medians)",
             box=box.SIMPLE_HEAD,
             pad_edge=False,
         )
         for scenario in scenarios:
-            table.add_row(*scenario_row(scenario))
+            table.add_row(*(scenario_row(scenario) if rate is None else paced_row(scenario)))
         console.print(table)
     console.print(
         "x floor: total over the rows floor (COPY of the ids)"
         + (" / over the body floor (COPY writing the body)" if results.body_floor else "")
         + "; mem <1: below the 1 MiB step memory is measured in; "
-        + "!: C client-bound, N noisy, F faster than the floor, E errors (reasons below)",
+        + "!: C client-bound, N noisy, F faster than the floor, E errors, B buffers ahead of "
+        + "its reader, R read rate not reached, M stopped at the memory cap (reasons below)",
         markup=False,
         highlight=False,
     )
+    if results.paced:
+        console.print(
+            "read at a rate: reached, the rate the readers reached; conn s, seconds a pooled "
+            "connection was held per request; MB/st, server memory growth per open stream; "
+            "xact s, the oldest open transaction seen in pg_stat_activity; 10 rows ms, first "
+            "byte of a 10-row request sent 1 s into the round; abort ms, until the server held "
+            "nothing after a reader vanished mid-body",
+            markup=False,
+            highlight=False,
+        )
     for line in flag_lines(results):
         console.print(line, markup=False, highlight=False, style="yellow")
     for line in not_offered_lines(results):

@@ -174,6 +174,10 @@ def test_target_without_metrics_has_no_server_figures(
         (["--repeats", "0"], "--repeats: 0 is below 1"),
         (["--auth", "--target", "x=http://127.0.0.1:9"], "needs the targets' secret"),
         (["--layers", "nope"], "--layers: no data layer 'nope'; choose from asyncpg, "),
+        (["--read-rate", "0MB/s"], "--read-rate: '0MB/s': a read rate must be above zero"),
+        (["--read-rate=-2MB/s"], "--read-rate: '-2MB/s': a read rate must be above zero"),
+        (["--read-rate", "5 mph"], "--read-rate: '5 mph': unknown unit 'mph'"),
+        (["--memory-cap", "0"], "--memory-cap: 0 is below 1"),
     ],
 )
 def test_option_errors(

@@ -1,0 +1,138 @@
+"""One measured round on one server: its requests, and around them what the server and the
+database went through.
+
+Beside the requests themselves (compare/client.py), a round reads the server's own figures
+(its probe), samples the database's view of the server's backends (compare/database_cost.py),
+stops early when a local server's memory passes the cap, and, when its readers are paced, sends
+one small request `BYSTANDER_DELAY` seconds in, read at full speed: what a user of the rest of
+the service meets while slow exports run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+import asyncpg
+import httpx
+
+from .client import RequestTiming, Round, timed_request, timed_round
+from .database_cost import BackendWatch, watch_backends
+from .options import Cell
+from .servers import Probe, Sample
+
+__all__ = ["BYSTANDER_DELAY", "BYSTANDER_ROWS", "Instruments", "RoundOutcome", "measure_round"]
+
+# The issue's question, as a user would put it: a request arriving one second into the exports.
+BYSTANDER_DELAY = 1.0
+BYSTANDER_ROWS = 10
+# How often a local server's resident memory is checked against the cap.
+MEMORY_POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class Instruments:
+    """What measures a run: the client reading at full speed, the one for paced readers (small
+    receive buffers), and a database connection for `pg_stat_activity` (None: not watched)."""
+
+    client: httpx.AsyncClient
+    paced: httpx.AsyncClient | None = None
+    backends: asyncpg.Connection | None = None
+
+    def reader(self, cell: Cell) -> httpx.AsyncClient:
+        if cell.read_rate is None or self.paced is None:
+            return self.client
+        return self.paced
+
+
+@dataclass(frozen=True)
+class RoundOutcome:
+    round: Round | None  # None: stopped at the memory cap
+    sample: Sample
+    watch: BackendWatch
+    bystander: RequestTiming | None  # None: not sent (no pace, or the round was over first)
+    capped: str | None  # why the round was stopped, if it was
+
+
+async def measure_round(
+    cell: Cell,
+    instruments: Instruments,
+    url: str,
+    params: dict[str, str],
+    headers: dict[str, str],
+    expected_bytes: int,
+    probe: Probe,
+    memory_cap: int,
+) -> RoundOutcome:
+    await probe.before()
+    async with watch_backends(instruments.backends, probe.pids) as watch:
+        timing = timed_round(
+            instruments.reader(cell), f"{url}/{cell.endpoint}", params, headers,
+            cell.format, cell.rows, cell.concurrency, expected_bytes, cell.read_rate,
+        )  # fmt: skip
+        requests = asyncio.ensure_future(timing)
+        sent = asyncio.Event()
+        bystander = (
+            asyncio.ensure_future(_bystander(instruments.client, url, cell, params, headers, sent))
+            if cell.read_rate is not None
+            else None
+        )
+        cap = asyncio.ensure_future(_over_cap(probe, memory_cap))
+        try:
+            await asyncio.wait({requests, cap}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            capped = cap.result() if cap.done() else None
+            for task in (cap, requests if capped else None):
+                if task is not None and not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+        bystanding = await _settled(bystander, sent)
+    sample = await probe.after()
+    measured = None if capped else requests.result()
+    return RoundOutcome(measured, sample, watch, bystanding, capped)
+
+
+async def _bystander(
+    client: httpx.AsyncClient,
+    url: str,
+    cell: Cell,
+    params: dict[str, str],
+    headers: dict[str, str],
+    sent: asyncio.Event,
+) -> RequestTiming:
+    await asyncio.sleep(BYSTANDER_DELAY)
+    sent.set()
+    rows = min(BYSTANDER_ROWS, cell.rows)
+    return await timed_request(
+        client, f"{url}/{cell.endpoint}", {**params, "rows": str(rows)}, headers, cell.format, rows
+    )
+
+
+async def _settled(
+    task: asyncio.Future[RequestTiming] | None, sent: asyncio.Event
+) -> RequestTiming | None:
+    """The bystander's timing once the round is over: if it was not sent by then, it never is."""
+    if task is None:
+        return None
+    if not sent.is_set():
+        task.cancel()
+    try:
+        return await task
+    except asyncio.CancelledError:
+        return None
+
+
+async def _over_cap(probe: Probe, cap: int) -> str | None:
+    """Returns (a reason) once the server's resident memory passes `cap`; never without /proc."""
+    if probe.resident_bytes() is None:
+        await asyncio.Event().wait()
+    while True:
+        resident = probe.resident_bytes()
+        if resident is not None and resident > cap:
+            return (
+                f"stopped at the memory cap: the server's resident memory reached "
+                f"{resident / 1e6:,.0f} MB (cap {cap / 1e6:,.0f} MB)"
+            )
+        await asyncio.sleep(MEMORY_POLL_SECONDS)

@@ -1,0 +1,76 @@
+"""One measured round's edges: stopped at the memory cap without losing the run, and the small
+request sent into a paced round. Against a raw HTTP server in the test, no database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+
+from compare.client import make_client
+from compare.options import Cell
+from compare.rounds import BYSTANDER_DELAY, Instruments, measure_round
+from compare.servers import Sample
+
+MB = 1_000_000
+CHUNK = b"x" * 65_536
+
+
+class GrowingProbe:
+    """A server whose memory grows by `step` bytes each time it is looked at."""
+
+    source = "proc"
+    pids: tuple[int, ...] = ()
+
+    def __init__(self, step: int) -> None:
+        self._resident = 0
+        self._step = step
+
+    def resident_bytes(self) -> int | None:
+        self._resident += self._step
+        return self._resident
+
+    async def before(self) -> None:
+        return None
+
+    async def after(self) -> Sample:
+        return Sample(None, None)
+
+
+@contextlib.asynccontextmanager
+async def endless_body() -> AsyncIterator[str]:
+    """Any request gets a 200 with a chunked body that never ends."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                if not head:
+                    return
+                writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                while True:
+                    writer.write(b"%x\r\n%s\r\n" % (len(CHUNK), CHUNK))
+                    await writer.drain()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.close()
+
+
+@pytest.mark.timeout(30)
+async def test_a_round_past_the_memory_cap_is_stopped_and_says_why() -> None:
+    cell = Cell("chunked", 1000, "text", 4, "cursor", 1 * MB)
+    async with endless_body() as url, make_client(8) as client, make_client(8, 65_536) as paced:
+        outcome = await measure_round(
+            cell, Instruments(client, paced), url, {}, {}, 10 * MB, GrowingProbe(10 * MB), 50 * MB
+        )
+    assert outcome.round is None
+    assert outcome.capped is not None
+    assert "stopped at the memory cap" in outcome.capped
+    assert "cap 50 MB" in outcome.capped
+    assert outcome.bystander is None, f"capped before {BYSTANDER_DELAY} s: nothing was sent"
