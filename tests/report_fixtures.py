@@ -7,7 +7,10 @@ from pathlib import Path
 
 from compare.report.context import View
 from compare.results import (
+    AbortCost,
+    Bystander,
     Check,
+    DatabaseFigures,
     NotOffered,
     PortResult,
     Results,
@@ -154,4 +157,97 @@ def with_layer(results: Results, layer: str, factor: float, sources: tuple[str, 
         ports=(*base.ports, *(dataclasses.replace(p, layer=layer) for p in base.ports)),
         scenarios=(*base.scenarios, *layered),
         not_offered=missing,
+    )
+
+
+# The rates `with_read_rates` measures by default, fastest first as the comparator lists them.
+RATES: tuple[float | None, ...] = (None, 10e6, 1e6)
+# Connection-seconds per request of a `copy` stream, whatever the rate: the database wrote it
+# into the socket's buffers and let go (made up, as every figure of these variants).
+COPY_HELD = 0.05
+
+
+def with_read_rates(
+    results: Results, rates: tuple[float | None, ...] = RATES, *, copy: bool = True
+) -> Results:
+    """The stored run as if read at `rates` too (`--read-rate`): every scenario once per rate,
+    with what a paced round records (reached rate, database figures, a bystander in each paced
+    round, an abort on `/chunked` at the most rows and one request at a time). A cursor holds
+    its connection for the whole body (bytes / rate), a fetch for a tenth of the total, `copy`
+    (cloned from `/chunked`'s cursor unless `copy` is false) for COPY_HELD seconds; the
+    scenarios read at full speed keep the stored figures and gain the new ones."""
+    base = results.scenarios
+    if copy:
+        base = (
+            *base,
+            *(
+                dataclasses.replace(s, source="copy")
+                for s in base
+                if (s.endpoint, s.source) == ("chunked", "cursor")
+            ),
+        )
+    most_rows = max(s.rows for s in base)
+    lowest = min(s.concurrency for s in base)
+    paced = tuple(
+        _paced(
+            s,
+            rate,
+            abort=s.endpoint == "chunked" and (s.rows, s.concurrency) == (most_rows, lowest),
+        )
+        for rate in rates
+        for s in base
+    )
+    sources = tuple(dict.fromkeys(s.source for s in base))
+    return dataclasses.replace(
+        results,
+        scenarios=paced,
+        matrix=dataclasses.replace(
+            results.matrix, read_rates=rates, sources=sources if copy else results.matrix.sources
+        ),
+    )
+
+
+def _paced(scenario: Scenario, rate: float | None, *, abort: bool) -> Scenario:
+    body = scenario.bytes or 1
+    total = scenario.total.median if scenario.total else 0.01
+    if scenario.source == "cursor":
+        held = body / rate if rate else total
+    elif scenario.source == "copy":
+        held = COPY_HELD
+    else:
+        held = total / 10
+    return dataclasses.replace(
+        scenario,
+        read_rate=rate,
+        reached_rate=stats(rate * 0.99, rate * 0.98, rate * 0.995)
+        if rate
+        else stats(60e6, 50e6, 70e6),
+        database=DatabaseFigures(
+            connection_seconds=stats(held, held * 0.95, held * 1.05),
+            held_peak=scenario.concurrency,
+            hold_max=held * 1.1,
+            wait_max=0.0002,
+            checkouts_failed=0,
+            transaction_age_max=held * 1.2,
+            busy_backends_peak=scenario.concurrency,
+        ),
+        bystander=None
+        if rate is None
+        else Bystander(
+            rows=10,
+            delay=1.0,
+            sent=scenario.repeats,
+            ttfb=stats(0.004, 0.0035, 0.0045, scenario.repeats),
+            total=stats(0.005, 0.0045, 0.0055, scenario.repeats),
+            refused=0,
+        ),
+        abort=AbortCost(
+            after_bytes=262144,
+            reset=stats(0.010, 0.009, 0.011, 3),
+            close=stats(0.012, 0.011, 0.013, 3),
+            leaked=0,
+            patience=15.0,
+        )
+        if abort
+        else None,
     )

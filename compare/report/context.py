@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ..read_rates import format_rate
 from ..results import DEFAULT_SOURCE, ENDPOINTS, SOURCES, PortResult, Results, Scenario
 from . import _format
 
@@ -25,6 +26,9 @@ class View:
 
     @classmethod
     def of(cls, results: Results) -> View:
+        """The view of a run's scenarios at its fastest read rate (compare/report/slow_readers.py
+        shows the others)."""
+        results = results.at_read_rate(results.base_read_rate)
         formats = results.matrix.formats or tuple(sorted({s.format for s in results.scenarios}))
         fmt = formats[0] if formats else "text"
         levels = sorted({s.concurrency for s in results.scenarios} or {1})
@@ -57,7 +61,7 @@ class View:
             fmt or self.format,
             self.concurrency if concurrency is None else concurrency,
         )
-        return next((s for s in self.results.scenarios if s.key == key), None)
+        return next((s for s in self.results.scenarios if s.key[:6] == key), None)
 
     def rows_for(self, ports: Sequence[str]) -> list[int]:
         return sorted(
@@ -124,6 +128,8 @@ LINE_STYLES: dict[tuple[str, str], str] = {
     ("standard", "copy"): "dashdot",
     ("chunked", "fetch"): "longdash",
     ("standard", "cursor"): "sparse",
+    ("chunked", "keyset"): "longshort",
+    ("standard", "keyset"): "pairs",
 }
 
 
@@ -146,6 +152,9 @@ def scenario_label(scenario: Scenario, *, with_port: bool = True) -> str:
         scenario.format,
         f"concurrency {scenario.concurrency}",
     ]
+    if scenario.read_rate is not None:
+        # The same cell read at another rate is another scenario: the label must tell them apart.
+        parts.append(f"read at {format_rate(scenario.read_rate)}")
     return ", ".join(parts)
 
 

@@ -126,11 +126,21 @@ def _load(results: Results, scenario: Scenario) -> float | None:
     return sum(loads) / len(loads) if loads else None
 
 
+ScenarioKey = tuple[str, str, str, int, str, int, float | None]
+
+
+def key_order(key: ScenarioKey) -> tuple[str, str, str, int, str, int, bool, float]:
+    """Scenario keys in a stable order: their cell, then full speed before the set read rates,
+    fastest first (None, full speed, has no order against a number of its own)."""
+    contender, endpoint, source, rows, fmt, concurrency, rate = key
+    return (contender, endpoint, source, rows, fmt, concurrency, rate is not None, -(rate or 0.0))
+
+
 def changes(old: Results, new: Results) -> list[Change]:
     """Every figure measured in both runs, metric by metric."""
     old_by_key = {s.key: s for s in old.scenarios}
     new_by_key = {s.key: s for s in new.scenarios}
-    shared = sorted(old_by_key.keys() & new_by_key.keys())
+    shared = sorted(old_by_key.keys() & new_by_key.keys(), key=key_order)
     found = []
     for metric in METRICS:
         for key in shared:
@@ -194,7 +204,7 @@ def _change_text(change: Change) -> str:
 def diff_sections(old: Results, new: Results) -> list[DiffSection]:
     old_by_key = {s.key: s for s in old.scenarios}
     new_by_key = {s.key: s for s in new.scenarios}
-    shared = sorted(old_by_key.keys() & new_by_key.keys())
+    shared = sorted(old_by_key.keys() & new_by_key.keys(), key=key_order)
     sections = [_environment_section(old, new), _verification_section(old, new)]
     found = changes(old, new)
     for metric in METRICS:
@@ -253,8 +263,14 @@ def diff_sections(old: Results, new: Results) -> list[DiffSection]:
             Table(("scenario", "old", "new", "change", "verdict"), tuple(throughput_rows)),
         )
     )
-    gone = [scenario_label(old_by_key[k]) for k in sorted(old_by_key.keys() - new_by_key.keys())]
-    added = [scenario_label(new_by_key[k]) for k in sorted(new_by_key.keys() - old_by_key.keys())]
+    gone = [
+        scenario_label(old_by_key[k])
+        for k in sorted(old_by_key.keys() - new_by_key.keys(), key=key_order)
+    ]
+    added = [
+        scenario_label(new_by_key[k])
+        for k in sorted(new_by_key.keys() - old_by_key.keys(), key=key_order)
+    ]
     lines = [f"Only in the old run: {label}" for label in gone]
     lines += [f"Only in the new run: {label}" for label in added]
     sections.append(DiffSection("Scenarios in one run only", tuple(lines) or ("None.",), None))

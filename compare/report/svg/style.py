@@ -35,6 +35,8 @@ DASHES: dict[str, str] = {
     "dashdot": "8 3 2 3",
     "longdash": "14 4",
     "sparse": "10 3 2 3 2 3",  # dash-dot-dot: plain dots are taken by "dot"
+    "longshort": "12 3 5 3",
+    "pairs": "5 2 5 7",
 }
 _REF = ("#57606a", "#8b949e")
 _FG = ("#1f2328", "#e6edf3")
