@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from .read_rates import format_rate
 from .results import ENDPOINTS, SOURCES, NotOffered, Results, Scenario, Stats
 
 FigureKind = Literal["time", "size", "ratio", "count"]
@@ -129,6 +130,8 @@ class Breach:
             f"{s.contender} /{s.endpoint}?source={s.source} {s.rows:,} rows {s.format} "
             f"x{s.concurrency}"
         )
+        if s.read_rate is not None:
+            where += f" read at {format_rate(s.read_rate)}"
         return f"--fail-if {self.budget.text}: {where}: {self.measured}"
 
 

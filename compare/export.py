@@ -1,7 +1,8 @@
 """results.csv: one row per scenario and figure, for spreadsheets, pandas and CI dashboards.
 
 A scenario is named by its port (`port@server`, or a target), its data layer, endpoint, source,
-rows, format and concurrency.
+rows, format, concurrency and read rate (bytes per second each request was read at; empty: as
+fast as the client could).
 
 Long ("tidy") rather than wide, so a new figure adds rows, not columns, and every row names its
 unit. A figure with a spread has median, p95, min, max and count; a single figure (a rate, a
@@ -25,6 +26,7 @@ COLUMNS = (
     "rows",
     "format",
     "concurrency",
+    "read_rate",
     "figure",
     "unit",
     "median",
@@ -51,6 +53,28 @@ def _figures(scenario: Scenario) -> Iterator[tuple[str, str, Stats | float | int
     yield "x_body_floor", "ratio", scenario.body_floor_ratio
     yield "requests", "count", scenario.requests
     yield "errors", "count", scenario.errors
+    # What a paced reader costs (results.py's DatabaseFigures, Bystander and AbortCost).
+    yield "reached_rate", "bytes/s", scenario.reached_rate
+    yield "memory_per_stream", "bytes", scenario.memory_per_stream
+    database = scenario.database
+    if database is not None:
+        yield "connection_seconds", "s", database.connection_seconds
+        yield "held_peak", "count", database.held_peak
+        yield "hold_max", "s", database.hold_max
+        yield "wait_max", "s", database.wait_max
+        yield "checkouts_failed", "count", database.checkouts_failed
+        yield "transaction_age_max", "s", database.transaction_age_max
+        yield "busy_backends_peak", "count", database.busy_backends_peak
+    bystander = scenario.bystander
+    if bystander is not None:
+        yield "bystander_ttfb", "s", bystander.ttfb
+        yield "bystander_refused", "count", bystander.refused
+        yield "bystander_sent", "count", bystander.sent  # what the refusals are out of
+    abort = scenario.abort
+    if abort is not None:
+        yield "abort_reset", "s", abort.reset
+        yield "abort_close", "s", abort.close
+        yield "abort_leaked", "count", abort.leaked
 
 
 def render_csv(results: Results) -> str:
@@ -59,7 +83,8 @@ def render_csv(results: Results) -> str:
     writer.writerow(COLUMNS)
     for s in results.scenarios:
         # A target's layer is not known: empty.
-        cell = (s.port, s.layer or "", s.endpoint, s.source, s.rows, s.format, s.concurrency)
+        rate = "" if s.read_rate is None else _number(s.read_rate)
+        cell = (s.port, s.layer or "", s.endpoint, s.source, s.rows, s.format, s.concurrency, rate)
         flags = " ".join(s.flags)
         for figure, unit, value in _figures(s):
             if value is None:
