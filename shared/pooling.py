@@ -55,7 +55,10 @@ def _terminate(connection: AsyncConnection) -> None:
 
 
 def describe(error: BaseException) -> str:
-    """`<ExceptionClass>: <first line of its message>`, the wording of 503s and log lines."""
+    """`<ExceptionClass>: <first line of its message>`, the wording of 503s and log lines; a
+    `DatabaseUnavailable` (a keyset page's) already holds those words of its cause."""
+    if isinstance(error, DatabaseUnavailable) and str(error):
+        return str(error)
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 

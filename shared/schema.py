@@ -58,6 +58,18 @@ def compiled_select(columns: tuple[str, ...]) -> str:
     return str(select_messages(columns).compile(dialect=dialect()))
 
 
+def select_page(columns: Sequence[str]) -> Select[tuple[object, ...]]:
+    """One page of the `keyset` source (shared/keyset.py): `select_messages` past the last id
+    read, `... WHERE id > :after ORDER BY id LIMIT :rows`, an index range scan however far in."""
+    return select_messages(columns).where(messages.c.id > bindparam("after", type_=BigInteger))
+
+
+@functools.cache
+def compiled_page(columns: tuple[str, ...]) -> str:
+    """The page as asyncpg runs it: `$1` the last id read, `$2` the page's row limit."""
+    return str(select_page(columns).compile(dialect=dialect()))
+
+
 def literal_select(columns: tuple[str, ...], rows: int) -> str:
     """The same query with the row limit written in (COPY takes no parameters)."""
     query = select_messages(columns).params(rows=int(rows))
