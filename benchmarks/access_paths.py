@@ -6,7 +6,8 @@
 Every (layer, source) the registries know (the shared layers, and a port's own such as Django's
 ORM), each opened as a server opens it (`open_layer`), timed twice in this process:
 
-- read: the rows only (`fetch_all`; the cursor's batches; the COPY's chunks), nothing encoded;
+- read: the rows only (`fetch_all`; the cursor's or the keyset pages' batches; the COPY's
+  chunks), nothing encoded;
 - body: the whole body as a port builds it (`shared.bodies.open_body`, bytes counted), encoding
   included: what the layer costs a server before its framework sends anything.
 
@@ -98,7 +99,10 @@ def _read(layer: DataLayer, source: str, fmt: str, rows: int, batch: int) -> Tim
     async def copy() -> int:
         return await _drained(layer.open_copy(fmt, rows))
 
-    return {"fetch": fetch, "cursor": cursor, "copy": copy}[source]
+    async def keyset() -> int:
+        return await _drained(layer.open_keyset(columns, rows, batch))
+
+    return {"fetch": fetch, "cursor": cursor, "copy": copy, "keyset": keyset}[source]
 
 
 async def _drained(opening: Awaitable[BatchStream | ByteStream]) -> int:

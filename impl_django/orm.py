@@ -4,6 +4,9 @@
   async views (one `sync_to_async` call fetches the whole queryset: one query, every row a
   `Message`); `await sync_to_async(list)(queryset)` does the same in other words.
 - `cursor`: `queryset.aiterator(chunk_size=batch)`, its messages gathered into batches of `batch`.
+- `keyset`: each page `[message async for message in ...filter(id__gt=after).order_by("id")[:n]]`,
+  read as `fetch` reads, in a thread and on a connection of its own, given back before the page is
+  serialized (shared/keyset.py).
 
 `queryset` is `Message.objects.only(*columns).order_by("id")[:rows]`: the encoder's columns and
 the other layers' SQL. Every row becomes a `Message` (impl_django/models.py) whose attributes are
@@ -67,8 +70,10 @@ from psycopg.pq import TransactionStatus
 from shared.contract import not_offered
 from shared.encoders import Row
 from shared.failures import DatabaseUnavailable
+from shared.keyset import KeysetStream
 from shared.layers import layers_for
 from shared.layers.idle_check import closed_by_server
+from shared.ledger import ConnectionLedger
 from shared.pooling import answered, describe
 from shared.read_ahead import ReadAheadStream
 from shared.settings import Settings
@@ -97,11 +102,12 @@ class _Worker:
     """One thread owning one Django connection: the ORM calls of one read, in order, then the
     connection's release. The thread ends after the release."""
 
-    def __init__(self, pool_size: int) -> None:
+    def __init__(self, pool_size: int, ledger: ConnectionLedger) -> None:
         self._executor = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="django-orm", initializer=self._bind
         )
         self._pool_size = pool_size
+        self._ledger = ledger
         self._connection: Any = None  # the thread's DatabaseWrapper, once the thread runs
         self._checked_out = False
         self._released: asyncio.Future[None] | None = None
@@ -121,14 +127,27 @@ class _Worker:
         async with ThreadSensitiveContext(executor=self._executor):
             if not self._checked_out:
                 self._checked_out = True
-                await sync_to_async(_check_out)(self._pool_size)
+                await sync_to_async(self._check_out)()
             return await call()
+
+    # In the thread, where the connection is taken and given back whether or not anyone still
+    # awaits it (a cancelled request lets the thread run on): the ledger sees the real hold.
+    def _check_out(self) -> None:
+        with self._ledger.waiting():
+            _check_out(self._pool_size)
+        self._ledger.lent(self)
+
+    def _give_back(self, discard: bool) -> None:
+        try:
+            _release_connection(discard)
+        finally:
+            self._ledger.returned(self)
 
     def release(self, discard: bool) -> asyncio.Future[None]:
         """Queue the connection's release behind whatever the thread runs now: given back to the
         pool, or closed first when `discard` (the pool then replaces it). Not cancellable."""
         if self._released is None:
-            released = self._executor.submit(_release_connection, discard)
+            released = self._executor.submit(self._give_back, discard)
             self._executor.shutdown(wait=False)  # the thread ends once the release has run
             self._released = asyncio.wrap_future(released)
         return self._released
@@ -183,18 +202,25 @@ class DjangoOrmLayer:
     name = "django-orm"
     sources = layers_for(PORT.layers)[name].sources
 
-    def __init__(self, pool: ConnectionPool[Any], model: Any, settings: Settings) -> None:
+    def __init__(
+        self, pool: ConnectionPool[Any], model: Any, settings: Settings, ledger: ConnectionLedger
+    ) -> None:
         self._pool = pool
         self._model = model
         self._pool_size = settings.pool_size
         self._patience = settings.pool_timeout
         self._workers: set[_Worker] = set()
+        self._ledger = ledger
+
+    @property
+    def ledger(self) -> ConnectionLedger:
+        return self._ledger
 
     def _queryset(self, columns: tuple[str, ...], rows: int) -> Any:
         return self._model.objects.only(*columns).order_by("id")[:rows]
 
     def _worker(self) -> _Worker:
-        worker = _Worker(self._pool_size)
+        worker = _Worker(self._pool_size, self._ledger)
         self._workers.add(worker)
         return worker
 
@@ -255,6 +281,24 @@ class DjangoOrmLayer:
             self._patience,
         )
         return await answered(stream, stream.first)
+
+    async def open_keyset(
+        self, columns: tuple[str, ...], rows: int, batch_size: int
+    ) -> KeysetStream:
+        """Keyset pages (shared/keyset.py) with the first one read: a failure up to here is
+        `DatabaseUnavailable`, before any byte. The caller owns the stream and must close it."""
+        stream = KeysetStream(self.fetch_page, columns, rows, batch_size, self._patience)
+        return await answered(stream, stream.first)
+
+    async def fetch_page(self, columns: tuple[str, ...], after: int, limit: int) -> list[Row]:
+        """The first `limit` messages past id `after` in one query, read as `fetch_all` reads
+        them, their connection released before they are serialized."""
+        queryset = self._model.objects.only(*columns).filter(id__gt=after).order_by("id")[:limit]
+
+        async def page() -> list[Any]:
+            return [message async for message in queryset]
+
+        return serializer(columns)(await self._read(page))
 
     async def open_copy(self, fmt: str, rows: int) -> NoReturn:
         # An ORM loads objects, it has no COPY; `shared.bodies` refuses the source before here.
@@ -378,4 +422,4 @@ async def create_layer(settings: Settings) -> DjangoOrmLayer:
         pool.open(wait=False)
         return pool
 
-    return DjangoOrmLayer(await asyncio.to_thread(open_pool), Message, settings)
+    return DjangoOrmLayer(await asyncio.to_thread(open_pool), Message, settings, ConnectionLedger())

@@ -13,10 +13,10 @@ PORT = PortDescriptor(
         LayerSpec(
             "django-orm",
             "impl_django.orm:create_layer",
-            ("fetch", "cursor"),
+            ("fetch", "cursor", "keyset"),
             ("django", "psycopg", "psycopg-pool"),
             "Django's ORM on psycopg 3 and Django's pool: async iteration of a queryset, "
-            "aiterator(chunk_size=batch)",
+            "aiterator(chunk_size=batch), a queryset per keyset page",
         ),
     ),
 )

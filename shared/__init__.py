@@ -1,4 +1,4 @@
-"""The data layer every port shares: settings, the queries and the three sources of a body,
+"""The data layer every port shares: settings, the queries and the four sources of a body,
 encoders, the request contract, auth, seeding, the embedded server and the registry of ports.
 
 Names load on first use (PEP 562): `import shared.settings` must not import SQLAlchemy, so the
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         create_database,
     )
     from .encoders import ENCODERS, FORMATS, Encoder, encode_all, encode_chunks
+    from .keyset import KeysetStream
     from .ports import PORTS, PortDescriptor, PortUnavailable, available_ports, load_port
     from .seed import seed
     from .settings import Settings
@@ -38,6 +39,7 @@ __all__ = [
     "Database",
     "DatabaseUnavailable",
     "Encoder",
+    "KeysetStream",
     "PortDescriptor",
     "PortUnavailable",
     "RowStream",
@@ -66,6 +68,7 @@ _HOME = {
     "ENCODERS": "encoders",
     "Encoder": "encoders",
     "FORMATS": "encoders",
+    "KeysetStream": "keyset",
     "PORTS": "ports",
     "PortDescriptor": "ports",
     "PortUnavailable": "ports",

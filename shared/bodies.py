@@ -7,6 +7,8 @@ Both reach the database before returning, so a failure up to there is `DatabaseU
 - `fetch`: every row in one round trip, then encoded (`batch` rows per chunk on `/chunked`).
 - `cursor`: a server-side cursor read in batches (`RowStream`), each batch encoded as it arrives.
 - `copy`: the database writes the rows' bytes (`CopyStream`); only the head and tail are ours.
+- `keyset`: each batch a short query of its own past the last id read (`KeysetStream`), encoded
+  as `cursor`'s batches are; no connection is held between batches.
 
 Whatever the data layer (shared/layers) reads the rows, the encoders are these; a source the
 server's layer does not offer is the contract's 400 naming the ones it does.
@@ -84,14 +86,17 @@ async def open_body(database: DataLayer, data: DataRequest) -> Body:
     if data.source == "copy":
         copy = await database.open_copy(encoder.name, data.rows)
         return Body(_framed(encoder, copy), copy)
+    if data.source == "keyset":
+        pages = await database.open_keyset(encoder.columns, data.rows, data.batch)
+        return Body(_encoded(encoder, pages), pages)
     raise ValueError(f"unknown source {data.source!r}")
 
 
 async def read_body(database: DataLayer, data: DataRequest) -> list[bytes]:
     """The whole body as pieces that concatenate to it, before any byte is sent.
 
-    `fetch` is one piece from one join (the baseline). `cursor` and `copy` never hold the rows
-    all at once, only encoded pieces: a server sends those one after the other behind a
+    `fetch` is one piece from one join (the baseline). `cursor`, `copy` and `keyset` never hold
+    the rows all at once, only encoded pieces: a server sends those one after the other behind a
     `Content-Length`, never joined, so memory grows by about the body and not twice that.
     """
     _offered(database, data)

@@ -24,8 +24,9 @@ _PARAMETERS = ("rows", "batch", "format", "source")
 
 ENDPOINTS: tuple[str, ...] = ("standard", "chunked")
 # How the rows are read: `fetch` all in one round trip then encode; `cursor` a server-side cursor
-# read in batches and encoded; `copy` the database writes the body itself (`COPY ... TO STDOUT`).
-SOURCES: tuple[str, ...] = ("fetch", "cursor", "copy")
+# read in batches and encoded; `copy` the database writes the body itself (`COPY ... TO STDOUT`);
+# `keyset` each batch a short query of its own past the last id read, no connection held between.
+SOURCES: tuple[str, ...] = ("fetch", "cursor", "copy", "keyset")
 # Each endpoint's default is what it did before `source` existed: the two baselines users write.
 DEFAULT_SOURCES: Mapping[str, str] = {"standard": "fetch", "chunked": "cursor"}
 

@@ -1,9 +1,10 @@
 """Data access: SQLAlchemy owns the pool and compiles the queries, asyncpg runs the hot path.
 
-Three ways to read the rows, the contract's sources: `fetch_all` (one round trip), `open_stream`
-(a server-side cursor read in batches, `RowStream`) and `open_copy` (the database writes the body
-itself, `CopyStream`). Two floors to measure them against: `copy_to` (the rows' ids alone) and
-`copy_body` (the exact body), both `COPY ... TO STDOUT`.
+Four ways to read the rows, the contract's sources: `fetch_all` (one round trip), `open_stream`
+(a server-side cursor read in batches, `RowStream`), `open_copy` (the database writes the body
+itself, `CopyStream`) and `open_keyset` (each batch a short query of its own, `KeysetStream`).
+Two floors to measure them against: `copy_to` (the rows' ids alone) and `copy_body` (the exact
+body), both `COPY ... TO STDOUT`.
 """
 
 from __future__ import annotations
@@ -16,19 +17,22 @@ from typing import Any, TypeVar
 
 import anyio
 import asyncpg
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from .copy_stream import CopyStream
 from .encoders import ENCODERS, Row
 from .failures import DatabaseUnavailable, StreamFailed
+from .keyset import KeysetStream
 from .layers import SHARED_LAYERS
+from .ledger import ConnectionLedger
 from .pooling import answered as _answered
 from .pooling import describe as _describe
 from .pooling import release as _release
 from .pooling import settle as _settle
 from .row_stream import RowStream
-from .schema import COPY_OPTIONS, body_query, compiled_select, literal_select
+from .schema import COPY_OPTIONS, body_query, compiled_page, compiled_select, literal_select
 from .session import SERVER_SETTINGS, application_name
 from .settings import Settings
 
@@ -37,6 +41,7 @@ __all__ = [
     "CopyStream",
     "Database",
     "DatabaseUnavailable",
+    "KeysetStream",
     "RowStream",
     "StreamFailed",
     "application_name",
@@ -51,19 +56,24 @@ class _ConnectionGone(Exception):
 
 
 class Database:
-    """A connection pool and the three sources: the `asyncpg` data layer (shared/layers).
+    """A connection pool and the four sources: the `asyncpg` data layer (shared/layers).
     Create with `create_database(settings, url)`."""
 
     name = "asyncpg"
     sources = SHARED_LAYERS[name].sources
 
-    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+    def __init__(self, engine: AsyncEngine, settings: Settings, ledger: ConnectionLedger) -> None:
         self._engine = engine
         self._settings = settings
+        self._ledger = ledger  # the engine's pool keeps it (`asyncpg_engine`)
 
     @property
     def engine(self) -> AsyncEngine:
         return self._engine
+
+    @property
+    def ledger(self) -> ConnectionLedger:
+        return self._ledger
 
     def pool_status(self) -> dict[str, int]:
         pool = self._engine.pool
@@ -101,7 +111,8 @@ class Database:
 
     async def _connect(self) -> tuple[AsyncConnection, asyncpg.Connection]:
         try:
-            connection = await self._engine.connect()
+            with self._ledger.waiting():
+                connection = await self._engine.connect()
         except Exception as error:
             raise DatabaseUnavailable(_describe(error)) from error
         try:
@@ -204,6 +215,27 @@ class Database:
         )
         return await _answered(stream, stream.start)
 
+    async def open_keyset(
+        self, columns: tuple[str, ...], rows: int, batch_size: int
+    ) -> KeysetStream:
+        """Keyset pages (shared/keyset.py) with the first one read: a failure up to here is
+        `DatabaseUnavailable`, before any byte. The caller must close the stream."""
+        stream = KeysetStream(
+            self.fetch_page, columns, rows, batch_size, self._settings.pool_timeout
+        )
+        return await _answered(stream, stream.first)
+
+    async def fetch_page(self, columns: tuple[str, ...], after: int, limit: int) -> list[Row]:
+        """The first `limit` rows past id `after` in one round trip, on a connection given back
+        before they are returned, retried as `fetch_all` is. Any failure is
+        `DatabaseUnavailable`."""
+
+        async def fetch(driver: asyncpg.Connection) -> list[Row]:
+            records: list[Row] = await driver.fetch(compiled_page(columns), after, limit)
+            return records
+
+        return await self._first_use(fetch)
+
     async def stream_batches(
         self, columns: tuple[str, ...], rows: int, batch_size: int
     ) -> AsyncGenerator[list[Row], None]:
@@ -298,14 +330,19 @@ def database_problem(url: str, patience: float = DATABASE_PATIENCE_SECONDS) -> s
 async def create_database(settings: Settings, url: str | None = None) -> Database:
     """A pool of `settings.pool_size` connections to `url` (a plain `postgresql://` DSN), by
     default `settings.database_url`, which a port's process has already resolved."""
-    return Database(asyncpg_engine(settings, url), settings)
+    ledger = ConnectionLedger()
+    return Database(asyncpg_engine(settings, url, ledger=ledger), settings, ledger)
 
 
-def asyncpg_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
+def asyncpg_engine(
+    settings: Settings, url: str | None = None, *, ledger: ConnectionLedger
+) -> AsyncEngine:
     """SQLAlchemy's pool of `settings.pool_size` asyncpg connections to `url` (default
     `settings.database_url`), each opened by asyncpg itself from the plain DSN, so sockets and
     `sslmode` resolve as asyncpg resolves them, with the session every layer opens
-    (shared/session.py: JIT off, UTC, the process's application_name)."""
+    (shared/session.py: JIT off, UTC, the process's application_name). Every connection the
+    pool lends and takes back is kept in `ledger` (`_keep_ledger`); the waits for one are the
+    callers' to time, around `connect()`."""
     url = url or settings.database_url
     if not url:
         raise RuntimeError("settings.database_url is unset: resolve it before creating the app")
@@ -317,10 +354,34 @@ def asyncpg_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
             server_settings={**SERVER_SETTINGS, "application_name": application_name(os.getpid())},
         )
 
-    return create_async_engine(
+    engine = create_async_engine(
         "postgresql+asyncpg://",
         async_creator=connect,
         pool_size=settings.pool_size,
         max_overflow=0,
         pool_timeout=settings.pool_timeout,
     )
+    _keep_ledger(engine, ledger)
+    return engine
+
+
+def _keep_ledger(engine: AsyncEngine, ledger: ConnectionLedger) -> None:
+    """The pool's checkouts and returns in `ledger`, keyed by the pool's record of each
+    connection (its slot, which outlives a connection replaced in it).
+
+    In SQLAlchemy 2.1.9 (pool/base.py) `checkout` fires once a connection has passed every
+    earlier `checkout` listener (one refused there is not lent), and `checkin` whenever a
+    checked-out record goes back: closed, invalidated (`_checkin` runs after the invalidation) or
+    failed on the way (`_checkin_failed`, which also checks in records never lent: the ledger
+    ignores those). A connection garbage-collected without being returned is `detach`ed
+    instead, with no `checkin`."""
+
+    def lent(dbapi_connection: object, record: object, proxy: object) -> None:
+        ledger.lent(record)
+
+    def returned(dbapi_connection: object, record: object) -> None:
+        ledger.returned(record)
+
+    event.listen(engine.sync_engine, "checkout", lent)
+    event.listen(engine.sync_engine, "checkin", returned)
+    event.listen(engine.sync_engine, "detach", returned)

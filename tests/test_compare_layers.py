@@ -11,6 +11,7 @@ import pytest
 
 from compare.budgets import parse_budget
 from compare.options import CompareOptions, OptionError, add_arguments, options_from_args
+from shared.contract import SOURCES
 from shared.layers import DEFAULT_LAYER, SHARED_LAYERS, LayerSpec
 
 PAIRS = [("a@own", None), ("b@uvicorn", None), ("b@granian", None)]
@@ -20,7 +21,7 @@ NO_COPY = next(name for name, spec in SHARED_LAYERS.items() if "copy" not in spe
 EVERY_SOURCE = next(
     name
     for name, spec in SHARED_LAYERS.items()
-    if name != DEFAULT_LAYER and set(spec.sources) == {"fetch", "cursor", "copy"}
+    if name != DEFAULT_LAYER and set(spec.sources) == set(SOURCES)
 )
 
 

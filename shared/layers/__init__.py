@@ -17,11 +17,14 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..contract import SOURCES
 from ..encoders import Row
 from ..settings import Settings
+
+if TYPE_CHECKING:
+    from ..ledger import ConnectionLedger
 
 __all__ = [
     "DEFAULT_LAYER",
@@ -45,8 +48,9 @@ class LayerUnavailable(Exception):
 
 
 class BatchStream(Protocol):
-    """An open cursor read in batches: async-iterate the non-empty batches, then close it.
-    `first()` waits for the first batch without taking it (the database has answered)."""
+    """An open cursor, or keyset pages, read in batches: async-iterate the non-empty batches,
+    then close it. `first()` waits for the first batch without taking it (the database has
+    answered)."""
 
     def __aiter__(self) -> AsyncIterator[Sequence[Row]]: ...
 
@@ -66,14 +70,21 @@ class ByteStream(Protocol):
 class DataLayer(Protocol):
     """What a port's endpoints read the rows through, whichever library is underneath.
 
-    Up to the first answer of the database (`fetch_all` returning, `open_stream` and `open_copy`
-    returning their stream), a failure is `shared.failures.DatabaseUnavailable`; later, while
-    iterating, `shared.failures.StreamFailed`. A stream holds a pooled connection until closed,
-    and closing it is shielded from cancellation: a client gone away leaks nothing.
+    Up to the first answer of the database (`fetch_all` returning, `open_stream`, `open_copy`
+    and `open_keyset` returning their stream), a failure is `shared.failures.DatabaseUnavailable`;
+    later, while iterating, `shared.failures.StreamFailed`. A cursor or `COPY` stream holds a
+    pooled connection until closed, a keyset stream (shared/keyset.py) only while a page's query
+    runs; closing either is shielded from cancellation: a client gone away leaks nothing.
+
+    `ledger` counts what the layer's pool lends and every wait for a connection
+    (shared/ledger.py), for `/metrics`.
     """
 
     @property
     def name(self) -> str: ...
+
+    @property
+    def ledger(self) -> ConnectionLedger: ...
 
     @property
     def sources(self) -> tuple[str, ...]: ...
@@ -85,6 +96,10 @@ class DataLayer(Protocol):
     ) -> BatchStream: ...
 
     async def open_copy(self, fmt: str, rows: int) -> ByteStream: ...
+
+    async def open_keyset(
+        self, columns: tuple[str, ...], rows: int, batch_size: int
+    ) -> BatchStream: ...
 
     async def ping(self) -> None: ...
 
@@ -132,14 +147,14 @@ SHARED_LAYERS: Mapping[str, LayerSpec] = {
     "sqlalchemy": LayerSpec(
         "sqlalchemy",
         "shared.layers.sqlalchemy_core:create_layer",
-        ("fetch", "cursor"),
+        ("fetch", "cursor", "keyset"),
         ("sqlalchemy", "asyncpg"),
         "SQLAlchemy Core on an AsyncConnection: execute().all(), stream() in partitions",
     ),
     "sqlalchemy-orm": LayerSpec(
         "sqlalchemy-orm",
         "shared.layers.sqlalchemy_orm:create_layer",
-        ("fetch", "cursor"),
+        ("fetch", "cursor", "keyset"),
         ("sqlalchemy", "asyncpg"),
         "SQLAlchemy ORM on an AsyncSession: scalars().all(), stream_scalars() with yield_per",
     ),

@@ -5,6 +5,8 @@
   grow as asyncpg's do (`batch_sizes`), one batch ahead of the consumer (`NamedCursorStream`).
 - `copy`: `cursor.copy("COPY (<the body's query>) TO STDOUT ...")`, its rows gathered into
   chunks (`CopyChunks`).
+- `keyset`: each page a cursor's `execute()` and `fetchall()` past the last id read, on a
+  connection given back before the page is encoded (`KeysetStream`, shared/keyset.py).
 
 The connections run in autocommit, as Django runs psycopg: a query is one round trip, where psycopg
 would otherwise send `BEGIN` before it and the pool roll back after it; the named cursor opens the
@@ -40,10 +42,12 @@ from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from ..chunks import CHUNK_SIZE, ChunkGatherer
 from ..failures import DatabaseUnavailable
+from ..keyset import KeysetStream
+from ..ledger import ConnectionLedger
 from ..pooling import Closing, answered, describe, settle
 from ..read_ahead import ReadAheadStream
 from ..row_stream import batch_sizes
-from ..schema import COPY_OPTIONS, body_query, select_messages
+from ..schema import COPY_OPTIONS, body_query, select_messages, select_page
 from ..session import SERVER_SETTINGS, application_name
 from ..settings import Settings
 from . import SHARED_LAYERS
@@ -63,17 +67,22 @@ CURSOR_NAME = "messages_export"
 
 
 class PsycopgLayer:
-    """A psycopg-pool and the three sources. Create with `create_layer(settings)`."""
+    """A psycopg-pool and the four sources. Create with `create_layer(settings)`."""
 
     name = "psycopg"
     sources = SHARED_LAYERS[name].sources
 
-    def __init__(self, pool: Pool, settings: Settings) -> None:
+    def __init__(self, pool: Pool, settings: Settings, ledger: ConnectionLedger) -> None:
         self._pool = pool
         self._settings = settings
         # Connections handed out and not yet given back: the pool counts the ones it holds and
         # the ones it is opening, not these.
         self._checked_out = 0
+        self._ledger = ledger
+
+    @property
+    def ledger(self) -> ConnectionLedger:
+        return self._ledger
 
     def pool_status(self) -> dict[str, int]:
         stats = self._pool.get_stats()
@@ -98,11 +107,13 @@ class PsycopgLayer:
             # psycopg-pool refuses a timeout of zero even with a connection ready.
             left = max(deadline - time.monotonic(), 0.001)
             try:
-                connection = await self._pool.getconn(left)
+                with self._ledger.waiting():
+                    connection = await self._pool.getconn(left)
             except (PoolTimeout, PoolClosed) as error:  # closed: the server is shutting down
                 raise DatabaseUnavailable(describe(error)) from error
             self._checked_out += 1
             if not closed_by_server(connection):
+                self._ledger.lent(connection)  # a closed one passed over is not lent
                 return connection
             await self._release(connection, healthy=False)
 
@@ -120,6 +131,7 @@ class PsycopgLayer:
                 logger.info("dropping a connection that failed to close: %s", describe(error))
             finally:
                 self._checked_out -= 1
+                self._ledger.returned(connection)
 
     async def _finished(
         self,
@@ -218,6 +230,30 @@ class PsycopgLayer:
             connection, _copy_statement(fmt, rows), self._release, self._settings.pool_timeout
         )
         return await answered(stream, stream.start)
+
+    async def open_keyset(
+        self, columns: tuple[str, ...], rows: int, batch_size: int
+    ) -> KeysetStream:
+        """Keyset pages (shared/keyset.py) with the first one read: a failure up to here is
+        `DatabaseUnavailable`, before any byte. The caller must close the stream."""
+        stream = KeysetStream(
+            self.fetch_page, columns, rows, batch_size, self._settings.pool_timeout
+        )
+        return await answered(stream, stream.first)
+
+    async def fetch_page(self, columns: tuple[str, ...], after: int, limit: int) -> list[TupleRow]:
+        """The first `limit` rows past id `after` in one round trip, on a connection given back
+        before they are returned, retried as `fetch_all` is. Any failure is
+        `DatabaseUnavailable`."""
+
+        async def fetch(connection: Connection) -> list[TupleRow]:
+            async with connection.cursor() as cursor:
+                await cursor.execute(_page(columns), {"after": after, "rows": limit})
+                return await cursor.fetchall()
+
+        connection, records = await self._begin(fetch)
+        await self._release(connection)
+        return records
 
     async def ping(self) -> None:
         async def select_one(connection: Connection) -> None:
@@ -372,6 +408,13 @@ def _select(columns: tuple[str, ...]) -> str:
     return str(query)
 
 
+@functools.cache
+def _page(columns: tuple[str, ...]) -> str:
+    """A keyset page as psycopg runs it: `%(after)s` the last id read, `%(rows)s` its limit."""
+    query = select_page(columns).compile(dialect=psycopg_dialect.dialect())  # type: ignore[no-untyped-call]
+    return str(query)
+
+
 def _copy_statement(fmt: str, rows: int) -> sql.Composed:
     """`COPY (<the body's query>) TO STDOUT (<COPY_OPTIONS[fmt]>)`, the options written as
     asyncpg's `copy_from_query` writes them: `NAME 'value'`."""
@@ -412,4 +455,4 @@ async def create_layer(settings: Settings) -> PsycopgLayer:
         name="streambench",
     )
     await pool.open(wait=False)
-    return PsycopgLayer(pool, settings)
+    return PsycopgLayer(pool, settings, ConnectionLedger())

@@ -3,6 +3,8 @@
 - `fetch`: `(await connection.execute(select)).all()`.
 - `cursor`: `await connection.stream(select, execution_options={"yield_per": batch})` read with
   `partitions(batch)`, inside the transaction the connection begins by itself.
+- `keyset`: each page `(await connection.execute(select.where(id > after).limit(n))).all()` on
+  a connection of its own, given back before the page is encoded (shared/keyset.py).
 
 The statement is `shared.schema.select_messages`, the asyncpg layer's own (same columns, order
 and limit), and the rows are SQLAlchemy `Row`s, which the encoders index like asyncpg's records:
@@ -34,8 +36,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncResult
 from ..contract import not_offered
 from ..encoders import Row
 from ..failures import DatabaseUnavailable
+from ..keyset import KeysetStream
+from ..ledger import ConnectionLedger
 from ..pooling import answered, describe, release
-from ..schema import select_messages
+from ..schema import select_messages, select_page
 from ..settings import Settings
 from . import SHARED_LAYERS
 from ._sqlalchemy import (
@@ -55,20 +59,25 @@ class CoreLayer:
     name = "sqlalchemy"
     sources = SHARED_LAYERS[name].sources
 
-    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+    def __init__(self, engine: AsyncEngine, settings: Settings, ledger: ConnectionLedger) -> None:
         self._engine = engine
         self._patience = settings.pool_timeout
+        self._ledger = ledger  # the engine's pool keeps it (`create_engine`)
 
     @property
     def engine(self) -> AsyncEngine:
         return self._engine
+
+    @property
+    def ledger(self) -> ConnectionLedger:
+        return self._ledger
 
     async def fetch_all(self, columns: tuple[str, ...], rows: int) -> Sequence[Row]:
         """Every row in one round trip. Any failure is `DatabaseUnavailable`: nothing was sent yet."""
         return await retried_once(partial(self._fetch_all, columns, rows))
 
     async def _fetch_all(self, columns: tuple[str, ...], rows: int) -> Sequence[Row]:
-        connection = await checkout(self._engine, self._patience)
+        connection = await checkout(self._engine, self._patience, self._ledger)
         healthy = False
         try:
             result = await connection.execute(select_messages(columns), {"rows": rows})
@@ -90,7 +99,7 @@ class CoreLayer:
     async def _open_stream(
         self, columns: tuple[str, ...], rows: int, batch_size: int
     ) -> PartitionStream:
-        connection = await checkout(self._engine, self._patience)
+        connection = await checkout(self._engine, self._patience, self._ledger)
         statement = select_messages(columns)
 
         async def opening() -> AsyncResult[Any]:
@@ -101,6 +110,33 @@ class CoreLayer:
         stream = PartitionStream(opening, batch_size, partial(release, connection), self._patience)
         return await answered(stream, stream.first)
 
+    async def open_keyset(
+        self, columns: tuple[str, ...], rows: int, batch_size: int
+    ) -> KeysetStream:
+        """Keyset pages (shared/keyset.py) with the first one read: a failure up to here is
+        `DatabaseUnavailable`, before any byte. The caller must close the stream."""
+        stream = KeysetStream(self.fetch_page, columns, rows, batch_size, self._patience)
+        return await answered(stream, stream.first)
+
+    async def fetch_page(self, columns: tuple[str, ...], after: int, limit: int) -> Sequence[Row]:
+        """The first `limit` rows past id `after` in one round trip, on a connection given back
+        before they are returned, retried as `fetch_all` is. Any failure is
+        `DatabaseUnavailable`."""
+        return await retried_once(partial(self._fetch_page, columns, after, limit))
+
+    async def _fetch_page(self, columns: tuple[str, ...], after: int, limit: int) -> Sequence[Row]:
+        connection = await checkout(self._engine, self._patience, self._ledger)
+        healthy = False
+        try:
+            result = await connection.execute(select_page(columns), {"after": after, "rows": limit})
+            page = result.all()
+            healthy = True
+            return page
+        except Exception as error:
+            raise DatabaseUnavailable(describe(error)) from error
+        finally:
+            await release(connection, healthy)
+
     async def open_copy(self, fmt: str, rows: int) -> NoReturn:
         # SQLAlchemy has no COPY; `shared.bodies` refuses the source before coming here.
         raise not_offered("copy", self.name, self.sources)
@@ -109,7 +145,7 @@ class CoreLayer:
         await retried_once(self._ping)
 
     async def _ping(self) -> None:
-        connection = await checkout(self._engine, self._patience)
+        connection = await checkout(self._engine, self._patience, self._ledger)
         healthy = False
         try:
             with anyio.fail_after(self._patience):
@@ -129,4 +165,5 @@ class CoreLayer:
 
 async def create_layer(settings: Settings) -> CoreLayer:
     """The layer on a pool of `settings.pool_size` connections to `settings.database_url`."""
-    return CoreLayer(create_engine(settings), settings)
+    ledger = ConnectionLedger()
+    return CoreLayer(create_engine(settings, ledger), settings, ledger)

@@ -3,6 +3,9 @@
 - `fetch`: `(await session.scalars(select(Message)...)).all()`.
 - `cursor`: `await session.stream_scalars(select(Message)..., execution_options={"yield_per":
   batch})` read with `partitions()`.
+- `keyset`: each page `(await session.scalars(select(Message).where(Message.id > after)...
+  .limit(n))).all()` in a session of its own, closed before the page is serialized
+  (shared/keyset.py).
 
 Every row becomes a `Message` (shared/layers/orm_model.py), as in an application, and its
 serializer then reads the attributes the format needs into a tuple in the encoder's column
@@ -39,6 +42,8 @@ from sqlalchemy.orm import load_only
 from ..contract import not_offered
 from ..encoders import Row
 from ..failures import DatabaseUnavailable
+from ..keyset import KeysetStream
+from ..ledger import ConnectionLedger
 from ..pooling import answered, describe
 from ..settings import Settings
 from . import SHARED_LAYERS
@@ -49,6 +54,7 @@ from ._sqlalchemy import (
     pool_status,
     retried_once,
     shielded,
+    waited,
 )
 from .orm_model import Message
 
@@ -76,14 +82,19 @@ class OrmLayer:
     name = "sqlalchemy-orm"
     sources = SHARED_LAYERS[name].sources
 
-    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+    def __init__(self, engine: AsyncEngine, settings: Settings, ledger: ConnectionLedger) -> None:
         self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._patience = settings.pool_timeout
+        self._ledger = ledger  # the engine's pool keeps it (`create_engine`)
 
     @property
     def engine(self) -> AsyncEngine:
         return self._engine
+
+    @property
+    def ledger(self) -> ConnectionLedger:
+        return self._ledger
 
     async def _session(self) -> AsyncSession:
         """A session holding its connection: the checkout happens here, where it can be a 503."""
@@ -93,7 +104,7 @@ class OrmLayer:
             await end_session(session, healthy=True)
 
         try:
-            await shielded(session.connection(), give_back, self._patience)
+            await shielded(waited(session.connection(), self._ledger), give_back, self._patience)
         except DatabaseUnavailable:
             await end_session(session, healthy=True)  # it holds no connection
             raise
@@ -144,6 +155,36 @@ class OrmLayer:
         )
         return await answered(stream, stream.first)
 
+    async def open_keyset(
+        self, columns: tuple[str, ...], rows: int, batch_size: int
+    ) -> KeysetStream:
+        """Keyset pages (shared/keyset.py) with the first one read: a failure up to here is
+        `DatabaseUnavailable`, before any byte. The caller must close the stream."""
+        stream = KeysetStream(self.fetch_page, columns, rows, batch_size, self._patience)
+        return await answered(stream, stream.first)
+
+    async def fetch_page(self, columns: tuple[str, ...], after: int, limit: int) -> Sequence[Row]:
+        """The first `limit` messages past id `after` in one round trip, in a session closed
+        before they are serialized, retried as `fetch_all` is. Any failure is
+        `DatabaseUnavailable`."""
+        messages = await retried_once(partial(self._fetch_page, columns, after, limit))
+        return serializer(columns)(messages)
+
+    async def _fetch_page(
+        self, columns: tuple[str, ...], after: int, limit: int
+    ) -> Sequence[Message]:
+        session = await self._session()
+        healthy = False
+        try:
+            statement = select_messages(columns, limit).where(Message.id > after)
+            messages = (await session.scalars(statement)).all()
+            healthy = True
+            return messages
+        except Exception as error:
+            raise DatabaseUnavailable(describe(error)) from error
+        finally:
+            await end_session(session, healthy)
+
     async def open_copy(self, fmt: str, rows: int) -> NoReturn:
         # An ORM loads objects, it has no COPY; `shared.bodies` refuses the source before here.
         raise not_offered("copy", self.name, self.sources)
@@ -185,4 +226,5 @@ async def end_session(session: AsyncSession, healthy: bool) -> None:
 
 async def create_layer(settings: Settings) -> OrmLayer:
     """The layer on a pool of `settings.pool_size` connections to `settings.database_url`."""
-    return OrmLayer(create_engine(settings), settings)
+    ledger = ConnectionLedger()
+    return OrmLayer(create_engine(settings, ledger), settings, ledger)
