@@ -157,3 +157,19 @@ def test_every_endpoint_and_source_has_a_line_style_of_its_own() -> None:
     # Two patterns of nothing but dots would read as one line style on a chart.
     dotted = [name for name, dash in DASHES.items() if max(map(float, dash.split()[::2])) <= 3]
     assert len(dotted) <= 1, dotted
+
+
+def test_an_axis_can_name_its_ticks_in_words_escaped() -> None:
+    # A read rate's axis: bytes per second placed on a log scale, named as the rate was asked.
+    x = Axis(
+        "read rate (log scale)",
+        log=True,
+        ticks=(1e6, 1e7, 1e8),
+        labels=((1e6, "1MB/s"), (1e7, "<10MB/s>"), (1e8, "max")),
+    )
+    chart = LineChart("r", "rates", x, Axis("time (ms)"), (Series("s", (Point(1e6, 1.0),)),))
+    svg = render_chart(chart)
+    labels = re.findall(r'<text class="muted"[^>]*text-anchor="middle">([^<]*)</text>', svg)
+    assert labels == ["1MB/s", "&lt;10MB/s&gt;", "max"]
+    # A tick without a name of its own keeps its number.
+    assert x.tick_label(1e5) == "100k"

@@ -62,7 +62,7 @@ def bar_chart(chart: BarChart) -> tuple[list[str], int]:
         )
         parts.append(
             f'<text class="muted" x="{px(x)}" y="{px(plot_bottom + 16)}" text-anchor="middle">'
-            f"{chart.axis.tick_label(tick)}</text>"
+            f"{escape(chart.axis.tick_label(tick))}</text>"
         )
     parts.append(
         f'<text class="fg axis-label" x="{px((left + right) / 2)}" y="{px(plot_bottom + 36)}" '

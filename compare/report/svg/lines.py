@@ -127,7 +127,7 @@ def _axes(chart: LineChart, x_scale: Scale, y_scale: Scale, plot_bottom: float) 
         )
         parts.append(
             f'<text class="muted" x="{MARGIN_LEFT - 6}" y="{px(y + 4)}" text-anchor="end">'
-            f"{chart.y.tick_label(tick)}</text>"
+            f"{escape(chart.y.tick_label(tick))}</text>"
         )
     for tick in x_ticks:
         x = x_scale(tick)
@@ -136,7 +136,7 @@ def _axes(chart: LineChart, x_scale: Scale, y_scale: Scale, plot_bottom: float) 
         )
         parts.append(
             f'<text class="muted" x="{px(x)}" y="{px(plot_bottom + 16)}" text-anchor="middle">'
-            f"{chart.x.tick_label(tick)}</text>"
+            f"{escape(chart.x.tick_label(tick))}</text>"
         )
     parts.append(
         f'<line class="axis" x1="{MARGIN_LEFT}" y1="{px(plot_bottom)}" '

@@ -18,8 +18,13 @@ class Axis:
     start: float | None = None
     end: float | None = None
     unit: str = ""  # appended to each tick label, e.g. "s" for times in seconds
+    # A tick's own words instead of its number, e.g. a read rate of 1e6 as "1MB/s".
+    labels: tuple[tuple[float, str], ...] = ()
 
     def tick_label(self, value: float) -> str:
+        for tick, label in self.labels:
+            if tick == value:
+                return label
         return time_tick(value) if self.unit == "s" else format_tick(value)
 
 
