@@ -251,3 +251,22 @@ def _paced(scenario: Scenario, rate: float | None, *, abort: bool) -> Scenario:
         if abort
         else None,
     )
+
+
+def held_for(
+    results: Results, source: str, median: float, low: float, high: float, port: str | None = None
+) -> Results:
+    """Every scenario of `source` (of `port`'s, if given) read at a set rate holding its
+    connection `median` seconds per request, over [low, high]: to pin the slow-readers verdict."""
+
+    def pinned(s: Scenario) -> Scenario:
+        if s.source != source or s.read_rate is None or s.database is None:
+            return s
+        if port is not None and s.port != port:
+            return s
+        held = stats(median, low, high)
+        return dataclasses.replace(
+            s, database=dataclasses.replace(s.database, connection_seconds=held)
+        )
+
+    return dataclasses.replace(results, scenarios=tuple(map(pinned, results.scenarios)))

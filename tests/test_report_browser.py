@@ -12,6 +12,7 @@ import struct
 import subprocess
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -134,12 +135,12 @@ def reports(tmp_path: Path) -> Path:
     return out
 
 
-def test_summary_renders_every_chart_without_the_network(reports: Path, tmp_path: Path) -> None:
-    index = reports / "index.html"
-    expected = index.read_text().count('<svg class="sb-chart"')
-    assert expected >= 6
-    probe = reports / "probe.html"
-    probe.write_text(index.read_text().replace("</body>", LAYOUT_PROBE + "\n</body>"))
+def _laid_out(tmp_path: Path, page: Path) -> list[dict[str, Any]]:
+    """The charts of `page` as Chromium laid them out, each checked drawn and not collapsed,
+    and checked that the page fetched nothing."""
+    expected = page.read_text().count('<svg class="sb-chart"')
+    probe = page.parent / "probe.html"
+    probe.write_text(page.read_text().replace("</body>", LAYOUT_PROBE + "\n</body>"))
     net_log = tmp_path / "net-log.json"
     dom = _run_chromium(tmp_path, probe, "--dump-dom", f"--log-net-log={net_log}").stdout
     start = dom.index('<pre id="sb-probe">') + len('<pre id="sb-probe">')
@@ -151,6 +152,21 @@ def test_summary_renders_every_chart_without_the_network(reports: Path, tmp_path
         assert chart["shapes"] > 0, f"chart drew nothing: {chart['title']}"
     assert found["fetched"] == [], "the page loaded resources"
     assert page_requests(net_log) == [], "the page tried the network"
+    charts: list[dict[str, Any]] = found["charts"]
+    return charts
+
+
+def test_summary_renders_every_chart_without_the_network(reports: Path, tmp_path: Path) -> None:
+    assert len(_laid_out(tmp_path, reports / "index.html")) >= 6
+
+
+def test_slow_reader_charts_are_laid_out_like_the_others(tmp_path: Path) -> None:
+    out = tmp_path / "paced"
+    results = fx.with_read_rates(fx.load())
+    write_reports(results, out)
+    for page in (out / "index.html", out / f"{results.ports[0].contender}.html"):
+        titles = [chart["title"] for chart in _laid_out(tmp_path, page)]
+        assert sum("against the read rate" in title for title in titles) == 4, titles
 
 
 def test_summary_screenshot_is_not_blank(reports: Path, tmp_path: Path) -> None:

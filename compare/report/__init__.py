@@ -24,7 +24,7 @@ def render_reports(results: Results) -> dict[str, str]:
     for page in pages(results):
         files[markdown.page_file(page.slug)] = markdown.render_page_markdown(page)
         files[html.page_file(page.slug)] = html.render_page_html(page)
-        for figure in (*page.figures, *([page.layers] if page.layers else [])):
+        for figure in page.every_figure:
             for chart in figure.charts:
                 files[markdown.chart_path(chart)] = render_chart(chart, standalone=True) + "\n"
     return files

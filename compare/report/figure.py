@@ -40,6 +40,18 @@ FLAG_MEANINGS: dict[str, str] = {
         "faster than COPY of the ids alone: the floor and the scenario were measured at "
         "different moments, so read it as noise in the floor, not as beating the database"
     ),
+    "buffers-ahead": (
+        "a streamed response whose server held a large share of the body per open stream: it "
+        "does not wait for its reader, but queues what the reader has not taken yet"
+    ),
+    "rate-unreached": (
+        "its readers read clearly slower than the rate they were asked to: the server sent "
+        "more slowly than that, so its figures are those of the rate reached"
+    ),
+    "memory-capped": (
+        "its server's resident memory passed the run's cap, so its rounds were stopped there: "
+        "its figures cover only the rounds before, if any"
+    ),
 }
 
 

@@ -7,6 +7,7 @@ from html import escape
 
 from .figure import NOTE_ICONS, Figure, Note, Table
 from .pages import NOT_OFFERED_CAPTION, SUMMARY, Page
+from .slow_readers import SlowReaders
 from .svg import chart_css, render_chart
 
 PAGE_CSS = """
@@ -42,6 +43,7 @@ td.num{font-variant-numeric:tabular-nums}
 .status-FAIL{color:var(--bad-fg);font-weight:600}
 .status-WARN{color:var(--warn-fg);font-weight:600}
 .verdicts li{margin:2px 0}
+.advice{max-width:70em;font-weight:600}
 tr.row-better td{background:var(--good-bg);color:var(--good-fg)}
 tr.row-worse td{background:var(--bad-bg);color:var(--bad-fg)}
 tr.row-busier td{background:var(--warn-bg);color:var(--warn-fg)}
@@ -88,6 +90,8 @@ def render_page_html(page: Page) -> str:
         body += render_table(page.answer)
     if page.layers is not None:
         body += render_figure(page.layers)
+    if page.slow_readers is not None:
+        body += render_slow_readers(page.slow_readers)
     if page.not_offered is not None:
         body += [
             '<h2 id="not-offered">Not offered</h2>',
@@ -106,10 +110,22 @@ def render_page_html(page: Page) -> str:
     return render_document(page.title, body)
 
 
-def render_figure(figure: Figure) -> list[str]:
+def render_slow_readers(section: SlowReaders) -> list[str]:
+    out = [
+        '<section class="slow-readers" id="slow-readers">',
+        f"<h2>{escape(section.heading)}</h2>",
+        f'<p class="advice">{escape(section.advice)}</p>',
+        f'<p class="caption">{escape(section.caption)}</p>',
+    ]
+    for figure in section.figures:
+        out += render_figure(figure, level=3)
+    return [*out, "</section>"]
+
+
+def render_figure(figure: Figure, level: int = 2) -> list[str]:
     out = [
         f'<section class="figure" id="{escape(figure.ident)}">',
-        f"<h2>{escape(figure.heading)}</h2>",
+        f"<h{level}>{escape(figure.heading)}</h{level}>",
     ]
     if figure.caption:
         out.append(f'<p class="caption">{escape(figure.caption)}</p>')

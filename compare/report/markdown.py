@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from .figure import NOTE_ICONS, Figure, Note, Table
 from .pages import NOT_OFFERED_CAPTION, SUMMARY, Page
+from .slow_readers import SlowReaders
 from .svg import Chart
 
 CHART_DIR = "charts"
@@ -37,6 +38,8 @@ def render_page_markdown(page: Page) -> str:
     if page.layers is not None:
         # An answer too: open, not folded away like the figures further down.
         out += [f"## {page.layers.heading}", "", *figure_body(page.layers), ""]
+    if page.slow_readers is not None:
+        out += render_slow_readers(page.slow_readers)
     if page.not_offered is not None:
         out += ["## Not offered", "", _escape(NOT_OFFERED_CAPTION), ""]
         out += [*render_table(page.not_offered), ""]
@@ -56,6 +59,14 @@ def render_page_markdown(page: Page) -> str:
 def _details(summary: str, body: list[str]) -> list[str]:
     # GitHub renders Markdown inside <details> only with blank lines around it.
     return ["<details>", f"<summary>{_escape(summary)}</summary>", "", *body, "", "</details>", ""]
+
+
+def render_slow_readers(section: SlowReaders) -> list[str]:
+    """Open like the layers table: it answers a question of its own."""
+    out = [f"## {section.heading}", "", _escape(section.advice), "", _escape(section.caption), ""]
+    for figure in section.figures:
+        out += [f"### {figure.heading}", "", *figure_body(figure), ""]
+    return out
 
 
 def render_figure(figure: Figure) -> list[str]:

@@ -15,6 +15,7 @@ from .context import View, environment_items
 from .figure import Figure, Note, Table, with_below_floor
 from .figures import build_figures, sources_figure
 from .layers import layers_figure
+from .slow_readers import SlowReaders, slow_readers
 from .verdict import NOISE_RULE, clearly_different, size_resolved
 
 SUMMARY = "summary"
@@ -41,6 +42,14 @@ class Page:
     not_offered: Table | None = None
     # What each data layer costs, when more than one ran (compare/report/layers.py).
     layers: Figure | None = None
+    # What slow readers cost, when the run read at a set rate (compare/report/slow_readers.py).
+    slow_readers: SlowReaders | None = None
+
+    @property
+    def every_figure(self) -> tuple[Figure, ...]:
+        """Every figure on the page, wherever it sits: the charts to write out."""
+        slow = self.slow_readers.figures if self.slow_readers else ()
+        return (*self.figures, *([self.layers] if self.layers else []), *slow)
 
 
 def summary_page(results: Results) -> Page:
@@ -69,6 +78,7 @@ def summary_page(results: Results) -> Page:
         answer_caption=VERDICT_CAPTION,
         not_offered=not_offered_table(results),
         layers=layers_figure(view) if ports else None,
+        slow_readers=slow_readers(results, ports, "summary-"),
     )
 
 
@@ -117,6 +127,9 @@ def port_page(results: Results, port: PortResult) -> Page:
         environment=tuple(environment_items(results)),
         links=(SUMMARY, *(p.contender for p in results.ports if p.contender != port.contender)),
         not_offered=not_offered_table(results, port.contender),
+        slow_readers=slow_readers(results, [port.contender], f"{port.contender}-")
+        if timed
+        else None,
     )
 
 

@@ -1,0 +1,509 @@
+"""Slow readers: what a streamed export costs the server and the database when its clients read
+slowly (`--read-rate`). Only for a run with a paced rate; the other sections show the fastest.
+
+At the page's cell (its rows, format and lowest concurrency), every rate measured: per endpoint,
+connection-seconds per request and server memory per open stream against the read rate, one
+line per contender and source; a table of every figure a paced round records; and one sentence
+on which source to pick when clients are slow, from `/chunked` at the slowest rate, by the noise
+rule of `verdict.py`. A figure that was not measured is shown as "-", never estimated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from ..read_rates import format_rate, rate_order
+from ..results import ENDPOINTS, SOURCES, Results, Scenario, Stats
+from . import _format
+from .context import View, line_style
+from .figure import Figure, Note, Table, flag_names, notes_for, scale_points, stats_point
+from .svg import Axis, LineChart, Point, Series
+from .verdict import clearly_different, ranking_verdict, size_resolved
+
+HEADING = "Slow readers: what a streamed export costs the database"
+MISSING = "-"
+# Where `max` sits on the log rate axis: this many times the fastest rate measured, to its right.
+MAX_STEP = 10.0
+# Room on either side of the outermost rates, so their points clear the frame.
+AXIS_MARGIN = 1.6
+
+Cell = tuple[int, str, int]  # rows, format, concurrency
+
+
+@dataclass(frozen=True)
+class SlowReaders:
+    """The section: the sentence that answers it, how to read it, and a figure per endpoint."""
+
+    heading: str
+    advice: str
+    caption: str
+    figures: tuple[Figure, ...]
+
+
+def slow_readers(results: Results, contenders: Sequence[str], prefix: str) -> SlowReaders | None:
+    """The section for `contenders` (every timed one on the summary, one on its page), or None
+    for a run read at full speed only."""
+    view = View.of(results)
+    cell = _cell(results, view, contenders)
+    if cell is None:
+        return None
+    rows, fmt, concurrency = cell
+    measured = [
+        s
+        for s in results.scenarios
+        if s.contender in contenders and (s.rows, s.format, s.concurrency) == cell
+    ]
+    rates = rate_order([s.read_rate for s in measured])
+    endpoints = [e for e in ENDPOINTS if any(s.endpoint == e for s in measured)]
+    words = f"{_format.rows(rows)} rows, {fmt}, concurrency {concurrency}"
+    return SlowReaders(
+        heading=HEADING,
+        advice=advice(measured, contenders),
+        caption=_caption(measured, words),
+        figures=tuple(
+            _figure(view, contenders, prefix, endpoint, measured, rates, words)
+            for endpoint in endpoints
+        ),
+    )
+
+
+def _cell(results: Results, view: View, contenders: Sequence[str]) -> Cell | None:
+    """The page's own cell when it was read at a set rate, else the cell read at set rates most
+    often (a run stopped early), the larger first."""
+    paced: dict[Cell, int] = {}
+    for s in results.scenarios:
+        if s.contender in contenders and s.read_rate is not None:
+            cell = (s.rows, s.format, s.concurrency)
+            paced[cell] = paced.get(cell, 0) + 1
+    if not paced:
+        return None
+    own = (view.default_rows, view.format, view.concurrency)
+    if own in paced:
+        return own
+    return max(paced, key=lambda c: (paced[c], c[0], -c[2]))
+
+
+def _caption(measured: Sequence[Scenario], words: str) -> str:
+    bystander = next((s.bystander for s in measured if s.bystander is not None), None)
+    abort = next((s.abort for s in measured if s.abort is not None), None)
+    parts = [
+        f"Each request was read no faster than its rate (max: as fast as the client reads), at "
+        f"{words}. Connection-s: how long the server held a pooled database connection per "
+        "request, from its pool's own count; memory per stream: the server's peak memory "
+        "growth divided by the requests open at once; oldest transaction: the oldest open "
+        "transaction pg_stat_activity showed while the rounds ran."
+    ]
+    if bystander is not None:
+        parts.append(
+            f"Bystander: a {bystander.rows}-row request sent {bystander.delay:g} s into each "
+            "paced round and read at full speed, its first byte (median) and how many were "
+            "refused (answered other than 200, e.g. a 503 when the pool had no connection)."
+        )
+    if abort is not None:
+        parts.append(
+            f"Abort: a reader that took {_format.size(abort.after_bytes)} of a /chunked body at "
+            "the rate and vanished; seconds (median) until the server held no connection and "
+            "its backends were idle, after a reset and after a clean close; leaked: not within "
+            f"{abort.patience:g} s."
+        )
+    parts.append(f"“{MISSING}”: not measured.")
+    return " ".join(parts)
+
+
+def _figure(
+    view: View,
+    contenders: Sequence[str],
+    prefix: str,
+    endpoint: str,
+    measured: Sequence[Scenario],
+    rates: Sequence[float | None],
+    words: str,
+) -> Figure:
+    def order(s: Scenario) -> tuple[int, int, int]:
+        # Fastest rate first, then the contract's order of sources, then the run's of contenders.
+        return rates.index(s.read_rate), SOURCES.index(s.source), contenders.index(s.contender)
+
+    mine = sorted((s for s in measured if s.endpoint == endpoint), key=order)
+    several = len(contenders) > 1
+    ident = f"{prefix}slow-readers-{endpoint}"
+    x = _rate_axis(rates)
+    charts = (
+        LineChart(
+            ident=f"{ident}-connection",
+            title=f"/{endpoint}: connection-seconds per request against the read rate",
+            subtitle=f"median with [min, p95] whiskers, {words}",
+            x=x,
+            y=Axis("pooled connection held per request (log scale)", log=True, unit="s"),
+            series=_series(view, contenders, endpoint, mine, rates, _connection_point),
+        ),
+        LineChart(
+            ident=f"{ident}-memory",
+            title=f"/{endpoint}: server memory per open stream against the read rate",
+            subtitle=f"median peak growth ÷ concurrency, [min, p95] whiskers, {words}",
+            x=x,
+            y=Axis("peak memory growth per open stream (MB)", start=0.0),
+            series=_series(view, contenders, endpoint, mine, rates, _memory_point),
+        ),
+    )
+    headers = (
+        *(("contender",) if several else ()),
+        "source",
+        "rate",
+        "reached rate",
+        "first byte",
+        "total",
+        "memory per stream",
+        "connection-s per request",
+        "connections held at peak",
+        "oldest transaction",
+        "bystander first byte",
+        "abort cost",
+        "flags",
+    )
+    return Figure(
+        ident=ident,
+        heading=f"/{endpoint}",
+        charts=charts,
+        notes=(*notes_for(view, mine, contenders), *_database_notes(mine, several)),
+        table=Table(headers, tuple(_row(s, several) for s in mine)),
+        verdicts=tuple(_verdicts(mine, contenders)),
+    )
+
+
+def _rate_axis(rates: Sequence[float | None]) -> Axis:
+    """A log axis of the rates measured, `max` one step right of the fastest, each tick labelled
+    as the rate was asked for."""
+    positions = [_position(rate, rates) for rate in rates]
+    return Axis(
+        "read rate per request (log scale; max: as fast as the client reads)",
+        log=True,
+        ticks=tuple(sorted(positions)),
+        start=min(positions) / AXIS_MARGIN,
+        end=max(positions) * AXIS_MARGIN,
+        labels=tuple((_position(rate, rates), format_rate(rate)) for rate in rates),
+    )
+
+
+def _position(rate: float | None, rates: Sequence[float | None]) -> float:
+    if rate is not None:
+        return rate
+    fastest = max((r for r in rates if r is not None), default=None)
+    return MAX_STEP if fastest is None else fastest * MAX_STEP
+
+
+PointOf = Callable[[Scenario, float], Point | None]
+
+
+def _connection_point(scenario: Scenario, x: float) -> Point | None:
+    held = _held(scenario)
+    return None if held is None else stats_point(x, held, scenario)
+
+
+def _memory_point(scenario: Scenario, x: float) -> Point | None:
+    growth = scenario.server.peak_memory_growth_bytes
+    if growth is None:
+        return None
+    # Megabytes per open stream, its spread with it.
+    return scale_points((stats_point(x, growth, scenario),), 1e-6 / scenario.concurrency)[0]
+
+
+def _series(
+    view: View,
+    contenders: Sequence[str],
+    endpoint: str,
+    scenarios: Sequence[Scenario],
+    rates: Sequence[float | None],
+    point_of: PointOf,
+) -> tuple[Series, ...]:
+    """One line per contender and source, a point per rate where the figure was measured."""
+    found = []
+    for contender in contenders:
+        for source in SOURCES:
+            mine = [s for s in scenarios if (s.contender, s.source) == (contender, source)]
+            points = sorted(
+                (
+                    point
+                    for s in mine
+                    if (point := point_of(s, _position(s.read_rate, rates))) is not None
+                ),
+                key=lambda point: point.x,
+            )
+            if points:
+                name = f"{contender} {source}" if len(contenders) > 1 else f"{endpoint}/{source}"
+                dash = line_style(endpoint, source)
+                found.append(Series(name, tuple(points), view.colour(contender), dash))
+    return tuple(found)
+
+
+def _row(scenario: Scenario, several: bool) -> tuple[str, ...]:
+    database = scenario.database
+    return (
+        *((scenario.contender,) if several else ()),
+        scenario.source,
+        format_rate(scenario.read_rate),
+        _rate(scenario.reached_rate),
+        _median(scenario.ttfb),
+        _median(scenario.total),
+        _memory_per_stream(scenario),
+        MISSING
+        if database is None or database.connection_seconds is None
+        else _format.spread(database.connection_seconds),
+        MISSING if database is None or database.held_peak is None else str(database.held_peak),
+        MISSING
+        if database is None or database.transaction_age_max is None
+        else _format.seconds(database.transaction_age_max),
+        _bystander(scenario),
+        _abort(scenario),
+        flag_names(scenario),
+    )
+
+
+def _rate(stats: Stats | None) -> str:
+    return MISSING if stats is None else format_rate(stats.median)
+
+
+def _median(stats: Stats | None) -> str:
+    return MISSING if stats is None else _format.seconds(stats.median)
+
+
+def _memory_per_stream(scenario: Scenario) -> str:
+    growth = scenario.server.peak_memory_growth_bytes
+    per_stream = scenario.memory_per_stream
+    if growth is None or per_stream is None:
+        return MISSING
+    # Below the allocator's step the whole process did not visibly grow: no digits to divide.
+    return "< 1 MiB" if not size_resolved(growth) else _format.size(per_stream)
+
+
+def _bystander(scenario: Scenario) -> str:
+    bystander = scenario.bystander
+    if bystander is None:
+        return MISSING
+    text = MISSING if bystander.ttfb is None else _format.seconds(bystander.ttfb.median)
+    if bystander.refused:
+        text += f" ({bystander.refused} of {bystander.sent} refused)"
+    return text
+
+
+def _abort(scenario: Scenario) -> str:
+    abort = scenario.abort
+    if abort is None:
+        return MISSING
+    return f"reset {_median(abort.reset)}, close {_median(abort.close)}, {abort.leaked} leaked"
+
+
+def _label(scenario: Scenario, several: bool) -> str:
+    who = f"{scenario.contender} " if several else ""
+    return f"{who}{scenario.source} at {format_rate(scenario.read_rate)}"
+
+
+def _database_notes(scenarios: Sequence[Scenario], several: bool) -> tuple[Note, ...]:
+    """What went wrong for the database or for the requests beside the slow ones."""
+    notes = []
+    for scenario in scenarios:
+        label = _label(scenario, several)
+        database, bystander, abort = scenario.database, scenario.bystander, scenario.abort
+        if database is not None and database.checkouts_failed:
+            notes.append(
+                Note(
+                    "error",
+                    f"{label}: {database.checkouts_failed} requests for a pooled connection "
+                    "failed (each a 503, or a stream cut short)",
+                )
+            )
+        if bystander is not None and bystander.refused:
+            notes.append(
+                Note(
+                    "error",
+                    f"{label}: the {bystander.rows}-row request sent meanwhile was refused "
+                    f"{bystander.refused} of {bystander.sent} times",
+                    bystander.examples,
+                )
+            )
+        if abort is not None and abort.leaked:
+            notes.append(
+                Note(
+                    "error",
+                    f"{label}: after {abort.leaked} vanished readers the server still held a "
+                    f"connection or a busy backend {abort.patience:g} s later",
+                )
+            )
+    return tuple(notes)
+
+
+def _verdicts(scenarios: Sequence[Scenario], contenders: Sequence[str]) -> list[str]:
+    """Per contender, at the slowest rate, the sources ranked by connection-seconds."""
+    paced = [s.read_rate for s in scenarios if s.read_rate is not None]
+    if not paced:
+        return []
+    slowest = min(paced)
+    verdicts = []
+    for contender in contenders:
+        entries = [
+            (s.source, held)
+            for s in scenarios
+            if s.contender == contender and s.read_rate == slowest
+            if (held := _held(s)) is not None
+        ]
+        if len(entries) > 1:
+            who = f"{contender}, " if len(contenders) > 1 else ""
+            verdicts.append(
+                ranking_verdict(f"{who}connection-s per request at {format_rate(slowest)}", entries)
+            )
+    return verdicts
+
+
+def _held(scenario: Scenario) -> Stats | None:
+    return scenario.database.connection_seconds if scenario.database else None
+
+
+def advice(measured: Sequence[Scenario], contenders: Sequence[str]) -> str:
+    """Which source to pick when clients are slow: the one that held a pooled connection least
+    per request on `/chunked` at the slowest rate measured, named only when it is clear of the
+    others by the noise rule on every contender that measured both."""
+    chunked = [s for s in measured if s.endpoint == "chunked" and s.read_rate is not None]
+    if not chunked:
+        return (
+            "No /chunked response was read at a set rate in this run: nothing here says which "
+            "source suits slow clients."
+        )
+    slowest = min(s.read_rate for s in chunked if s.read_rate is not None)
+    at_slowest = [s for s in chunked if s.read_rate == slowest]
+    where = f"At {format_rate(slowest)}, the slowest rate measured on /chunked"
+    held: dict[str, dict[str, Stats]] = {}
+    for s in sorted(at_slowest, key=lambda s: SOURCES.index(s.source)):
+        if (stats := _held(s)) is not None:
+            held.setdefault(s.source, {})[s.contender] = stats
+    bystanders = _bystander_clause(at_slowest)
+    if not held:
+        return f"{where}, no server reported how long it held its connections{bystanders}."
+
+    def worst(source: str) -> tuple[float, int]:
+        # A source ranks by its longest median over the contenders: a figure the run measured.
+        return max(m.median for m in held[source].values()), SOURCES.index(source)
+
+    ranked = sorted(held, key=worst)
+    if len(ranked) == 1:
+        [source] = ranked
+        oldest = [
+            s.database.transaction_age_max
+            for s in at_slowest
+            if s.source == source and s.database and s.database.transaction_age_max is not None
+        ]
+        transaction = (
+            f", and the oldest transaction seen was open {_values(oldest)}" if oldest else ""
+        )
+        return (
+            f"{where}, only {source} was measured: it held a pooled connection "
+            f"{_values(m.median for m in held[source].values())} per request (median)"
+            f"{transaction}{bystanders}."
+        )
+    leader, others = ranked[0], ranked[1:]
+    judged = {other: _judge(held[leader], held[other]) for other in others}
+
+    def amount(source: str) -> str:
+        return _values(m.median for m in held[source].values())
+
+    medians = (
+        f"medians of the {len(contenders)} contenders, a range where they differ"
+        if len(contenders) > 1
+        else "median"
+    )
+    if any(verdict is None for verdict in judged.values()):
+        values = ", ".join(f"{source} {amount(source)}" for source in ranked)
+        return (
+            f"{where}, pooled connections were held per request: {values} ({medians}), each "
+            f"measured once, too few runs to call a winner{bystanders}."
+        )
+    ties = [other for other in others if not judged[other]]
+    clear = [other for other in others if judged[other]]
+    if not ties:
+        against = _join(
+            [f"{_factor(held[leader], held[o])} less than {o} ({amount(o)})" for o in clear]
+        )
+        return (
+            f"When clients are slow, pick {leader}: {where[0].lower()}{where[1:]}, it held a "
+            f"pooled connection {amount(leader)} per request ({medians}), clearly the least: "
+            f"{against}{bystanders}."
+        )
+    tied = _join([f"{source} {amount(source)}" for source in [leader, *ties]])
+    if not clear:
+        return (
+            f"{where}, the sources held a pooled connection alike, {tied} per request "
+            f"({medians}): within the noise, so none is the clear pick for slow clients"
+            f"{bystanders}."
+        )
+    behind = _join([f"{o} {amount(o)}, {_factor(held[leader], held[o])} as long" for o in clear])
+    return (
+        f"{where}, {tied} per request held a pooled connection least ({medians}), within the "
+        f"noise of each other; clearly longer: {behind}{bystanders}."
+    )
+
+
+def _judge(leader: dict[str, Stats], other: dict[str, Stats]) -> bool | None:
+    """Whether `leader` held its connection clearly less than `other` on every contender that
+    measured both (None: a figure measured once)."""
+    shared = [name for name in leader if name in other]
+    if not shared:
+        return False
+    verdicts = [clearly_different(leader[name], other[name]) for name in shared]
+    if any(v is None for v in verdicts):
+        return None
+    return all(verdicts) and all(leader[n].median < other[n].median for n in shared)
+
+
+def _factor(leader: dict[str, Stats], other: dict[str, Stats]) -> str:
+    """How many times less, per contender that measured both: one factor, or their range."""
+    factors = sorted(
+        other[name].median / leader[name].median
+        for name in leader
+        if name in other and leader[name].median > 0
+    )
+    if not factors:
+        return "clearly"
+    low, high = _times(factors[0]), _times(factors[-1])
+    return f"{low}×" if low == high else f"{low}–{high}×"
+
+
+def _times(factor: float) -> str:
+    return f"{factor:.0f}" if factor >= 10 else f"{factor:.1f}"
+
+
+def _values(seconds: Iterable[float]) -> str:
+    """One time, or the range of several (one per contender), the unit said once."""
+    found = sorted(seconds)
+    low, high = _format.seconds(found[0]), _format.seconds(found[-1])
+    if low == high:
+        return low
+    low_number, _, low_unit = low.partition(" ")
+    high_unit = high.partition(" ")[2]
+    return f"{low_number}–{high}" if low_unit == high_unit else f"{low}–{high}"
+
+
+def _bystander_clause(scenarios: Sequence[Scenario]) -> str:
+    """What a small request sent meanwhile met beside each source, as measured."""
+    by_source: dict[str, list[Scenario]] = {}
+    for s in sorted(scenarios, key=lambda s: SOURCES.index(s.source)):
+        if s.bystander is not None:
+            by_source.setdefault(s.source, []).append(s)
+    if not by_source:
+        return "; no request beside them was measured"
+    first = next(s.bystander for found in by_source.values() for s in found if s.bystander)
+    parts = []
+    for source, found in by_source.items():
+        sent = sum(s.bystander.sent for s in found if s.bystander)
+        refused = sum(s.bystander.refused for s in found if s.bystander)
+        ttfbs = [s.bystander.ttfb.median for s in found if s.bystander and s.bystander.ttfb]
+        text = f"{_values(ttfbs)} beside {source}" if ttfbs else f"no answer beside {source}"
+        if refused:
+            text += f" ({refused} of {sent} refused)"
+        parts.append(text)
+    return (
+        f"; a {first.rows}-row request sent {first.delay:g} s into each round got its first "
+        f"byte in {_join(parts)} (medians)"
+    )
+
+
+def _join(parts: Sequence[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
