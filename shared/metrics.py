@@ -1,7 +1,8 @@
 """Server-side figures for remote targets: Prometheus text for the serving process itself.
 
 Standard process metrics plus the peak resident set since the last reset, which Linux keeps as
-`VmHWM` in /proc/self/status and resets when 5 is written to /proc/self/clear_refs. A comparator that
+`VmHWM` in /proc/self/status and resets when 5 is written to /proc/self/clear_refs, and whatever
+else the server adds (its data layer's connection ledger, shared/ledger.py). A comparator that
 cannot see the server's process (another host, a container) reads these instead.
 """
 
@@ -9,12 +10,23 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PEAK_METRIC = "process_peak_resident_memory_bytes"
+
+
+class Sample(NamedTuple):
+    """One sample without labels: its name, type (`counter` or `gauge`), help text and value."""
+
+    name: str
+    kind: str
+    text: str
+    value: float
 
 
 def peak_rss_bytes(pid: int | str = "self") -> int:
@@ -30,7 +42,8 @@ def reset_peak(pid: int | str = "self") -> None:
     Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
-def render(process: psutil.Process | None = None) -> bytes:
+def render(process: psutil.Process | None = None, more: Iterable[Sample] = ()) -> bytes:
+    """The process's samples, then `more`, as Prometheus text."""
     proc = process or psutil.Process(os.getpid())
     with proc.oneshot():
         cpu = proc.cpu_times()
@@ -54,7 +67,7 @@ def render(process: psutil.Process | None = None) -> bytes:
          time.time()),
     ]  # fmt: skip
     lines: list[str] = []
-    for name, kind, text, value in samples:
+    for name, kind, text, value in [*samples, *more]:
         lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}", f"{name} {value}"]
     return ("\n".join(lines) + "\n").encode()
 

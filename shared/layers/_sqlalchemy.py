@@ -21,6 +21,7 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 from ..database import asyncpg_engine
 from ..encoders import Row
 from ..failures import DatabaseUnavailable
+from ..ledger import ConnectionLedger
 from ..pooling import describe, release, settle
 from ..read_ahead import ReadAheadStream
 from ..settings import Settings
@@ -29,17 +30,18 @@ logger = logging.getLogger("streambench.database")
 T = TypeVar("T")
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def create_engine(settings: Settings, ledger: ConnectionLedger) -> AsyncEngine:
     """An `AsyncEngine` on asyncpg with the asyncpg layer's pool size, timeout and session, its
     connections opened by the same call (`shared.database.asyncpg_engine`), so the layers differ
-    only in what reads the rows.
+    only in what reads the rows, and its checkouts kept in `ledger` the same way.
     """
-    engine = asyncpg_engine(settings)
+    engine = asyncpg_engine(settings, ledger=ledger)
     # After a restart every pooled connection is dead. `pool_pre_ping` would find out with three
     # round trips per checkout (BEGIN, `;`, ROLLBACK in 2.1's asyncpg dialect); asyncpg already
     # knows, for free, once the event loop has read the server's goodbye. Raising
     # DisconnectionError at checkout is SQLAlchemy's documented way to have the pool replace it.
-    event.listen(engine.sync_engine, "checkout", _refuse_closed)
+    # First of the checkout listeners: the ledger's must not count a connection refused here.
+    event.listen(engine.sync_engine, "checkout", _refuse_closed, insert=True)
     return engine
 
 
@@ -80,13 +82,21 @@ async def shielded(
         raise
 
 
-async def checkout(engine: AsyncEngine, patience: float) -> AsyncConnection:
+async def checkout(
+    engine: AsyncEngine, patience: float, ledger: ConnectionLedger
+) -> AsyncConnection:
     """A pooled `AsyncConnection`, or `DatabaseUnavailable` (pool timeout, database down)."""
 
     async def give_back(connection: AsyncConnection) -> None:
         await release(connection, healthy=True)
 
-    return await shielded(engine.connect(), give_back, patience)
+    return await shielded(waited(engine.connect(), ledger), give_back, patience)
+
+
+async def waited(opening: Awaitable[T], ledger: ConnectionLedger) -> T:
+    """`opening` (a checkout), its wait for the pool timed in `ledger`."""
+    with ledger.waiting():
+        return await opening
 
 
 def connection_gone(error: BaseException) -> bool:
