@@ -176,9 +176,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def show_metrics(request: web.Request) -> web.Response:
-    return web.Response(body=metrics.render(), headers={"Content-Type": metrics.CONTENT_TYPE})
+    # The process's figures and what its requests cost the pool (the layer's ledger).
+    body = metrics.render(more=request.app[DATABASE].ledger.samples())
+    return web.Response(body=body, headers={"Content-Type": metrics.CONTENT_TYPE})
 
 
 async def reset_peak(request: web.Request) -> web.Response:
     metrics.reset_peak()
+    request.app[DATABASE].ledger.reset_peak()
     return web.Response(status=204)

@@ -89,10 +89,10 @@ def create_app(settings: Settings) -> ASGIApp:
         return send(await endpoints.healthz(resources))
 
     async def show_metrics(request: HttpRequest) -> HttpResponseBase:
-        return send(endpoints.show_metrics())
+        return send(endpoints.show_metrics(resources))
 
     async def reset_peak(request: HttpRequest) -> HttpResponseBase:
-        return send(endpoints.reset_peak())
+        return send(endpoints.reset_peak(resources))
 
     routes = [
         path("standard", _only("GET", standard)),

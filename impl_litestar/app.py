@@ -67,11 +67,11 @@ def create_app(settings: Settings) -> ASGIApp:
 
     @get("/metrics")
     async def show_metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
-        return send(endpoints.show_metrics())
+        return send(endpoints.show_metrics(resources))
 
     @post("/metrics/reset-peak")
     async def reset_peak(request: Request[Any, Any, Any]) -> Response[bytes]:
-        return send(endpoints.reset_peak())
+        return send(endpoints.reset_peak(resources))
 
     handlers = [standard, chunked, healthz]
     if settings.metrics:

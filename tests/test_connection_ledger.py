@@ -3,15 +3,21 @@
 The comparator reads these samples around each round of requests, so their names and meanings
 are an interface: the names are written out here, not taken from the code. The arithmetic is
 tested on its own with a clock the test moves; every shared layer, in process, returns in its
-ledger every connection its pool got back, however a body ended.
+ledger every connection its pool got back, however a body ended; then every data layer, on a real
+server on a real socket with a pool of one connection, shows a stalled stream holding its
+connection (and its connection-seconds rising) until its client goes, a `fetch` as one checkout
+given back, a second request waiting the pool timeout into a 503, and `POST /metrics/reset-peak`
+restarting the peak and the maxima but never the counters.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 import asyncpg
+import httpx
 import pytest
 
 from shared import metrics
@@ -21,8 +27,17 @@ from shared.encoders import ENCODERS
 from shared.layers import SHARED_LAYERS, DataLayer
 from shared.ledger import ConnectionLedger
 
+from .rawhttp import RawConnection
+from .servers import Server, ServerPool
+from .test_conformance_failures import BIG
 from .test_conformance_resilience import _pooled_backends
-from .test_data_layers import OFFERED_IN_PROCESS
+from .test_data_layers import (
+    EVERY_PAIR,
+    OFFERED_IN_PROCESS,
+    ONE_PAIR,
+    PLACEMENTS,
+    LayerOnPair,
+)
 from .test_data_layers import opened as opened  # the fixture
 
 HELD = "streambench_db_connections_held"
@@ -35,6 +50,10 @@ WAIT_MAX = "streambench_db_checkout_wait_seconds_max"
 FAILED = "streambench_db_checkouts_failed_total"
 NAMES = (HELD, PEAK, SECONDS, CHECKOUTS, HOLD_MAX, WAITED, WAIT_MAX, FAILED)
 COUNTERS = (SECONDS, CHECKOUTS, WAITED, FAILED)
+
+# One connection, so that one stalled stream holds the whole pool; a short wait for it.
+POOL_TIMEOUT = 1.0
+STALL = 1.2  # seconds a stream's reader stalls mid-body
 
 
 # The arithmetic
@@ -207,3 +226,218 @@ async def test_a_dead_connection_passed_over_is_no_checkout_but_on_asyncpg(
         assert checkouts == 1, f"{checkouts} checkouts for one request"
     assert after.held == 0, after
     assert after.failed == before.failed, after
+
+
+# Every layer, on a real server
+
+
+def _serve(servers: ServerPool, layer: LayerOnPair) -> Server:
+    return servers.get(
+        layer.pair, layer=layer.name, metrics=True, pool_size=1, pool_timeout=POOL_TIMEOUT
+    )
+
+
+async def _ledger(client: httpx.AsyncClient) -> dict[str, float]:
+    response = await client.get("/metrics")
+    assert response.status_code == 200, response.text
+    values = metrics.parse(response.text)
+    missing = [name for name in NAMES if name not in values]
+    assert not missing, f"/metrics lacks {missing}:\n{response.text}"
+    return {name: values[name] for name in NAMES}
+
+
+async def _nothing_held(client: httpx.AsyncClient, patience: float = 10.0) -> dict[str, float]:
+    """The ledger once no connection is held (a stream of an earlier request may still be
+    closing), or an assertion saying what is still held after `patience`."""
+    deadline = time.monotonic() + patience
+    while True:
+        figures = await _ledger(client)
+        if figures[HELD] == 0:
+            return figures
+        if time.monotonic() > deadline:
+            raise AssertionError(f"a connection is still held after {patience} s: {figures}")
+        await asyncio.sleep(0.05)
+
+
+async def _stalled_stream(server: Server) -> RawConnection:
+    """A `/chunked?source=cursor` stream whose reader stops after its first chunk: the server
+    soon waits on flow control, its connection held."""
+    stream = await RawConnection.open(server.url, f"{BIG}&source=cursor")
+    assert stream.response is not None
+    assert stream.response.status == 200, f"the stream was refused: {stream.response.status}"
+    await stream.read_chunk()
+    return stream
+
+
+async def _reset(client: httpx.AsyncClient) -> None:
+    response = await client.post("/metrics/reset-peak")
+    assert response.status_code == 204, response.text
+
+
+@pytest.mark.parametrize("layer", ONE_PAIR)
+async def test_a_stalled_stream_holds_its_connection_until_its_client_goes(
+    layer: LayerOnPair, servers: ServerPool
+) -> None:
+    server = _serve(servers, layer)
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
+        before = await _nothing_held(client)
+        stream = await _stalled_stream(server)
+        try:
+            stalled_since = time.monotonic()
+            during = []
+            for _ in range(3):
+                await asyncio.sleep(STALL / 3)
+                during.append(await _ledger(client))
+            stalled = time.monotonic() - stalled_since
+        finally:
+            stream.abort()
+        assert [figures[HELD] for figures in during] == [1, 1, 1], during
+        seconds = [figures[SECONDS] for figures in during]
+        assert seconds[0] < seconds[1] < seconds[2], (
+            f"connection-seconds should rise while the stream is stalled: {seconds}"
+        )
+        assert during[-1][SECONDS] - before[SECONDS] >= stalled * 2 / 3, (before, during)
+        after = await _nothing_held(client)
+        assert after[SECONDS] - before[SECONDS] >= stalled, (
+            f"{after[SECONDS] - before[SECONDS]:.2f} connection-seconds for a {stalled:.2f} s stall"
+        )
+        assert after[CHECKOUTS] - before[CHECKOUTS] == 1, (before, after)
+
+
+@pytest.mark.parametrize("layer", EVERY_PAIR)
+async def test_a_fetch_is_one_checkout_given_back(layer: LayerOnPair, servers: ServerPool) -> None:
+    """On every pair: the /metrics and /metrics/reset-peak wiring of every port."""
+    server = _serve(servers, layer)
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
+        before = await _nothing_held(client)
+        response = await client.get("/standard?rows=10&source=fetch")
+        assert response.status_code == 200, response.text
+        after = await _ledger(client)
+        assert after[CHECKOUTS] - before[CHECKOUTS] == 1, (before, after)
+        assert after[HELD] == 0, "a fetch gives its connection back before its response"
+        assert after[SECONDS] > before[SECONDS], (before, after)
+        assert after[PEAK] == 1, after
+        await _reset(client)
+        assert (await _ledger(client))[PEAK] == 0, "the peak restarts from what is held: nothing"
+
+
+@pytest.mark.parametrize("layer", ONE_PAIR)
+async def test_waiting_for_a_held_pool_is_timed_and_its_503_counted(
+    layer: LayerOnPair, servers: ServerPool
+) -> None:
+    server = _serve(servers, layer)
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
+        await _nothing_held(client)
+        stream = await _stalled_stream(server)
+        try:
+            await _reset(client)
+            before = await _ledger(client)
+            started = time.monotonic()
+            response = await client.get("/standard?rows=10&source=fetch")
+            elapsed = time.monotonic() - started
+            after = await _ledger(client)
+        finally:
+            stream.abort()
+        assert response.status_code == 503, response.text
+        assert after[FAILED] - before[FAILED] == 1, (before, after)
+        assert after[CHECKOUTS] == before[CHECKOUTS], "nothing was handed out"
+        assert after[HELD] == 1, after
+        assert POOL_TIMEOUT * 0.9 <= after[WAIT_MAX] <= elapsed, (
+            f"waited {after[WAIT_MAX]:.3f} s for a pool timeout of {POOL_TIMEOUT} s"
+        )
+        assert after[WAITED] - before[WAITED] >= POOL_TIMEOUT * 0.9, (before, after)
+        await _nothing_held(client)
+
+
+@pytest.mark.parametrize("layer", ONE_PAIR)
+async def test_a_reset_restarts_the_peak_and_maxima_but_no_counter(
+    layer: LayerOnPair, servers: ServerPool
+) -> None:
+    server = _serve(servers, layer)
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
+        await _nothing_held(client)
+        stream = await _stalled_stream(server)
+        await asyncio.sleep(STALL)
+        stream.abort()
+        long_hold = await _nothing_held(client)
+        assert long_hold[PEAK] >= 1
+        assert long_hold[HOLD_MAX] >= STALL, long_hold
+
+        await _reset(client)
+        nothing = await _ledger(client)
+        assert (nothing[PEAK], nothing[HOLD_MAX], nothing[WAIT_MAX]) == (0, 0, 0), nothing
+        _assert_counters_kept(long_hold, nothing)
+
+        opened = time.monotonic()
+        stream = await _stalled_stream(server)
+        try:
+            await asyncio.sleep(STALL / 3)
+            await _reset(client)
+            held = await _ledger(client)
+            age = time.monotonic() - opened
+        finally:
+            stream.abort()
+        assert (held[HELD], held[PEAK]) == (1, 1), held
+        assert STALL / 3 <= held[HOLD_MAX] <= age, (
+            f"the longest hold after a reset is the age of the one held ({age:.2f} s at most), "
+            f"not {held[HOLD_MAX]:.2f} s"
+        )
+        _assert_counters_kept(nothing, held)
+
+
+# Layers with the `keyset` source: each page a query on a connection of its own.
+KEYSET = [
+    pytest.param(pairs[0], id=pairs[0].id)
+    for pairs in PLACEMENTS
+    if "keyset" in pairs[0].spec.sources
+]
+
+
+@pytest.mark.parametrize("layer", KEYSET)
+async def test_a_stalled_keyset_stream_holds_nothing_between_its_pages(
+    layer: LayerOnPair, servers: ServerPool
+) -> None:
+    """Every page is a checkout given back before its rows are sent: once the server waits on a
+    stalled reader it holds no connection, and the pool's one connection serves another request
+    meanwhile."""
+    server = _serve(servers, layer)
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
+        before = await _nothing_held(client)
+        stream = await RawConnection.open(server.url, f"{BIG}&source=keyset")
+        try:
+            assert stream.response is not None
+            assert stream.response.status == 200, stream.response.status
+            await stream.read_chunk()
+            stalled = await _no_more_checkouts(client)
+            await asyncio.sleep(STALL)
+            during = await _ledger(client)
+            other = await client.get("/standard?rows=10&source=fetch")
+        finally:
+            stream.abort()
+        assert during[CHECKOUTS] - before[CHECKOUTS] >= 2, "the first page and the one read ahead"
+        assert during[HELD] == 0, during
+        assert during[SECONDS] == stalled[SECONDS], (
+            f"connection-seconds went on while nothing was read: {stalled} -> {during}"
+        )
+        assert other.status_code == 200, other.text
+
+
+async def _no_more_checkouts(
+    client: httpx.AsyncClient, quiet: float = 0.5, patience: float = 15.0
+) -> dict[str, float]:
+    """The ledger once no checkout came for `quiet` seconds: a stream of pages goes on until the
+    socket buffers are full (megabytes on loopback), then waits for its reader."""
+    deadline = time.monotonic() + patience
+    last = await _ledger(client)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(quiet)
+        figures = await _ledger(client)
+        if figures[CHECKOUTS] == last[CHECKOUTS] and figures[HELD] == 0:
+            return figures
+        last = figures
+    raise AssertionError(f"checkouts still coming after {patience} s: {last}")
+
+
+def _assert_counters_kept(before: dict[str, float], after: dict[str, float]) -> None:
+    went_down = [name for name in COUNTERS if after[name] < before[name]]
+    assert not went_down, f"counters never restart: {went_down} in {before} -> {after}"

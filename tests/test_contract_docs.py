@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -225,6 +226,22 @@ def test_metrics_media_type_is_what_metrics_renders(spec: dict[str, Any]) -> Non
 
     content = spec["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
     assert set(content) == {metrics.CONTENT_TYPE}
+
+
+def test_the_pool_samples_are_documented_as_the_ledger_writes_them(spec: dict[str, Any]) -> None:
+    """docs/contract.md has one row per connection-pool sample, with its type, and no other;
+    openapi.yaml's `/metrics` names every one."""
+    from shared.ledger import ConnectionLedger
+
+    written = {sample.name: sample.kind for sample in ConnectionLedger().samples()}
+    contract = (ROOT / "docs" / "contract.md").read_text()
+    section = contract.partition("\n## `/metrics` and `POST /metrics/reset-peak`\n")[2]
+    section = section.partition("\n## ")[0]
+    rows = dict(re.findall(r"^\| `(streambench_db_\w+)` \| (\w+) \|", section, re.MULTILINE))
+    assert rows == written, "docs/contract.md's metrics table against shared/ledger.py"
+    description = spec["paths"]["/metrics"]["get"]["description"]
+    missing = [name for name in written if f"`{name}`" not in description]
+    assert not missing, f"openapi.yaml's /metrics does not name {missing}"
 
 
 def test_error_responses_are_plain_application_json(spec: dict[str, Any]) -> None:

@@ -93,10 +93,13 @@ async def healthz(resources: AppResources) -> Answer:
     return health(None)
 
 
-def show_metrics() -> Answer:
-    return Answer(200, metrics.render(), {"Content-Type": metrics.CONTENT_TYPE})
+def show_metrics(resources: AppResources) -> Answer:
+    """The process's figures and what its requests cost the pool (the layer's ledger)."""
+    body = metrics.render(more=resources.database.ledger.samples())
+    return Answer(200, body, {"Content-Type": metrics.CONTENT_TYPE})
 
 
-def reset_peak() -> Answer:
+def reset_peak(resources: AppResources) -> Answer:
     metrics.reset_peak()
+    resources.database.ledger.reset_peak()
     return Answer(204, b"", {})

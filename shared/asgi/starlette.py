@@ -54,10 +54,10 @@ def contract_routes(resources: AppResources, logger: logging.Logger) -> list[Con
         return send(await endpoints.healthz(resources))
 
     async def show_metrics(request: Request) -> Response:
-        return send(endpoints.show_metrics())
+        return send(endpoints.show_metrics(resources))
 
     async def reset_peak(request: Request) -> Response:
-        return send(endpoints.reset_peak())
+        return send(endpoints.reset_peak(resources))
 
     routes = [
         ContractRoute("GET", "/standard", standard),
