@@ -21,8 +21,7 @@ from .options import Cell, CompareOptions
 from .results import SOURCES, AbortCost, ServerSource, Verification
 from .rounds import Instruments, measure_round
 from .servers import LedgerReader, LocalServer, NoProbe, Probe, metrics_probe, start_locals
-from .work import STARTUP_COST, Progress, Stopwatch
-from .work import round_cost as work_of_round
+from .work import STARTUP_COST, Progress, Stopwatch, cell_cost
 
 # What a response of each kind holds at its peak, in bodies, roughly (the README's run at 500,000
 # rows: a buffered `fetch` about 9 bodies, a streamed `fetch` about 6, buffered `cursor` and `copy`
@@ -225,7 +224,7 @@ async def _run_cell(
     progress: Progress,
 ) -> None:
     params = cell.params(options.batch)
-    cost = work_of_round(cell.rows, cell.concurrency)
+    cost = cell_cost(cell)
     for round_number in range(options.warmup + options.repeats):
         warm = round_number < options.warmup
         for contender in contenders:

@@ -40,9 +40,9 @@ from .work import (
     Progress,
     Stopwatch,
     ceiling_cost,
+    cell_cost,
     floor_cost,
     reference_cost,
-    round_cost,
     verify_cost,
 )
 
@@ -63,7 +63,7 @@ def estimate_work(options: CompareOptions, cells: Sequence[Cell]) -> float:
         taking_part = len(options.targets) + sum(
             cell.source in c.sources for c in options.contenders
         )
-        work += taking_part * rounds * round_cost(cell.rows, cell.concurrency)
+        work += taking_part * rounds * cell_cost(cell)
     work += len(group_cells(cells, options.reuse_servers)) * STARTUP_COST
     return work
 

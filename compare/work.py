@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import Protocol
 
-from .options import CompareOptions
+from .options import Cell, CompareOptions
 
 # What starting one group's servers is taken to cost.
 STARTUP_COST = 3.0
@@ -29,6 +29,18 @@ class Progress(Protocol):
 
 def round_cost(rows: int, concurrency: int = 1) -> float:
     return 0.005 + rows * concurrency * 1.2e-6
+
+
+# Bytes per row of each format in the data set, roughly: how long a paced reader takes.
+ROW_BYTES = {"text": 18, "ndjson": 285, "csv": 220, "json": 287}
+
+
+def cell_cost(cell: Cell) -> float:
+    """One round of a cell: at least its body's bytes at the read rate when it has one."""
+    cost = round_cost(cell.rows, cell.concurrency)
+    if cell.read_rate is not None:
+        cost = max(cost, cell.rows * ROW_BYTES.get(cell.format, 300) / cell.read_rate)
+    return cost
 
 
 # Each stage's cost, used alike by the estimate and by the progress it reports.
