@@ -94,7 +94,8 @@ def format_rate(rate: float | None) -> str:
     if rate is None:
         return MAX
     for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if rate >= size:
+        # 999.6 MB/s reads as 1GB/s: three significant figures would round it to 1e+03MB/s.
+        if rate >= size * 0.9995:
             return f"{rate / size:.3g}{unit}/s"
     return f"{rate:.3g}B/s"
 

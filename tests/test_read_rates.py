@@ -51,6 +51,10 @@ def test_rates_read_back_as_written() -> None:
     assert [format_rate(r) for r in (None, 1e6, 2.5e6, 512_000, 3e9, 20)] == [
         "max", "1MB/s", "2.5MB/s", "512kB/s", "3GB/s", "20B/s",
     ]  # fmt: skip
+    # Just under a unit's boundary: rounded into the larger unit, never 1e+03MB/s.
+    assert [format_rate(r) for r in (999_600_000.0, 999_440.3, 999_400.0)] == [
+        "1GB/s", "999kB/s", "999kB/s",
+    ]  # fmt: skip
 
 
 async def test_a_pacer_keeps_the_reader_to_its_rate() -> None:

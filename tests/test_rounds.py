@@ -11,6 +11,7 @@ import pytest
 
 from compare.client import make_client
 from compare.options import Cell
+from compare.results import ServerSource
 from compare.rounds import BYSTANDER_DELAY, Instruments, measure_round
 from compare.servers import Sample
 
@@ -21,7 +22,7 @@ CHUNK = b"x" * 65_536
 class GrowingProbe:
     """A server whose memory grows by `step` bytes each time it is looked at."""
 
-    source = "proc"
+    source: ServerSource = "proc"
     pids: tuple[int, ...] = ()
 
     def __init__(self, step: int) -> None:
