@@ -3,11 +3,13 @@
 Pure: an expression is parsed into a `Budget`, and a budget is checked against `Results`.
 
     EXPR   = [SCOPE "."]... FIGURE [":" STAT] OP NUMBER [UNIT]
-    SCOPE  = an endpoint (standard, chunked), a source (fetch, cursor, copy), a format (text,
-             ndjson, csv, json), a data layer (asyncpg, psycopg, ...), a port's name
-             (`port@server`, every layer it ran on) or a contender's (`port@server+layer`);
-             several narrow it further
+    SCOPE  = an endpoint (standard, chunked), a source (fetch, cursor, copy, keyset), a format
+             (text, ndjson, csv, json), a data layer (asyncpg, psycopg, ...), a port's name
+             (`port@server`, every layer it ran on), a contender's (`port@server+layer`) or a
+             read rate (`max`, `1MB/s`; without one, every rate); several narrow it further
     FIGURE = ttfb | headers | total | cpu    a time:  UNIT ms, s or min (a bare number is seconds)
+           | conn-seconds | transaction-age  connection-seconds per request, the oldest open
+           | abort                           transaction, an abort's cost (its slower kind): times
            | memory                          a size:  UNIT B, kB, MB, GB, KiB, MiB, GiB, or x-body
                                              (multiples of the response body's size)
            | x-floor | x-body-floor          total time over the rows floor / the body floor
@@ -20,7 +22,8 @@ scenario in scope where the figure was not measured (a budget that cannot be che
 pass silently); one that matches no scenario at all is broken too, since it is most likely a typo,
 unless what it names is not offered (`sqlalchemy-orm.copy...`: no COPY through an ORM), which is
 never held against a budget. Examples: `chunked.ttfb>10ms`, `standard.memory>2x-body`,
-`x-floor>3`, `errors>0`, `aiohttp@aiohttp.copy.total:p95>=1.5s`, `sqlalchemy-orm.chunked.x-floor>4`.
+`x-floor>3`, `errors>0`, `aiohttp@aiohttp.copy.total:p95>=1.5s`, `sqlalchemy-orm.chunked.x-floor>4`,
+`1MB/s.keyset.conn-seconds>0.5s`, `max.chunked.ttfb>10ms`.
 """
 
 from __future__ import annotations
@@ -31,16 +34,19 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .read_rates import format_rate
+from .read_rates import ReadRateError, format_rate, parse_read_rate
 from .results import ENDPOINTS, SOURCES, NotOffered, Results, Scenario, Stats
 
 FigureKind = Literal["time", "size", "ratio", "count"]
-ScopeKind = Literal["endpoint", "source", "format", "layer", "name"]
+ScopeKind = Literal["endpoint", "source", "format", "layer", "name", "rate"]
 FIGURES: dict[str, FigureKind] = {
     "ttfb": "time",
     "headers": "time",
     "total": "time",
     "cpu": "time",
+    "conn-seconds": "time",
+    "transaction-age": "time",
+    "abort": "time",
     "memory": "size",
     "x-floor": "ratio",
     "x-body-floor": "ratio",
@@ -64,13 +70,14 @@ _SIZE_UNITS = {
     "gib": 1024.0**3,
 }
 _EXPRESSION = re.compile(
-    r"^\s*(?P<left>[A-Za-z0-9_.:@+-]+?)\s*(?P<op>>=|<=|>|<)\s*"
+    r"^\s*(?P<left>[A-Za-z0-9_.:@+/-]+?)\s*(?P<op>>=|<=|>|<)\s*"
     r"(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>[A-Za-z-]*)\s*$"
 )
 GRAMMAR = (
-    "[SCOPE.]FIGURE[:STAT] OP NUMBER[UNIT]; FIGURE is ttfb, headers, total, cpu (ms, s, min), "
-    "memory (B, kB, MB, MiB, x-body), x-floor, x-body-floor or errors; SCOPE an endpoint, "
-    "source, format, data layer or port; STAT median, p95, min or max; OP >, >=, < or <="
+    "[SCOPE.]FIGURE[:STAT] OP NUMBER[UNIT]; FIGURE is ttfb, headers, total, cpu, conn-seconds, "
+    "transaction-age, abort (ms, s, min), memory (B, kB, MB, MiB, x-body), x-floor, "
+    "x-body-floor or errors; SCOPE an endpoint, source, format, data layer, port or read rate "
+    "(max, 1MB/s); STAT median, p95, min or max; OP >, >=, < or <="
 )
 
 
@@ -93,11 +100,18 @@ class Budget:
     kinds: tuple[ScopeKind, ...] = ()
 
     def matches(self, scenario: Scenario) -> bool:
+        if self.figure == "abort" and scenario.abort is None:
+            return False  # measured once per /chunked source, rate and format, at most rows
         fields = {
             scenario.endpoint, scenario.source, scenario.format, scenario.port,
             scenario.contender, scenario.layer,
         }  # fmt: skip
-        return all(word in fields for word in self.scope)
+        return all(
+            _rate(word) == scenario.read_rate if kind == "rate" else word in fields
+            for word, kind in zip(
+                self.scope, self.kinds or ("name",) * len(self.scope), strict=True
+            )
+        )
 
     def only_not_offered(self, entry: NotOffered) -> bool:
         """Whether this budget's scope lies within what `entry` leaves out: every endpoint and
@@ -166,15 +180,30 @@ def parse_budget(
         **dict.fromkeys(ENDPOINTS, "endpoint"),
     }
     for word in scope:
+        if word not in known and _is_rate(word):
+            known[word] = "rate"
         if word not in known:
             raise BudgetError(
-                f"--fail-if {text!r}: {word!r} is no endpoint, source, format, data layer or "
-                f"port (known: {', '.join(sorted(known))})"
+                f"--fail-if {text!r}: {word!r} is no endpoint, source, format, data layer, "
+                f"port or read rate (known: {', '.join(sorted(known))}, or a rate such as max "
+                "or 1MB/s)"
             )
     kind = FIGURES[figure]
     limit, per_body = _limit(text, kind, number, unit)
     kinds = tuple(known[word] for word in scope)
     return Budget(text.strip(), scope, figure, stat, op, limit, per_body, kinds)
+
+
+def _is_rate(word: str) -> bool:
+    try:
+        parse_read_rate(word)
+    except ReadRateError:
+        return False
+    return True
+
+
+def _rate(word: str) -> float | None:
+    return parse_read_rate(word)
 
 
 def _limit(text: str, kind: FigureKind, number: float, unit: str) -> tuple[float, bool]:
@@ -216,6 +245,12 @@ def _figure(scenario: Scenario, budget: Budget) -> Stats | float | None:
         return scenario.floor_ratio
     if figure == "x-body-floor":
         return scenario.body_floor_ratio
+    if figure == "conn-seconds":
+        return None if scenario.database is None else scenario.database.connection_seconds
+    if figure == "transaction-age":
+        return None if scenario.database is None else scenario.database.transaction_age_max
+    if figure == "abort":
+        return None if scenario.abort is None else scenario.abort.worst
     return float(scenario.errors)
 
 

@@ -62,7 +62,8 @@ def test_grammar(text, scope, figure, stat, op, limit, per_body) -> None:
     [
         ("ttfb 10ms", r"expected \[SCOPE\.\]FIGURE"),
         ("latency>10ms", "unknown figure 'latency'"),
-        ("flask.ttfb>1ms", "'flask' is no endpoint, source, format, data layer or port"),
+        ("flask.ttfb>1ms", "'flask' is no endpoint, source, format, data layer, port or read"),
+        ("0MB/s.total>1s", "'0MB/s' is no endpoint"),
         ("ttfb>10MB", "a time takes ms, s or min"),
         ("memory>3parsecs", "a size takes"),
         ("errors>1ms", "take a bare number"),
@@ -72,6 +73,32 @@ def test_grammar(text, scope, figure, stat, op, limit, per_body) -> None:
 def test_grammar_refusals(text: str, message: str) -> None:
     with pytest.raises(BudgetError, match=message):
         _budget(text)
+
+
+def test_a_read_rate_scopes_a_budget_and_slow_reader_figures_have_budgets(
+    results: Results,
+) -> None:
+    paced = fx.with_read_rates(results)
+    slow = min(r for r in fx.RATES if r is not None)
+    word = {1e6: "1MB/s", 10e6: "10MB/s"}[slow]
+    cursor = [s for s in paced.scenarios if s.source == "cursor" and s.endpoint == "chunked"]
+    held = {
+        s.read_rate: s.database.connection_seconds.median
+        for s in cursor
+        if s.database and s.database.connection_seconds
+    }
+    limit = min(held[slow], held[None]) / 2
+    breaches = check_budgets([_budget(f"{word}.chunked.cursor.conn-seconds>{limit}s")], paced)
+    assert breaches
+    assert {b.scenario.read_rate for b in breaches if b.scenario} == {slow}
+    assert all(f"read at {word}" in b.line() for b in breaches)
+    full_speed = check_budgets([_budget(f"max.chunked.cursor.conn-seconds>{limit}s")], paced)
+    assert {b.scenario.read_rate for b in full_speed if b.scenario} == {None}
+    # An abort is measured on a few scenarios only: the others are out of its budgets' scope.
+    aborts = check_budgets([_budget("abort>0ms")], paced)
+    assert aborts
+    assert all(b.scenario and b.scenario.abort is not None for b in aborts)
+    assert check_budgets([_budget("abort>10min"), _budget("transaction-age>10min")], paced) == []
 
 
 def test_a_broken_budget_names_every_scenario_that_broke_it(results: Results) -> None:
