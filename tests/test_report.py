@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from compare.report import (
     write_reports,
 )
 from compare.report.context import View
+from compare.report.figure import flag_names
 from compare.report.pages import LONE_PORT, glance_table, verdict_table
 from compare.report.verdict import Comparison, clearly_different, ranking_verdict
 from compare.results import Results, Stats
@@ -626,3 +628,11 @@ def test_one_contender_is_not_ranked_against_no_one(results: Results) -> None:
     )
     glance = glance_table(View.of(chunked_only))
     assert glance.rows[0][1] == "only /chunked measured: nothing to set it against"
+
+
+def test_a_scenario_with_failed_requests_is_flagged_errors_once() -> None:
+    scenario = fx.default_cell(fx.load(), "chunked")
+    failed = dataclasses.replace(scenario, errors=3, flags=("noisy", "errors"))
+    assert flag_names(failed) == "noisy, errors"
+    unflagged = dataclasses.replace(scenario, errors=3, flags=())
+    assert flag_names(unflagged) == "errors"

@@ -134,7 +134,8 @@ def with_below_floor(scenario: Scenario, ratio: float) -> Scenario:
 
 def flag_names(scenario: Scenario) -> str:
     """The scenario's flags, and `errors` if requests failed, as one comma list ("" if none)."""
-    return ", ".join([*scenario.flags, *(["errors"] if scenario.errors else [])])
+    failed = ["errors"] if scenario.errors and "errors" not in scenario.flags else []
+    return ", ".join([*scenario.flags, *failed])
 
 
 def flag_mark(scenario: Scenario) -> str:
