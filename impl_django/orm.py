@@ -70,7 +70,7 @@ from psycopg.pq import TransactionStatus
 from shared.contract import not_offered
 from shared.encoders import Row
 from shared.failures import DatabaseUnavailable
-from shared.keyset import KeysetStream
+from shared.keyset import KeysetStream, open_pages
 from shared.layers import layers_for
 from shared.layers.idle_check import closed_by_server
 from shared.ledger import ConnectionLedger
@@ -285,10 +285,7 @@ class DjangoOrmLayer:
     async def open_keyset(
         self, columns: tuple[str, ...], rows: int, batch_size: int
     ) -> KeysetStream:
-        """Keyset pages (shared/keyset.py) with the first one read: a failure up to here is
-        `DatabaseUnavailable`, before any byte. The caller owns the stream and must close it."""
-        stream = KeysetStream(self.fetch_page, columns, rows, batch_size, self._patience)
-        return await answered(stream, stream.first)
+        return await open_pages(self.fetch_page, columns, rows, batch_size, self._patience)
 
     async def fetch_page(self, columns: tuple[str, ...], after: int, limit: int) -> list[Row]:
         """The first `limit` messages past id `after` in one query, read as `fetch_all` reads

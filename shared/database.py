@@ -24,7 +24,7 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 from .copy_stream import CopyStream
 from .encoders import ENCODERS, Row
 from .failures import DatabaseUnavailable, StreamFailed
-from .keyset import KeysetStream
+from .keyset import KeysetStream, open_pages
 from .layers import SHARED_LAYERS
 from .ledger import ConnectionLedger
 from .pooling import answered as _answered
@@ -218,12 +218,9 @@ class Database:
     async def open_keyset(
         self, columns: tuple[str, ...], rows: int, batch_size: int
     ) -> KeysetStream:
-        """Keyset pages (shared/keyset.py) with the first one read: a failure up to here is
-        `DatabaseUnavailable`, before any byte. The caller must close the stream."""
-        stream = KeysetStream(
+        return await open_pages(
             self.fetch_page, columns, rows, batch_size, self._settings.pool_timeout
         )
-        return await _answered(stream, stream.first)
 
     async def fetch_page(self, columns: tuple[str, ...], after: int, limit: int) -> list[Row]:
         """The first `limit` rows past id `after` in one round trip, on a connection given back

@@ -25,10 +25,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from .encoders import Row
+from .pooling import answered
 from .read_ahead import ReadAheadStream
 from .row_stream import batch_sizes
 
-__all__ = ["BEFORE_FIRST", "KeysetStream", "Page"]
+__all__ = ["BEFORE_FIRST", "KeysetStream", "Page", "open_pages"]
 
 # (columns, after, limit) -> the first `limit` rows whose id is above `after`, by id.
 Page = Callable[[tuple[str, ...], int, int], Awaitable[Sequence[Row]]]
@@ -78,3 +79,12 @@ class KeysetStream(ReadAheadStream[Sequence[Row], Sequence[Row]]):
 
     async def _end(self, healthy: bool) -> None:
         """Nothing to give back: each page returned its connection before its rows."""
+
+
+async def open_pages(
+    page: Page, columns: tuple[str, ...], rows: int, batch_size: int, patience: float
+) -> KeysetStream:
+    """A layer's `open_keyset`: its pages as a stream with the first one read, so that a failure
+    up to here is `DatabaseUnavailable`, before any byte. The caller must close the stream."""
+    stream = KeysetStream(page, columns, rows, batch_size, patience)
+    return await answered(stream, stream.first)

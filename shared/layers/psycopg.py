@@ -42,7 +42,7 @@ from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from ..chunks import CHUNK_SIZE, ChunkGatherer
 from ..failures import DatabaseUnavailable
-from ..keyset import KeysetStream
+from ..keyset import KeysetStream, open_pages
 from ..ledger import ConnectionLedger
 from ..pooling import Closing, answered, describe, settle
 from ..read_ahead import ReadAheadStream
@@ -234,12 +234,9 @@ class PsycopgLayer:
     async def open_keyset(
         self, columns: tuple[str, ...], rows: int, batch_size: int
     ) -> KeysetStream:
-        """Keyset pages (shared/keyset.py) with the first one read: a failure up to here is
-        `DatabaseUnavailable`, before any byte. The caller must close the stream."""
-        stream = KeysetStream(
+        return await open_pages(
             self.fetch_page, columns, rows, batch_size, self._settings.pool_timeout
         )
-        return await answered(stream, stream.first)
 
     async def fetch_page(self, columns: tuple[str, ...], after: int, limit: int) -> list[TupleRow]:
         """The first `limit` rows past id `after` in one round trip, on a connection given back

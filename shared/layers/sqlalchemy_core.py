@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncResult
 from ..contract import not_offered
 from ..encoders import Row
 from ..failures import DatabaseUnavailable
-from ..keyset import KeysetStream
+from ..keyset import KeysetStream, open_pages
 from ..ledger import ConnectionLedger
 from ..pooling import answered, describe, release
 from ..schema import select_messages, select_page
@@ -113,10 +113,7 @@ class CoreLayer:
     async def open_keyset(
         self, columns: tuple[str, ...], rows: int, batch_size: int
     ) -> KeysetStream:
-        """Keyset pages (shared/keyset.py) with the first one read: a failure up to here is
-        `DatabaseUnavailable`, before any byte. The caller must close the stream."""
-        stream = KeysetStream(self.fetch_page, columns, rows, batch_size, self._patience)
-        return await answered(stream, stream.first)
+        return await open_pages(self.fetch_page, columns, rows, batch_size, self._patience)
 
     async def fetch_page(self, columns: tuple[str, ...], after: int, limit: int) -> Sequence[Row]:
         """The first `limit` rows past id `after` in one round trip, on a connection given back

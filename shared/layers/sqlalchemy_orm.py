@@ -42,7 +42,7 @@ from sqlalchemy.orm import load_only
 from ..contract import not_offered
 from ..encoders import Row
 from ..failures import DatabaseUnavailable
-from ..keyset import KeysetStream
+from ..keyset import KeysetStream, open_pages
 from ..ledger import ConnectionLedger
 from ..pooling import answered, describe
 from ..settings import Settings
@@ -158,10 +158,7 @@ class OrmLayer:
     async def open_keyset(
         self, columns: tuple[str, ...], rows: int, batch_size: int
     ) -> KeysetStream:
-        """Keyset pages (shared/keyset.py) with the first one read: a failure up to here is
-        `DatabaseUnavailable`, before any byte. The caller must close the stream."""
-        stream = KeysetStream(self.fetch_page, columns, rows, batch_size, self._patience)
-        return await answered(stream, stream.first)
+        return await open_pages(self.fetch_page, columns, rows, batch_size, self._patience)
 
     async def fetch_page(self, columns: tuple[str, ...], after: int, limit: int) -> Sequence[Row]:
         """The first `limit` messages past id `after` in one round trip, in a session closed
