@@ -187,20 +187,17 @@ async def run_group(
                     else NoProbe()
                 )
                 urls[contender.name] = contender.target_url
+        bench = _Bench(
+            contenders, instruments, options, urls, probes, auth_header, collected, progress
+        )
         for cell in group:
             progress.begin(cell.label)
             expected_bytes = reference.expected[(cell.rows, cell.format)].length
             with stopwatch.phase("measuring"):
-                await _run_cell(
-                    cell, contenders, instruments, options, urls, probes, auth_header,
-                    expected_bytes, collected, progress,
-                )  # fmt: skip
+                await _run_cell(cell, bench, expected_bytes)
             if _measures_aborts(cell, options):
                 with stopwatch.phase("aborts"):
-                    await _run_aborts(
-                        cell, contenders, instruments, options, urls, probes, auth_header,
-                        expected_bytes, collected,
-                    )  # fmt: skip
+                    await _run_aborts(cell, bench, expected_bytes)
             load = load_average()
             for contender in contenders:
                 if contender.offers(cell):
@@ -211,18 +208,24 @@ async def run_group(
     return collected
 
 
-async def _run_cell(
-    cell: Cell,
-    contenders: Sequence[Contender],
-    instruments: Instruments,
-    options: CompareOptions,
-    urls: dict[str, str],
-    probes: dict[str, Probe],
-    auth_header: dict[str, str],
-    expected_bytes: int,
-    collected: dict[tuple[str, Cell], Collected],
-    progress: Progress,
-) -> None:
+@dataclass(frozen=True)
+class _Bench:
+    """What every cell of a group is measured with: its contenders, their servers' URLs and
+    probes, and where the figures go."""
+
+    contenders: Sequence[Contender]
+    instruments: Instruments
+    options: CompareOptions
+    urls: dict[str, str]
+    probes: dict[str, Probe]
+    auth_header: dict[str, str]
+    collected: dict[tuple[str, Cell], Collected]
+    progress: Progress
+
+
+async def _run_cell(cell: Cell, bench: _Bench, expected_bytes: int) -> None:
+    contenders, options, urls = bench.contenders, bench.options, bench.urls
+    collected, progress = bench.collected, bench.progress
     params = cell.params(options.batch)
     cost = cell_cost(cell)
     for round_number in range(options.warmup + options.repeats):
@@ -235,8 +238,8 @@ async def _run_cell(
                 progress.advance(cost)
                 continue
             outcome = await measure_round(
-                cell, instruments, urls[contender.name], params, auth_header, expected_bytes,
-                probes[contender.name], options.memory_cap_bytes,
+                cell, bench.instruments, urls[contender.name], params, bench.auth_header,
+                expected_bytes, bench.probes[contender.name], options.memory_cap_bytes,
             )  # fmt: skip
             progress.advance(cost)
             if outcome.capped:
@@ -272,24 +275,15 @@ def _measures_aborts(cell: Cell, options: CompareOptions) -> bool:
     )
 
 
-async def _run_aborts(
-    cell: Cell,
-    contenders: Sequence[Contender],
-    instruments: Instruments,
-    options: CompareOptions,
-    urls: dict[str, str],
-    probes: dict[str, Probe],
-    auth_header: dict[str, str],
-    expected_bytes: int,
-    collected: dict[tuple[str, Cell], Collected],
-) -> None:
-    for contender in contenders:
-        into = collected.get((contender.name, cell))
-        if into is None or contender.name not in urls or into.capped:
+async def _run_aborts(cell: Cell, bench: _Bench, expected_bytes: int) -> None:
+    instruments, auth_header = bench.instruments, bench.auth_header
+    for contender in bench.contenders:
+        into = bench.collected.get((contender.name, cell))
+        if into is None or contender.name not in bench.urls or into.capped:
             continue
-        url = urls[contender.name]
+        url = bench.urls[contender.name]
         ledger = LedgerReader(instruments.client, url, auth_header)
-        pids = list(probes[contender.name].pids)
+        pids = list(bench.probes[contender.name].pids)
 
         async def holding(ledger: LedgerReader = ledger, pids: list[int] = pids) -> bool | None:
             values = await ledger.read()
@@ -301,7 +295,7 @@ async def _run_aborts(
             return bool(values and values[HELD]) or bool(busy)
 
         into.abort = await measure_aborts(
-            f"{url}/{cell.endpoint}", cell.params(options.batch), auth_header,
+            f"{url}/{cell.endpoint}", cell.params(bench.options.batch), auth_header,
             cell.read_rate, expected_bytes, holding,
         )  # fmt: skip
 
