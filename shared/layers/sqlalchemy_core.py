@@ -30,7 +30,7 @@ from functools import partial
 from typing import Any, NoReturn
 
 import anyio
-from sqlalchemy import text
+from sqlalchemy import Select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncResult
 
 from ..contract import not_offered
@@ -74,14 +74,15 @@ class CoreLayer:
 
     async def fetch_all(self, columns: tuple[str, ...], rows: int) -> Sequence[Row]:
         """Every row in one round trip. Any failure is `DatabaseUnavailable`: nothing was sent yet."""
-        return await retried_once(partial(self._fetch_all, columns, rows))
+        return await retried_once(partial(self._all, select_messages(columns), {"rows": rows}))
 
-    async def _fetch_all(self, columns: tuple[str, ...], rows: int) -> Sequence[Row]:
+    async def _all(self, statement: Select[Any], parameters: dict[str, int]) -> Sequence[Row]:
+        """`statement`'s rows in one round trip on a connection given back before they are
+        returned. Any failure is `DatabaseUnavailable`."""
         connection = await checkout(self._engine, self._patience, self._ledger)
         healthy = False
         try:
-            result = await connection.execute(select_messages(columns), {"rows": rows})
-            fetched = result.all()
+            fetched: Sequence[Row] = (await connection.execute(statement, parameters)).all()
             healthy = True
             return fetched
         except Exception as error:
@@ -119,20 +120,8 @@ class CoreLayer:
         """The first `limit` rows past id `after` in one round trip, on a connection given back
         before they are returned, retried as `fetch_all` is. Any failure is
         `DatabaseUnavailable`."""
-        return await retried_once(partial(self._fetch_page, columns, after, limit))
-
-    async def _fetch_page(self, columns: tuple[str, ...], after: int, limit: int) -> Sequence[Row]:
-        connection = await checkout(self._engine, self._patience, self._ledger)
-        healthy = False
-        try:
-            result = await connection.execute(select_page(columns), {"after": after, "rows": limit})
-            page = result.all()
-            healthy = True
-            return page
-        except Exception as error:
-            raise DatabaseUnavailable(describe(error)) from error
-        finally:
-            await release(connection, healthy)
+        parameters = {"after": after, "rows": limit}
+        return await retried_once(partial(self._all, select_page(columns), parameters))
 
     async def open_copy(self, fmt: str, rows: int) -> NoReturn:
         # SQLAlchemy has no COPY; `shared.bodies` refuses the source before coming here.

@@ -113,14 +113,16 @@ class OrmLayer:
     async def fetch_all(self, columns: tuple[str, ...], rows: int) -> Sequence[Row]:
         """Every message in one round trip, then serialized. Any failure is
         `DatabaseUnavailable`: nothing was sent yet."""
-        messages = await retried_once(partial(self._fetch_all, columns, rows))
+        messages = await retried_once(partial(self._messages, select_messages(columns, rows)))
         return serializer(columns)(messages)
 
-    async def _fetch_all(self, columns: tuple[str, ...], rows: int) -> Sequence[Message]:
+    async def _messages(self, statement: Select[Message]) -> Sequence[Message]:
+        """`statement`'s messages in one round trip, in a session closed before they are
+        returned. Any failure is `DatabaseUnavailable`."""
         session = await self._session()
         healthy = False
         try:
-            messages = (await session.scalars(select_messages(columns, rows))).all()
+            messages = (await session.scalars(statement)).all()
             healthy = True
             return messages
         except Exception as error:
@@ -164,23 +166,9 @@ class OrmLayer:
         """The first `limit` messages past id `after` in one round trip, in a session closed
         before they are serialized, retried as `fetch_all` is. Any failure is
         `DatabaseUnavailable`."""
-        messages = await retried_once(partial(self._fetch_page, columns, after, limit))
+        statement = select_messages(columns, limit).where(Message.id > after)
+        messages = await retried_once(partial(self._messages, statement))
         return serializer(columns)(messages)
-
-    async def _fetch_page(
-        self, columns: tuple[str, ...], after: int, limit: int
-    ) -> Sequence[Message]:
-        session = await self._session()
-        healthy = False
-        try:
-            statement = select_messages(columns, limit).where(Message.id > after)
-            messages = (await session.scalars(statement)).all()
-            healthy = True
-            return messages
-        except Exception as error:
-            raise DatabaseUnavailable(describe(error)) from error
-        finally:
-            await end_session(session, healthy)
 
     async def open_copy(self, fmt: str, rows: int) -> NoReturn:
         # An ORM loads objects, it has no COPY; `shared.bodies` refuses the source before here.
