@@ -226,7 +226,12 @@ async def test_keyset_pages_outlive_connections_dropped_between_them(
         await _stalled(admin, server)
         victims = await _pooled_backends(admin, server.pid)
         assert victims, f"{layer.id}: no connections of the server's to terminate"
-        await admin.execute("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) pid", victims)
+        # With a timeout, each call returns once its backend has exited and closed its socket: the
+        # drop has happened before the next page, as between pages of a real restart. (Without it
+        # a page could race the backend's exit and meet a connection still open, then dying.)
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid, 5000) FROM unnest($1::int[]) pid", victims
+        )
         response = await asyncio.wait_for(reader.read_all(), timeout=60)
     finally:
         await reader.close()
