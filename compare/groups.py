@@ -221,6 +221,9 @@ class _Bench:
     auth_header: dict[str, str]
     collected: dict[tuple[str, Cell], Collected]
     progress: Progress
+    # Contenders whose server passed the memory cap, and where: the memory it may still hold
+    # (what it queued for the readers that went) would be charged to every later scenario.
+    capped: dict[str, str] = field(default_factory=dict)
 
 
 async def _run_cell(cell: Cell, bench: _Bench, expected_bytes: int) -> None:
@@ -234,6 +237,10 @@ async def _run_cell(cell: Cell, bench: _Bench, expected_bytes: int) -> None:
             if not contender.offers(cell):
                 continue
             into = collected[(contender.name, cell)]
+            earlier = bench.capped.get(contender.name)
+            if earlier is not None and not into.capped:
+                into.capped = f"not run: its server passed the memory cap in {earlier}"
+                into.failures.append(into.capped)
             if contender.name not in urls or into.capped:
                 progress.advance(cost)
                 continue
@@ -245,6 +252,7 @@ async def _run_cell(cell: Cell, bench: _Bench, expected_bytes: int) -> None:
             if outcome.capped:
                 into.capped = outcome.capped
                 into.failures.append(outcome.capped)
+                bench.capped[contender.name] = cell.label
                 progress.note(f"{contender.name} {cell.label}: {outcome.capped}")
                 continue
             if warm or outcome.round is None:

@@ -3,14 +3,17 @@ request sent into a paced round. Against a raw HTTP server in the test, no datab
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 
 import pytest
 
 from compare.client import make_client
-from compare.options import Cell
+from compare.groups import Collected, Contender, _Bench, _run_cell
+from compare.options import Cell, add_arguments, options_from_args
 from compare.results import ServerSource
 from compare.rounds import BYSTANDER_DELAY, Instruments, measure_round
 from compare.servers import Sample
@@ -75,3 +78,40 @@ async def test_a_round_past_the_memory_cap_is_stopped_and_says_why() -> None:
     assert "stopped at the memory cap" in outcome.capped
     assert "cap 50 MB" in outcome.capped
     assert outcome.bystander is None, f"capped before {BYSTANDER_DELAY} s: nothing was sent"
+
+
+class Quiet:
+    def begin(self, label: str) -> None: ...
+
+    def advance(self, work: float) -> None: ...
+
+    def note(self, text: str) -> None: ...
+
+
+@pytest.mark.timeout(30)
+async def test_a_server_past_the_memory_cap_sits_out_the_rest_of_its_group() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--repeats", "1"])
+    options = dataclasses.replace(
+        options_from_args(args, [("aiohttp@aiohttp", None)], ["aiohttp@aiohttp"]),
+        memory_cap_bytes=50 * MB,
+        warmup=0,
+    )
+    first, later = (Cell("chunked", rows, "text", 2, "cursor", 1 * MB) for rows in (1000, 2000))
+    contender = Contender("endless", None, "http://unused")
+    collected = {(contender.name, cell): Collected() for cell in (first, later)}
+    async with endless_body() as url, make_client(8) as client, make_client(8, 65_536) as paced:
+        bench = _Bench(
+            [contender], Instruments(client, paced), options, {contender.name: url},
+            {contender.name: GrowingProbe(10 * MB)}, {}, collected, Quiet(),
+        )  # fmt: skip
+        for cell in (first, later):
+            await _run_cell(cell, bench, 10 * MB)
+    stopped, skipped = collected[(contender.name, first)], collected[(contender.name, later)]
+    assert stopped.capped is not None
+    assert "stopped at the memory cap" in stopped.capped
+    assert not stopped.rounds
+    assert skipped.capped == f"not run: its server passed the memory cap in {first.label}"
+    assert skipped.failures == [skipped.capped]
+    assert not skipped.rounds
