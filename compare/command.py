@@ -28,8 +28,9 @@ examples:
   streambench compare --ports aiohttp --rows 100000 --formats text,ndjson --concurrency 1
   streambench compare --ports fastapi --layers asyncpg,psycopg,sqlalchemy,sqlalchemy-orm \\
                       --fail-if 'sqlalchemy-orm.chunked.x-floor>4'   what each data layer costs
-  streambench compare --endpoints chunked --sources cursor,copy,keyset --rows 500000 \
-                      --concurrency 32 --read-rate 1MB/s,max   what slow readers cost the pool
+  streambench compare --endpoints chunked --sources cursor,copy,keyset --rows 50000 \\
+                      --formats ndjson --concurrency 32 --read-rate 1MB/s,max \\
+                      --fail-if '1MB/s.keyset.errors>0'   what slow readers cost the pool
   streambench compare --target remote=http://bench-host:8080 --out reports/remote
 """
 
