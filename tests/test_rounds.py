@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from compare.client import make_client
+from compare.clients import CLIENTS, open_client
 from compare.options import Cell
 from compare.results import ServerSource
 from compare.rounds import BYSTANDER_DELAY, Instruments, measure_round
@@ -64,9 +64,14 @@ async def endless_body() -> AsyncIterator[str]:
 
 
 @pytest.mark.timeout(30)
-async def test_a_round_past_the_memory_cap_is_stopped_and_says_why() -> None:
+@pytest.mark.parametrize("client_name", sorted(CLIENTS))
+async def test_a_round_past_the_memory_cap_is_stopped_and_says_why(client_name: str) -> None:
     cell = Cell("chunked", 1000, "text", 4, "cursor", 1 * MB)
-    async with endless_body() as url, make_client(8) as client, make_client(8, 65_536) as paced:
+    async with (
+        endless_body() as url,
+        open_client(client_name, 8) as client,
+        open_client(client_name, 8, 65_536) as paced,
+    ):
         outcome = await measure_round(
             cell, Instruments(client, paced), url, {}, {}, 10 * MB, GrowingProbe(10 * MB), 50 * MB
         )
