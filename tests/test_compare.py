@@ -178,6 +178,7 @@ def test_target_without_metrics_has_no_server_figures(
         (["--read-rate=-2MB/s"], "--read-rate: '-2MB/s': a read rate must be above zero"),
         (["--read-rate", "5 mph"], "--read-rate: '5 mph': unknown unit 'mph'"),
         (["--memory-cap", "0"], "--memory-cap: 0 is below 1"),
+        (["--client", "nope"], "--client: unknown client 'nope'; expected aiohttp, httpx\n"),
     ],
 )
 def test_option_errors(

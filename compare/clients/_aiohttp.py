@@ -14,6 +14,8 @@ from aiohttp.connector import AddrInfoType
 
 from .base import CONNECT_TIMEOUT, REQUEST_TIMEOUT, Streamed
 
+PACED_READ_BUFFER = 16_384
+
 
 class AiohttpClient:
     name: ClassVar[str] = "aiohttp"
@@ -41,6 +43,10 @@ class AiohttpClient:
             ),
             trust_env=False,
             auto_decompress=False,
+            # A paced reader holds little beyond the kernel's small buffer: aiohttp's own read
+            # buffer (twice this before it stops reading) would otherwise take hundreds of kB
+            # more off the server than httpx's reader does.
+            **({} if receive_buffer is None else {"read_bufsize": PACED_READ_BUFFER}),
         )
 
     @contextlib.asynccontextmanager
