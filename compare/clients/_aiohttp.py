@@ -14,6 +14,8 @@ from aiohttp.connector import AddrInfoType
 
 from .base import CONNECT_TIMEOUT, REQUEST_TIMEOUT, Streamed
 
+# aiohttp's default read buffer, and a paced reader's.
+DEFAULT_READ_BUFFER = 2**16
 PACED_READ_BUFFER = 16_384
 
 
@@ -46,7 +48,7 @@ class AiohttpClient:
             # A paced reader holds little beyond the kernel's small buffer: aiohttp's own read
             # buffer (twice this before it stops reading) would otherwise take hundreds of kB
             # more off the server than httpx's reader does.
-            **({} if receive_buffer is None else {"read_bufsize": PACED_READ_BUFFER}),
+            read_bufsize=DEFAULT_READ_BUFFER if receive_buffer is None else PACED_READ_BUFFER,
         )
 
     @contextlib.asynccontextmanager
