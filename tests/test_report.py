@@ -662,3 +662,27 @@ def test_the_reports_name_the_client_and_its_ceiling_at_every_concurrency() -> N
     markdown = render_summary_markdown(results)
     assert "| client ceiling (aiohttp, from memory, x1) |" in markdown
     assert "x8 2.10 ms" in render_summary_html(results)
+
+
+def test_a_diff_says_when_the_client_changed_but_not_that_its_ceiling_did() -> None:
+    from compare.report.diff import diff_sections
+
+    old = fx.load()
+    at_one = old.client_ceiling[0]
+    remeasured = dataclasses.replace(at_one, total=Stats.of([at_one.total.median * 1.2]))
+    same_client = dataclasses.replace(old, client_ceiling=(remeasured,))
+    (environment, *_) = diff_sections(old, same_client)
+    assert environment.table is None, "a ceiling measured again is not a change of environment"
+    assert not any("different clients" in line for line in environment.lines)
+
+    other = dataclasses.replace(
+        same_client,
+        matrix=dataclasses.replace(old.matrix, client="aiohttp"),
+        environment=dataclasses.replace(old.environment, client="aiohttp 3.14.5"),
+    )
+    (environment, *_) = diff_sections(old, other)
+    assert any("different clients (httpx, then aiohttp)" in line for line in environment.lines), (
+        environment.lines
+    )
+    assert environment.table is not None
+    assert ("client", old.environment.client, "aiohttp 3.14.5") in environment.table.rows
