@@ -8,7 +8,7 @@
 - client floor: httpx reading the same body from an in-memory server (its own process) in the
   64 KiB chunks `copy` sends, timed as a port is: what the client alone costs.
 - each pair: a fresh server process, its warm-up body checked by SHA-256, then timed as the
-  comparator times a request (`compare.client.timed_request`, same client, rows counted); beside
+  comparator times a request (`compare.clients.timed_request`, same client, rows counted); beside
   the total, its first byte and the server process's CPU time per request (the mean: the kernel
   counts CPU time in 10 ms ticks).
 
@@ -35,7 +35,7 @@ import httpx
 
 from benchmarks._database import seeded
 from compare.baselines import MemoryServer, measure_floor
-from compare.client import make_client, timed_request
+from compare.clients import MeasuringClient, open_client, timed_request
 from compare.servers import LocalServer, start_locals
 from shared.chunks import CHUNK_SIZE
 from shared.database import Database, create_database
@@ -83,7 +83,7 @@ class _Run:
     """One format's run: its database, client, servers and what they are checked against."""
 
     db: Database
-    client: httpx.AsyncClient
+    client: MeasuringClient
     memory: MemoryServer
     servers: dict[str, LocalServer]
     fmt: str
@@ -156,14 +156,17 @@ async def _measure(
         memory = await MemoryServer.start(folder)
         servers: dict[str, LocalServer] = {}
         try:
-            async with make_client(1) as client:
-                started = await start_locals(pairs, settings, work / "logs", client, fmt)
+            async with (
+                httpx.AsyncClient(trust_env=False, timeout=600.0) as control,
+                open_client("httpx", 1) as client,
+            ):
+                started = await start_locals(pairs, settings, work / "logs", control, fmt)
                 for pair, server in zip(pairs, started, strict=True):
                     if isinstance(server, BaseException):
                         print(f"{pair.name}: not measured ({server})")
                     else:
                         servers[pair.name] = server
-                await _check_bodies(client, servers, fmt, rows, body)
+                await _check_bodies(control, servers, fmt, rows, body)
                 run = _Run(db, client, memory, servers, fmt, rows, len(body))
                 figures, highest = await run.rounds(repeats)
         finally:

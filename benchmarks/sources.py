@@ -31,9 +31,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from benchmarks._database import seeded
 from compare.baselines import MemoryServer, chunk_sizes
-from compare.client import make_client, timed_request
+from compare.clients import open_client, timed_request
 from compare.servers import LocalServer, start_local
 from shared.bodies import open_body
 from shared.chunks import CHUNK_SIZE
@@ -142,7 +144,7 @@ async def _client_floor(
         (folder / f"{key}.chunks").write_text(json.dumps(sizes))
     server = await MemoryServer.start(folder)
     try:
-        async with make_client(1) as client:
+        async with open_client("httpx", 1) as client:
             for number, name in enumerate(cuts):
                 figure = figures.setdefault(name, Figure())
                 for round_number in range(repeats + 1):
@@ -172,7 +174,10 @@ async def _over_http(
 ) -> dict[str, Figure]:
     digest = hashlib.sha256(body).hexdigest()
     figures: dict[str, Figure] = {}
-    async with make_client(1) as client:
+    async with (
+        httpx.AsyncClient(trust_env=False, timeout=600.0) as control,
+        open_client("httpx", 1) as client,
+    ):
         # (server, path, source): httpx replaces a URL's query string with `params`, so the
         # source goes into the params, never into the path.
         servers: dict[str, tuple[LocalServer, str, str]] = {}
@@ -183,7 +188,7 @@ async def _over_http(
                         name = f"{port} /{endpoint} source={source}"
                         label = f"{fmt}-{endpoint}-{source}"
                         server = await start_local(
-                            load_pair(port), settings, log_dir, client, label
+                            load_pair(port), settings, log_dir, control, label
                         )
                         servers[name] = (server, f"/{endpoint}", source)
                         figures[name] = Figure()
@@ -193,7 +198,7 @@ async def _over_http(
                     params = {**common, "source": source}
                     probe = server.probe()
                     if not round_number:
-                        async with client.stream("GET", server.url + path, params=params) as r:
+                        async with control.stream("GET", server.url + path, params=params) as r:
                             got = hashlib.sha256(await r.aread()).hexdigest()
                         if got != digest:
                             raise RuntimeError(f"{name}: the body differs from the expected one")

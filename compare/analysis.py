@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from .results import ClientCeiling, Stats
 
 MAX_ARRIVAL_POINTS = 200
-# Within this factor of httpx's own ceiling the figure says more about the client than the server.
+# Within this factor of the client's own ceiling the figure says more about the client than the
+# server.
 CLIENT_BOUND_FACTOR = 1.5
 # Spread beyond these is reported, not hidden: p95 over median, and max over min.
 NOISY_P95_OVER_MEDIAN = 1.5
@@ -124,20 +125,27 @@ def noisy(name: str, stats: Stats | None) -> Flag | None:
 def client_bound(
     total: Stats | None, concurrency: int, ceiling: ClientCeiling | None
 ) -> Flag | None:
-    """The server was about as fast as httpx can read the same bytes from memory.
+    """The server was about as fast as the run's client can read the same bytes from memory.
 
-    The ceiling is one request at a time; `concurrency` requests in one event loop cost the client
-    about `concurrency` times as much, so that is the bound they are compared with.
+    The ceiling is measured at each concurrency of the matrix, and compared as it is. One
+    measured at another concurrency (a file from before version 4 has only concurrency 1) is
+    scaled by the ratio of the two: `concurrency` requests in one event loop cost the client
+    about that many times as much.
     """
     if total is None or ceiling is None or ceiling.total.median <= 0:
         return None
-    bound = ceiling.total.median * concurrency
+    bound = ceiling.total.median * concurrency / max(ceiling.concurrency, 1)
     factor = total.median / bound
     if factor <= CLIENT_BOUND_FACTOR:
+        how = (
+            f"{concurrency} request(s) at a time"
+            if ceiling.concurrency == concurrency
+            else f"scaled from {ceiling.concurrency} request(s) at a time to {concurrency}"
+        )
         return Flag(
             "client-bound",
-            f"median total {total.median * 1000:.1f} ms is {factor:.2f}x httpx's own ceiling "
-            f"({bound * 1000:.1f} ms for {concurrency} request(s) of these bytes from memory; "
+            f"median total {total.median * 1000:.1f} ms is {factor:.2f}x {ceiling.client}'s own "
+            f"ceiling ({bound * 1000:.1f} ms for these bytes from memory, {how}; "
             f"limit {CLIENT_BOUND_FACTOR}x)",
         )
     return None

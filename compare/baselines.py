@@ -2,8 +2,9 @@
 
 - The expected bodies: `encode_all` of `fetch_all`, straight from the database and shared encoders.
 - The floor: `COPY (the same query) TO STDOUT` through asyncpg, what the database alone costs.
-- The client ceiling: httpx reading the same bytes, in the same chunking as /chunked, from a
-  server that has them in memory (its own process), what the client alone costs.
+- The client ceiling: the run's client reading the same bytes, in the same chunking as /chunked,
+  from a server that has them in memory (its own process), at each concurrency of the matrix:
+  what the client alone costs.
 """
 
 from __future__ import annotations
@@ -17,14 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from shared.database import Database
 from shared.encoders import ENCODERS, Row, batch_chunk, closing_chunk, encode_all
 from shared.row_stream import batch_sizes
 
 from .analysis import MEGABYTE
-from .client import timed_request
+from .clients import MeasuringClient, timed_round
 from .results import ClientCeiling, Floor, Stats
 from .servers import ServerFailed
 from .verify import ExpectedBody, expected_body
@@ -153,24 +152,30 @@ class MemoryServer:
 
 
 async def measure_ceiling(
-    client: httpx.AsyncClient,
+    client: MeasuringClient,
     server: MemoryServer,
     expected: ExpectedBody,
     chunks: int,
+    concurrency: int,
     repeats: int,
     warmup: int,
 ) -> ClientCeiling:
+    """`concurrency` simultaneous requests for the body, `warmup + repeats` times; the figures are
+    over every request of the measured rounds, as a scenario's are."""
     url = f"{server.url}/{Reference.key(expected.rows, expected.format)}"
     ttfb: list[float] = []
     totals: list[float] = []
     for round_number in range(warmup + repeats):
-        timing = await timed_request(client, url, {}, {}, expected.format, expected.rows)
-        if not timing.ok or timing.bytes != expected.length:
-            raise ServerFailed(f"the in-memory server gave a wrong body: {timing.error}")
-        if round_number >= warmup:
-            totals.append(timing.total)
-            if timing.ttfb is not None:
-                ttfb.append(timing.ttfb)
+        measured = await timed_round(
+            client, url, {}, {}, expected.format, expected.rows, concurrency, expected.length
+        )
+        for timing in measured.requests:
+            if not timing.ok:
+                raise ServerFailed(f"the in-memory server gave a wrong body: {timing.error}")
+            if round_number >= warmup:
+                totals.append(timing.total)
+                if timing.ttfb is not None:
+                    ttfb.append(timing.ttfb)
     total = Stats.of(totals)
     return ClientCeiling(
         rows=expected.rows,
@@ -180,4 +185,6 @@ async def measure_ceiling(
         ttfb=Stats.of(ttfb),  # rows >= 1: every body has a first byte
         total=total,
         megabytes_per_second=expected.length / MEGABYTE / total.median,
+        concurrency=concurrency,
+        client=client.name,
     )

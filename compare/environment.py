@@ -60,7 +60,17 @@ def _cpu_model() -> str | None:
 
 
 # What every port's figures also depend on; the frameworks and servers are in each port's entry.
-LIBRARIES = ("asyncpg", "sqlalchemy", "uvloop", "httptools", "orjson", "anyio", "h11", "httpx")
+LIBRARIES = (
+    "asyncpg",
+    "sqlalchemy",
+    "uvloop",
+    "httptools",
+    "orjson",
+    "anyio",
+    "h11",
+    "httpx",
+    "aiohttp",
+)
 
 # Set by whoever laid the processes out (the compose stack names its cpusets here).
 LAYOUT_ENV = "STREAMBENCH_LAYOUT"
@@ -85,16 +95,18 @@ def describe(
     embedded: bool,
     layout: str,
     layer_libraries: Sequence[str] = (),
+    client: str = "",
 ) -> Environment:
     """The environment; `layer_libraries` are what the run's data layers need besides
-    `LIBRARIES` (psycopg, its pool, Django), whose versions are recorded too."""
+    `LIBRARIES` (psycopg, its pool, Django), whose versions are recorded too; `client` is the
+    measuring client and its version (httpx's when not given)."""
     return Environment(
         python=platform.python_version(),
         platform=platform.platform(),
         cpu_model=_cpu_model(),
         cpu_count=os.cpu_count(),
         memory_bytes=psutil.virtual_memory().total,
-        client=f"httpx {importlib.metadata.version('httpx')}",
+        client=client or f"httpx {importlib.metadata.version('httpx')}",
         layout=layout,
         libraries={
             name: installed_version(name) for name in dict.fromkeys([*LIBRARIES, *layer_libraries])

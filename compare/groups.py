@@ -10,12 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from shared.pairs import Pair
 from shared.settings import Settings
 
 from .aborts import measure_aborts
 from .baselines import Reference
-from .client import RequestTiming, Round
+from .clients import RequestTiming, Round
 from .database_cost import HELD, BackendWatch, RoundCost, backends_busy, round_cost
 from .options import Cell, CompareOptions
 from .results import SOURCES, AbortCost, ServerSource, Verification
@@ -127,6 +129,7 @@ async def run_group(
     group: Sequence[Cell],
     contenders: Sequence[Contender],
     instruments: Instruments,
+    control: httpx.AsyncClient,
     options: CompareOptions,
     settings: Settings,
     log_dir: Path,
@@ -136,8 +139,9 @@ async def run_group(
     stopwatch: Stopwatch,
 ) -> dict[tuple[str, Cell], Collected]:
     """Fresh servers for this group; per cell a warm-up, then rounds interleaved: A, B, A, B...
-    A contender whose layer does not offer a cell's source sits that cell out."""
-    client = instruments.client
+    A contender whose layer does not offer a cell's source sits that cell out. `control` (httpx,
+    timing nothing) starts the servers and reads their /metrics; `instruments` time the rounds."""
+    client = control
     contenders = taking_part(group, contenders)
     collected = {
         (c.name, cell): Collected() for c in contenders for cell in group if c.offers(cell)
@@ -188,7 +192,15 @@ async def run_group(
                 )
                 urls[contender.name] = contender.target_url
         bench = _Bench(
-            contenders, instruments, options, urls, probes, auth_header, collected, progress
+            contenders,
+            instruments,
+            control,
+            options,
+            urls,
+            probes,
+            auth_header,
+            collected,
+            progress,
         )
         for cell in group:
             progress.begin(cell.label)
@@ -215,6 +227,7 @@ class _Bench:
 
     contenders: Sequence[Contender]
     instruments: Instruments
+    control: httpx.AsyncClient
     options: CompareOptions
     urls: dict[str, str]
     probes: dict[str, Probe]
@@ -290,7 +303,7 @@ async def _run_aborts(cell: Cell, bench: _Bench, expected_bytes: int) -> None:
         if into is None or contender.name not in bench.urls or into.capped:
             continue
         url = bench.urls[contender.name]
-        ledger = LedgerReader(instruments.client, url, auth_header)
+        ledger = LedgerReader(bench.control, url, auth_header)
         pids = list(bench.probes[contender.name].pids)
 
         async def holding(ledger: LedgerReader = ledger, pids: list[int] = pids) -> bool | None:

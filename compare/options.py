@@ -17,6 +17,7 @@ from shared.encoders import FORMATS
 from shared.layers import DEFAULT_LAYER, SHARED_LAYERS, LayerSpec
 
 from .budgets import GRAMMAR, Budget, BudgetError, parse_budget
+from .clients import CLIENTS, DEFAULT_CLIENT
 from .layers import LayerError, LocalContender, chosen_layers, plan_contenders
 from .read_rates import ReadRateError, format_rate, parse_read_rates
 from .results import DEFAULT_SOURCE, ENDPOINTS, SOURCES, Endpoint, NotOffered, Source
@@ -86,6 +87,8 @@ class CompareOptions:
     # Bytes per second each reader reads at, fastest first; None: as fast as it can.
     read_rates: tuple[float | None, ...] = (None,)
     memory_cap_bytes: int = DEFAULT_MEMORY_CAP
+    # The HTTP client that reads every body (compare/clients/).
+    client: str = DEFAULT_CLIENT
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -207,6 +210,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="stop a round when a local server's resident memory passes this many MB "
         f"(default: {DEFAULT_MEMORY_CAP // 1024**2:,}); the scenario is flagged memory-capped",
     )
+    parser.add_argument(
+        "--client",
+        help=f"the HTTP client that reads every body: {', '.join(CLIENTS)} (default: "
+        f"{DEFAULT_CLIENT}, the faster here; the README says by how much). Each run measures its "
+        "ceiling at every concurrency and flags the figures it bounds",
+    )
     parser.add_argument("--out", type=Path, help="results folder (default: reports/<UTC time>/)")
     parser.add_argument(
         "--fail-if",
@@ -272,6 +281,13 @@ def options_from_args(
     memory_cap = DEFAULT_MEMORY_CAP
     if getattr(args, "memory_cap", None) is not None:
         memory_cap = _integer(args.memory_cap, "--memory-cap", 1) * 1024**2
+    client = DEFAULT_CLIENT
+    if getattr(args, "client", None) is not None:
+        client = args.client.strip()
+        if client not in CLIENTS:
+            raise OptionError(
+                f"--client: unknown client {args.client!r}; expected {', '.join(CLIENTS)}"
+            )
     own = port_layers or {}
     layers, contenders, not_offered = _layers(
         args, ports, own, sources or tuple(DEFAULT_SOURCE[e] for e in endpoints)
@@ -304,6 +320,7 @@ def options_from_args(
         not_offered=not_offered,
         read_rates=read_rates,
         memory_cap_bytes=memory_cap,
+        client=client,
     )
 
 

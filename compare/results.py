@@ -12,6 +12,11 @@ version 1 file read through asyncpg, the only layer there was.
 Version 3 added slow readers: each scenario's `read_rate` (None: as fast as the client reads,
 all a version 2 file measured), what its requests cost the database (`database`), a request
 arriving meanwhile (`bystander`) and what a reader that vanished cost (`abort`).
+
+Version 4 made the measuring client a choice (`matrix.client`, httpx or aiohttp) and measured
+its ceiling at every concurrency of the matrix: each `client_ceiling` names its `client` and
+`concurrency`, and a scenario is client-bound against the ceiling at its own concurrency. A
+file of versions 1 to 3 measured httpx, one request at a time.
 """
 
 from __future__ import annotations
@@ -35,8 +40,10 @@ from .stats import stats_or_none
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+SCHEMA_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
+# What measured every file before version 4.
+EARLIER_CLIENT = "httpx"
 
 ServerSource = Literal["proc", "metrics", "none"]
 Endpoint = Literal["standard", "chunked"]
@@ -141,6 +148,8 @@ class Matrix:
     read_rates: tuple[float | None, ...] = (None,)
     # A local server whose resident memory passed this many bytes had its round stopped.
     memory_cap_bytes: int | None = None
+    # The HTTP client that read every body (--client).
+    client: str = EARLIER_CLIENT
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Matrix:
@@ -160,6 +169,7 @@ class Matrix:
             layers=tuple(data.get("layers", (DEFAULT_LAYER,))),
             read_rates=tuple(data.get("read_rates", (None,))),
             memory_cap_bytes=data.get("memory_cap_bytes"),
+            client=data.get("client", EARLIER_CLIENT),
         )
 
 
@@ -234,7 +244,10 @@ class Floor:
 
 @dataclass(frozen=True)
 class ClientCeiling:
-    """httpx reading the same bytes in the same chunking from an in-memory server: the client's limit."""
+    """The run's client reading the same bytes in the same chunking from an in-memory server,
+    `concurrency` requests at a time: the client's limit at that concurrency. `ttfb` and `total`
+    are over every request of the measured rounds; `megabytes_per_second` is one request's bytes
+    over the median total."""
 
     rows: int
     format: str
@@ -243,6 +256,8 @@ class ClientCeiling:
     ttfb: Stats
     total: Stats
     megabytes_per_second: float
+    concurrency: int = 1
+    client: str = EARLIER_CLIENT
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ClientCeiling:
@@ -254,6 +269,8 @@ class ClientCeiling:
             ttfb=Stats.from_dict(data["ttfb"]),
             total=Stats.from_dict(data["total"]),
             megabytes_per_second=float(data["megabytes_per_second"]),
+            concurrency=int(data.get("concurrency", 1)),
+            client=data.get("client", EARLIER_CLIENT),
         )
 
 
@@ -609,8 +626,26 @@ class Results:
     def body_floor_for(self, rows: int, format: str) -> Floor | None:
         return next((f for f in self.body_floor if f.rows == rows and f.format == format), None)
 
-    def ceiling_for(self, rows: int, format: str) -> ClientCeiling | None:
-        return next((c for c in self.client_ceiling if c.rows == rows and c.format == format), None)
+    def ceiling_for(self, rows: int, format: str, concurrency: int = 1) -> ClientCeiling | None:
+        """The client's ceiling for these bytes at `concurrency` (files before version 4 have
+        only concurrency 1)."""
+        return next(
+            (
+                c
+                for c in self.client_ceiling
+                if c.rows == rows and c.format == format and c.concurrency == concurrency
+            ),
+            None,
+        )
+
+    def ceilings_for(self, rows: int, format: str) -> tuple[ClientCeiling, ...]:
+        """Every concurrency's ceiling for these bytes, lowest concurrency first."""
+        return tuple(
+            sorted(
+                (c for c in self.client_ceiling if c.rows == rows and c.format == format),
+                key=lambda c: c.concurrency,
+            )
+        )
 
 
 def _maybe(read: Callable[[Mapping[str, Any]], T], data: Mapping[str, Any] | None) -> T | None:

@@ -1,7 +1,7 @@
 """One measured round on one server: its requests, and around them what the server and the
 database went through.
 
-Beside the requests themselves (compare/client.py), a round reads the server's own figures
+Beside the requests themselves (compare/clients/), a round reads the server's own figures
 (its probe), samples the database's view of the server's backends (compare/database_cost.py),
 stops early when a local server's memory passes the cap, and, when its readers are paced, sends
 one small request `BYSTANDER_DELAY` seconds in, read at full speed: what a user of the rest of
@@ -15,9 +15,8 @@ import contextlib
 from dataclasses import dataclass
 
 import asyncpg
-import httpx
 
-from .client import RequestTiming, Round, timed_request, timed_round
+from .clients import MeasuringClient, RequestTiming, Round, timed_request, timed_round
 from .database_cost import BackendWatch, watch_backends
 from .options import Cell
 from .servers import Probe, Sample
@@ -36,11 +35,11 @@ class Instruments:
     """What measures a run: the client reading at full speed, the one for paced readers (small
     receive buffers), and a database connection for `pg_stat_activity` (None: not watched)."""
 
-    client: httpx.AsyncClient
-    paced: httpx.AsyncClient | None = None
+    client: MeasuringClient
+    paced: MeasuringClient | None = None
     backends: asyncpg.Connection | None = None
 
-    def reader(self, cell: Cell) -> httpx.AsyncClient:
+    def reader(self, cell: Cell) -> MeasuringClient:
         if cell.read_rate is None or self.paced is None:
             return self.client
         return self.paced
@@ -95,7 +94,7 @@ async def measure_round(
 
 
 async def _bystander(
-    client: httpx.AsyncClient,
+    client: MeasuringClient,
     url: str,
     cell: Cell,
     params: dict[str, str],

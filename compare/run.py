@@ -26,7 +26,8 @@ from shared.settings import Settings
 
 from . import environment
 from .baselines import MemoryServer, Reference, build_reference, measure_ceiling, measure_floor
-from .client import make_client
+from .clients import MeasuringClient, client_version, open_client
+from .clients.base import REQUEST_TIMEOUT
 from .groups import Contender, group_cells, load_average, run_group
 from .options import Cell, CompareOptions, plan
 from .read_rates import PACED_RECEIVE_BUFFER
@@ -57,7 +58,9 @@ def estimate_work(options: CompareOptions, cells: Sequence[Cell]) -> float:
     for rows in options.rows:
         for _ in options.formats:
             work += reference_cost(rows) + 2 * floor_cost(options, rows)
-            work += ceiling_cost(options, rows) + contenders * verify_cost(rows)
+            work += contenders * verify_cost(rows)
+    for rows, _, concurrency in calibrations(cells):
+        work += ceiling_cost(options, rows, concurrency)
     for cell in cells:
         # A contender whose layer does not offer the cell's source sits it out.
         taking_part = len(options.targets) + sum(
@@ -66,6 +69,12 @@ def estimate_work(options: CompareOptions, cells: Sequence[Cell]) -> float:
         work += taking_part * rounds * cell_cost(cell)
     work += len(group_cells(cells, options.reuse_servers)) * STARTUP_COST
     return work
+
+
+def calibrations(cells: Sequence[Cell]) -> list[tuple[int, str, int]]:
+    """Every (rows, format, concurrency) the matrix measures: the client's ceiling is measured at
+    each, the same bytes as many at a time as the scenarios read them."""
+    return sorted({(cell.rows, cell.format, cell.concurrency) for cell in cells})
 
 
 async def run_compare(
@@ -113,17 +122,24 @@ async def run_compare(
             progress.begin("COPY floors")
             with stopwatch.phase("floors"):
                 floors, body_floors = await _floors(database, options, progress)
-            progress.begin("client ceiling")
-            async with make_client(top + 4) as client:
+            progress.begin(f"client ceiling ({options.client}) at every concurrency")
+            # The measuring client reads the bodies; httpx, timing nothing, checks them and
+            # asks the servers whether they are up.
+            async with (
+                open_client(options.client, top + 4) as client,
+                httpx.AsyncClient(
+                    trust_env=False, timeout=httpx.Timeout(REQUEST_TIMEOUT, connect=10.0)
+                ) as control,
+            ):
                 with stopwatch.phase("client ceiling"):
-                    ceilings = await _ceilings(client, reference, options, progress)
+                    ceilings = await _ceilings(client, reference, cells, options, progress)
                 routes = list(dict.fromkeys((c.endpoint, c.source) for c in cells))
                 progress.begin(
                     f"verifying {len(contenders)} contender(s), {VERIFY_PARALLEL} at a time"
                 )
                 with stopwatch.phase("verifying"):
                     verify = functools.partial(
-                        _verify, client=client, reference=reference, options=options,
+                        _verify, client=control, reference=reference, options=options,
                         settings=server_settings, log_dir=log_dir, auth_header=auth_header,
                         routes=routes,
                     )  # fmt: skip
@@ -132,14 +148,16 @@ async def run_compare(
                 timed = [c for c in contenders if c.verification and c.verification.passed]
                 floor_of = {(f.rows, f.format): f for f in floors}
                 body_floor_of = {(f.rows, f.format): f for f in body_floors}
-                ceiling_of = {(c.rows, c.format): c for c in ceilings}
+                ceiling_of = {(c.rows, c.format, c.concurrency): c for c in ceilings}
                 scenarios: list[Scenario] = []
                 paced = any(cell.read_rate is not None for cell in cells)
                 try:
-                    async with _instruments(client, database_url, top, paced) as instruments:
+                    async with _instruments(
+                        client, options.client, database_url, top, paced
+                    ) as instruments:
                         for group in group_cells(cells, options.reuse_servers):
                             collected = await run_group(
-                                group, timed, instruments, options, server_settings, log_dir,
+                                group, timed, instruments, control, options, server_settings, log_dir,
                                 auth_header, reference, progress, stopwatch,
                             )  # fmt: skip
                             for cell in group:
@@ -149,7 +167,9 @@ async def run_compare(
                                             contender, cell, collected[(contender.name, cell)],
                                             options, floor_of.get((cell.rows, cell.format)),
                                             body_floor_of.get((cell.rows, cell.format)),
-                                            ceiling_of.get((cell.rows, cell.format)),
+                                            ceiling_of.get(
+                                                (cell.rows, cell.format, cell.concurrency)
+                                            ),
                                         )
                                     )  # fmt: skip
                 except asyncio.CancelledError:
@@ -175,6 +195,7 @@ async def run_compare(
                     {t.name: t.url for t in options.targets},
                 ),
                 _layer_libraries(contenders),
+                client_version(options.client),
             ),
             load_before=load_before,
             load_after=load_average(),
@@ -200,6 +221,7 @@ async def run_compare(
             layers=options.layers,
             read_rates=options.read_rates,
             memory_cap_bytes=options.memory_cap_bytes,
+            client=options.client,
         ),
         ports=tuple(port_result(c) for c in contenders),
         floor=tuple(floors),
@@ -224,15 +246,15 @@ def _layer_libraries(contenders: Sequence[Contender]) -> tuple[str, ...]:
 
 @contextlib.asynccontextmanager
 async def _instruments(
-    client: httpx.AsyncClient, database_url: str, connections: int, paced: bool
+    client: MeasuringClient, name: str, database_url: str, connections: int, paced: bool
 ) -> AsyncIterator[Instruments]:
-    """The run's measuring tools: `client`, a client for paced readers when the run has any, and
-    a connection of its own that watches the servers' backends in pg_stat_activity."""
+    """The run's measuring tools: `client`, a client `name` for paced readers when the run has
+    any, and a connection of its own that watches the servers' backends in pg_stat_activity."""
     async with contextlib.AsyncExitStack() as stack:
         slow = None
         if paced:
             slow = await stack.enter_async_context(
-                make_client(connections + 4, receive_buffer=PACED_RECEIVE_BUFFER)
+                open_client(name, connections + 4, receive_buffer=PACED_RECEIVE_BUFFER)
             )
         watcher = await asyncpg.connect(database_url)
         stack.push_async_callback(watcher.close)
@@ -266,19 +288,24 @@ async def _floors(
 
 
 async def _ceilings(
-    client: httpx.AsyncClient, reference: Reference, options: CompareOptions, progress: Progress
+    client: MeasuringClient,
+    reference: Reference,
+    cells: Sequence[Cell],
+    options: CompareOptions,
+    progress: Progress,
 ) -> list[ClientCeiling]:
     server = await MemoryServer.start(reference.folder)
     ceilings: list[ClientCeiling] = []
     try:
-        for (rows, format), expected in reference.expected.items():
+        for rows, format, concurrency in calibrations(cells):
+            expected = reference.expected[(rows, format)]
             chunks = reference.chunks[(rows, format)]
             ceilings.append(
                 await measure_ceiling(
-                    client, server, expected, chunks, options.repeats, options.warmup
+                    client, server, expected, chunks, concurrency, options.repeats, options.warmup
                 )
             )
-            progress.advance(ceiling_cost(options, rows))
+            progress.advance(ceiling_cost(options, rows, concurrency))
     finally:
         server.stop()
     return ceilings

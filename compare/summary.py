@@ -213,18 +213,21 @@ def verification_lines(port: PortResult) -> list[str]:
 def baseline_lines(results: Results) -> list[str]:
     lines = []
     for floor in results.floor:
-        ceiling = results.ceiling_for(floor.rows, floor.format)
         text = (
             f"{floor.rows:,} rows {floor.format}: COPY floor {floor.seconds.median * 1000:.1f} ms"
         )
         body_floor = results.body_floor_for(floor.rows, floor.format)
         if body_floor is not None:
             text += f", body floor {body_floor.seconds.median * 1000:.1f} ms"
-        if ceiling is not None:
+        ceilings = results.ceilings_for(floor.rows, floor.format)
+        if ceilings:
+            first = ceilings[0]
+            at = ", ".join(f"x{c.concurrency} {c.total.median * 1000:.1f} ms" for c in ceilings)
             text += (
-                f"; httpx ceiling {ceiling.total.median * 1000:.1f} ms "
-                f"(TTFB {ceiling.ttfb.median * 1000:.2f} ms, {ceiling.megabytes_per_second:,.0f} MB/s, "
-                f"{ceiling.bytes:,} bytes in {ceiling.chunks} chunks)"
+                f"; {first.client} ceiling {at} "
+                f"(x{first.concurrency}: TTFB {first.ttfb.median * 1000:.2f} ms, "
+                f"{first.megabytes_per_second:,.0f} MB/s, "
+                f"{first.bytes:,} bytes in {first.chunks} chunks)"
             )
         lines.append(text)
     return lines

@@ -52,8 +52,8 @@ def floor_cost(options: CompareOptions, rows: int) -> float:
     return (options.warmup + options.repeats) * round_cost(rows) / 2
 
 
-def ceiling_cost(options: CompareOptions, rows: int) -> float:
-    return (options.warmup + options.repeats) * round_cost(rows) / 4
+def ceiling_cost(options: CompareOptions, rows: int, concurrency: int = 1) -> float:
+    return (options.warmup + options.repeats) * round_cost(rows, concurrency) / 4
 
 
 def verify_cost(rows: int) -> float:

@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from compare.clients import CLIENTS, DEFAULT_CLIENT
 from compare.results import Results
 from compare.verify import ExpectedBody, expected_body, verify_port
 from shared.auth import make_token
@@ -88,7 +89,7 @@ def test_quick_run_times_good_ports_and_refuses_a_broken_one(
         assert scenario.total is not None
         assert scenario.ttfb is not None
         assert scenario.ttfb.median <= scenario.total.median
-        ceiling = results.ceiling_for(scenario.rows, "text")
+        ceiling = results.ceiling_for(scenario.rows, "text", scenario.concurrency)
         assert ceiling is not None
         assert scenario.bytes == ceiling.bytes
         assert scenario.server.source == "proc"
@@ -100,6 +101,9 @@ def test_quick_run_times_good_ports_and_refuses_a_broken_one(
     assert {(f.rows, f.format) for f in results.floor} == {(300, "text"), (1000, "text")}
     # Cut as the cursor cuts: batches of 100, 200, 400, ... rows up to the batch size (1000).
     assert {(c.rows, c.chunks) for c in results.client_ceiling} == {(300, 2), (1000, 4)}
+    # The client was calibrated at the concurrency it measured, and says which client it is.
+    assert {(c.client, c.concurrency) for c in results.client_ceiling} == {(DEFAULT_CLIENT, 2)}
+    assert results.matrix.client == DEFAULT_CLIENT
     assert results.matrix.concurrency == (2,)
     # --quick: per good contender, one server to verify it and one for every scenario.
     assert results.matrix.reuse_servers
@@ -108,6 +112,40 @@ def test_quick_run_times_good_ports_and_refuses_a_broken_one(
     assert logs == sorted([*expected, "broken@aiohttp-verify.log"])
     assert results.settings["auth"] is True
     assert results.settings["jwt_secret"] == "<set>"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    "client_name", [pytest.param(c, id=f"{REFERENCE_PAIR}-{c}") for c in sorted(CLIENTS)]
+)
+def test_the_chosen_client_measures_and_is_calibrated_at_every_concurrency(
+    client_name: str,
+    env: None,
+    servers: ServerPool,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = servers.get(REFERENCE_PAIR)
+    out = tmp_path / client_name
+    argv = ["compare", "--target", f"ref={server.url}", "--client", client_name]
+    argv += ["--rows", "200", "--concurrency", "1,3", "--endpoints", "chunked", "--repeats", "1"]
+    assert main([*argv, "--out", str(out)]) == 0
+    printed = " ".join(capsys.readouterr().out.split())  # as one line, however it was wrapped
+    results = Results.load(out / "results.json")
+    assert results.matrix.client == client_name
+    assert results.environment.client.startswith(f"{client_name} ")
+    ceilings = results.ceilings_for(200, "text")
+    assert [(c.client, c.concurrency, c.total.count) for c in ceilings] == [
+        (client_name, 1, 1),
+        (client_name, 3, 3),
+    ]
+    assert {s.concurrency for s in results.scenarios} == {1, 3}
+    for scenario in results.scenarios:
+        assert scenario.errors == 0, scenario.error_examples
+        if "client-bound" in scenario.flags:
+            assert f"{client_name}'s own ceiling" in scenario.flag_reasons["client-bound"]
+    assert f"{client_name} ceiling x1 " in printed
+    assert ", x3 " in printed
 
 
 @pytest.mark.timeout(300)
@@ -178,6 +216,7 @@ def test_target_without_metrics_has_no_server_figures(
         (["--read-rate=-2MB/s"], "--read-rate: '-2MB/s': a read rate must be above zero"),
         (["--read-rate", "5 mph"], "--read-rate: '5 mph': unknown unit 'mph'"),
         (["--memory-cap", "0"], "--memory-cap: 0 is below 1"),
+        (["--client", "nope"], "--client: unknown client 'nope'; expected aiohttp, httpx\n"),
     ],
 )
 def test_option_errors(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import pytest
 
@@ -20,9 +21,12 @@ from compare.options import (
     parse_target,
     plan,
 )
-from compare.results import ClientCeiling, Stats
+from compare.results import ClientCeiling, Results, Stats
+from compare.run import calibrations
 from compare.summary import format_megabytes, format_ms, format_ratio
 from shared.encoders import ENCODERS, encode_all
+
+from .report_fixtures import load
 
 
 def _rows(n: int) -> list[tuple[object, ...]]:
@@ -81,6 +85,53 @@ def test_client_bound_scales_with_concurrency() -> None:
     assert client_bound(total, 4, _ceiling(0.005)) is not None  # 4 bodies cost the client 4x
     assert client_bound(total, 1, None) is None
     assert client_bound(None, 1, _ceiling(0.005)) is None
+
+
+def _results_with(*ceilings: ClientCeiling) -> Results:
+    return dataclasses.replace(load(), client_ceiling=ceilings)
+
+
+def test_a_file_before_version_4_was_measured_by_httpx_one_request_at_a_time() -> None:
+    results = load()
+    assert results.matrix.client == "httpx"
+    assert results.client_ceiling
+    assert {(c.client, c.concurrency) for c in results.client_ceiling} == {("httpx", 1)}
+
+
+def _ceiling_at(concurrency: int, total: float, client: str = "aiohttp") -> ClientCeiling:
+    stats = Stats.of([total])
+    return ClientCeiling(10, "text", 100, 1, stats, stats, 1.0, concurrency, client)
+
+
+def test_client_bound_uses_the_ceiling_at_its_own_concurrency() -> None:
+    # One body alone takes the client 5 ms; eight at once take it 100 ms each, not 8 x 5 ms. A
+    # scenario at 8 taking 120 ms is the client's figure, which one request at a time scaled by
+    # the concurrency (40 ms, 3x) would not show.
+    results = _results_with(_ceiling_at(1, 0.005), _ceiling_at(8, 0.100), _ceiling_at(32, 0.500))
+    at_8 = results.ceiling_for(10, "text", 8)
+    assert at_8 is not None
+    assert at_8.concurrency == 8
+    total = Stats.of([0.120])
+    flag = client_bound(total, 8, at_8)
+    assert flag is not None
+    assert "1.20x aiohttp's own ceiling" in flag.reason
+    assert "8 request(s) at a time" in flag.reason
+    assert client_bound(total, 8, results.ceiling_for(10, "text", 1)) is None
+    assert client_bound(Stats.of([0.160]), 8, at_8) is None
+    assert results.ceiling_for(10, "text", 4) is None
+    assert [c.concurrency for c in results.ceilings_for(10, "text")] == [1, 8, 32]
+
+
+def test_calibration_measures_each_rows_format_and_concurrency_once() -> None:
+    cells = [
+        Cell(endpoint, rows, "text", concurrency, source)
+        for endpoint in ("standard", "chunked")
+        for source in ("fetch", "copy")
+        for rows in (1_000, 10_000)
+        for concurrency in (1, 8)
+        if rows * concurrency <= 10_000
+    ]
+    assert calibrations(cells) == [(1_000, "text", 1), (1_000, "text", 8), (10_000, "text", 1)]
 
 
 def test_noisy_spread() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from compare.report import (
+    _format,
     render_diff_html,
     render_diff_markdown,
     render_port_html,
@@ -18,7 +19,7 @@ from compare.report import (
     render_summary_markdown,
     write_reports,
 )
-from compare.report.context import View
+from compare.report.context import View, environment_items
 from compare.report.figure import flag_names
 from compare.report.pages import LONE_PORT, glance_table, verdict_table
 from compare.report.verdict import Comparison, clearly_different, ranking_verdict
@@ -636,3 +637,52 @@ def test_a_scenario_with_failed_requests_is_flagged_errors_once() -> None:
     assert flag_names(failed) == "noisy, errors"
     unflagged = dataclasses.replace(scenario, errors=3, flags=())
     assert flag_names(unflagged) == "errors"
+
+
+def test_the_reports_name_the_client_and_its_ceiling_at_every_concurrency() -> None:
+    results = fx.load()
+    at_one = results.client_ceiling[0]
+    ceilings = tuple(
+        dataclasses.replace(at_one, concurrency=level, client="aiohttp", total=Stats.of([seconds]))
+        for level, seconds in ((1, 0.0004), (8, 0.0021))
+    )
+    results = dataclasses.replace(
+        results,
+        client_ceiling=ceilings,
+        matrix=dataclasses.replace(results.matrix, client="aiohttp"),
+    )
+    items = dict(environment_items(results))
+    rows = _format.rows(at_one.rows)
+    assert items["client ceiling"] == (
+        "aiohttp reading the same bytes from memory, median per request; "
+        f"{rows} rows {at_one.format}: x1 400 µs, x8 2.10 ms"
+    )
+    view = View.of(results)
+    assert view.concurrency == 1
+    markdown = render_summary_markdown(results)
+    assert "| client ceiling (aiohttp, from memory, x1) |" in markdown
+    assert "x8 2.10 ms" in render_summary_html(results)
+
+
+def test_a_diff_says_when_the_client_changed_but_not_that_its_ceiling_did() -> None:
+    from compare.report.diff import diff_sections
+
+    old = fx.load()
+    at_one = old.client_ceiling[0]
+    remeasured = dataclasses.replace(at_one, total=Stats.of([at_one.total.median * 1.2]))
+    same_client = dataclasses.replace(old, client_ceiling=(remeasured,))
+    (environment, *_) = diff_sections(old, same_client)
+    assert environment.table is None, "a ceiling measured again is not a change of environment"
+    assert not any("different clients" in line for line in environment.lines)
+
+    other = dataclasses.replace(
+        same_client,
+        matrix=dataclasses.replace(old.matrix, client="aiohttp"),
+        environment=dataclasses.replace(old.environment, client="aiohttp 3.14.5"),
+    )
+    (environment, *_) = diff_sections(old, other)
+    assert any("different clients (httpx, then aiohttp)" in line for line in environment.lines), (
+        environment.lines
+    )
+    assert environment.table is not None
+    assert ("client", old.environment.client, "aiohttp 3.14.5") in environment.table.rows

@@ -9,9 +9,10 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
-from compare.client import make_client
+from compare.clients import CLIENTS, open_client
 from compare.groups import Collected, Contender, _Bench, _run_cell
 from compare.options import Cell, add_arguments, options_from_args
 from compare.results import ServerSource
@@ -67,9 +68,14 @@ async def endless_body() -> AsyncIterator[str]:
 
 
 @pytest.mark.timeout(30)
-async def test_a_round_past_the_memory_cap_is_stopped_and_says_why() -> None:
+@pytest.mark.parametrize("client_name", sorted(CLIENTS))
+async def test_a_round_past_the_memory_cap_is_stopped_and_says_why(client_name: str) -> None:
     cell = Cell("chunked", 1000, "text", 4, "cursor", 1 * MB)
-    async with endless_body() as url, make_client(8) as client, make_client(8, 65_536) as paced:
+    async with (
+        endless_body() as url,
+        open_client(client_name, 8) as client,
+        open_client(client_name, 8, 65_536) as paced,
+    ):
         outcome = await measure_round(
             cell, Instruments(client, paced), url, {}, {}, 10 * MB, GrowingProbe(10 * MB), 50 * MB
         )
@@ -101,9 +107,14 @@ async def test_a_server_past_the_memory_cap_sits_out_the_rest_of_its_group() -> 
     first, later = (Cell("chunked", rows, "text", 2, "cursor", 1 * MB) for rows in (1000, 2000))
     contender = Contender("endless", None, "http://unused")
     collected = {(contender.name, cell): Collected() for cell in (first, later)}
-    async with endless_body() as url, make_client(8) as client, make_client(8, 65_536) as paced:
+    async with (
+        endless_body() as url,
+        open_client("httpx", 8) as client,
+        open_client("httpx", 8, 65_536) as paced,
+        httpx.AsyncClient() as control,
+    ):
         bench = _Bench(
-            [contender], Instruments(client, paced), options, {contender.name: url},
+            [contender], Instruments(client, paced), control, options, {contender.name: url},
             {contender.name: GrowingProbe(10 * MB)}, {}, collected, Quiet(),
         )  # fmt: skip
         for cell in (first, later):

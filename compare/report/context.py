@@ -158,6 +158,24 @@ def scenario_label(scenario: Scenario, *, with_port: bool = True) -> str:
     return ", ".join(parts)
 
 
+def ceiling_text(results: Results) -> str:
+    """The client's ceiling for each body at each concurrency it was measured at: the median
+    total per request, reading the same bytes from memory as many at a time."""
+    if not results.client_ceiling:
+        return "not measured"
+    bodies = dict.fromkeys((c.rows, c.format) for c in results.client_ceiling)
+    parts = [
+        f"{_format.rows(rows)} rows {fmt}: "
+        + ", ".join(
+            f"x{c.concurrency} {_format.seconds(c.total.median)}"
+            for c in results.ceilings_for(rows, fmt)
+        )
+        for rows, fmt in bodies
+    ]
+    client = results.client_ceiling[0].client
+    return f"{client} reading the same bytes from memory, median per request; " + "; ".join(parts)
+
+
 def environment_items(results: Results) -> list[tuple[str, str]]:
     """The environment block: machine, versions, database, commit, settings, layout, matrix."""
     env = results.environment
@@ -201,6 +219,7 @@ def environment_items(results: Results) -> list[tuple[str, str]]:
         ("machine", machine),
         ("python", env.python),
         ("client", env.client),
+        ("client ceiling", ceiling_text(results)),
         (
             "libraries",
             ", ".join(f"{k} {v}" for k, v in sorted(env.libraries.items())) or "not recorded",

@@ -291,9 +291,16 @@ def _environment_section(old: Results, new: Results) -> DiffSection:
     rows = tuple(
         (key, before.get(key, ""), after.get(key, ""))
         for key in after
-        if key not in ("run", "load") and before.get(key) != after.get(key)
+        # The ceiling is a measurement of the run, different every time, not its environment.
+        if key not in ("run", "load", "client ceiling") and before.get(key) != after.get(key)
     )
     lines = (f"old run {old.created_at}, new run {new.created_at}.", *load_lines(old, new))
+    if old.matrix.client != new.matrix.client:
+        lines += (
+            f"⚠ The runs read their bodies with different clients ({old.matrix.client}, then "
+            f"{new.matrix.client}): where a figure is near either client's ceiling, the change "
+            "is the client's.",
+        )
     if not rows:
         return DiffSection(
             "Environment", (*lines, "Same machine, versions, settings and matrix."), None

@@ -33,7 +33,8 @@ FLAG_MEANINGS: dict[str, str] = {
         f"max/min {NOISY_MAX_OVER_MIN}), so read its band, not its median"
     ),
     "client-bound": (
-        f"within {CLIENT_BOUND_FACTOR}× of what httpx alone needs for the same bytes: the client "
+        f"within {CLIENT_BOUND_FACTOR}× of what the client alone needs for the same bytes, as many "
+        "at a time (its ceiling at that concurrency, measured in the same run): the client "
         "set the pace, not the port"
     ),
     "below-floor": (

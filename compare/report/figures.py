@@ -120,7 +120,7 @@ def arrival_figure(view: View, ports: Sequence[str], prefix: str) -> Figure:
         ),
         verdicts=tuple(verdicts),
         caption=(
-            "Pieces read: how many reads httpx returned for the median request. The socket "
+            "Pieces read: how many reads the client returned for the median request. The socket "
             "decides how a body is cut, not the server, so a buffered response arrives in many "
             "pieces too; only a streamed one sends them as they are made."
         ),
@@ -215,12 +215,16 @@ def _rows_figure(
     if floor_points:
         floor_cells = (_format.spread(m.seconds) if m else "n/a" for m in floors)
         table_rows.append(("COPY floor", *floor_cells))
-        ceilings = [view.results.ceiling_for(rows, view.format) for rows in rows_measured]
+        ceilings = [
+            view.results.ceiling_for(rows, view.format, view.concurrency) for rows in rows_measured
+        ]
         if any(ceilings):
-            # What httpx alone needs for the same bytes: totals near it are the client's, not the port's.
+            # What the client alone needs for the same bytes, as many at a time: totals near it
+            # are the client's, not the port's.
             table_rows.append(
                 (
-                    "client ceiling (httpx, from memory)",
+                    f"client ceiling ({view.results.matrix.client}, from memory, "
+                    f"x{view.concurrency})",
                     *(_format.spread(c.total) if c else "n/a" for c in ceilings),
                 )
             )

@@ -1,20 +1,19 @@
-"""The measuring client: httpx, reading bodies as they arrive (aiter_raw), one request or a round,
-at full speed or at a read rate (compare/read_rates.py)."""
+"""Timing a request the same way whichever client reads it: headers, the first body byte, each
+piece's arrival, the total, bytes and rows; one request or a round, at full speed or at a read
+rate (compare/read_rates.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import httpx
+from ..analysis import RowCounter
+from ..read_rates import Pacer
+from .base import MeasuringClient
 
-from .analysis import RowCounter
-from .read_rates import Pacer
-
-# Longer than any scenario: a slow response is a figure to report, not an error.
-REQUEST_TIMEOUT = 600.0
+__all__ = ["RequestTiming", "Round", "timed_request", "timed_round"]
 
 
 @dataclass(frozen=True)
@@ -22,7 +21,8 @@ class RequestTiming:
     """One request, times in seconds from just before it was sent.
 
     `ttfb` is the time to the first non-empty body piece (None for an empty body); `arrival`
-    is the cumulative byte count after each piece.
+    is the cumulative byte count after each piece; `chunks` is how many pieces the client's reads
+    returned.
     """
 
     ok: bool
@@ -44,29 +44,11 @@ class RequestTiming:
         return self.bytes / (self.total - self.ttfb)
 
 
-def make_client(connections: int, receive_buffer: int | None = None) -> httpx.AsyncClient:
-    """One client for a run: enough kept-alive connections for the highest concurrency. With
-    `receive_buffer`, its sockets' SO_RCVBUF is that many bytes (a paced reader's)."""
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    transport = None
-    if receive_buffer is not None:
-        transport = httpx.AsyncHTTPTransport(
-            limits=limits,
-            socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)],
-        )
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(REQUEST_TIMEOUT, connect=10.0),
-        limits=limits,
-        transport=transport,
-        trust_env=False,
-    )
-
-
 async def timed_request(
-    client: httpx.AsyncClient,
+    client: MeasuringClient,
     url: str,
-    params: dict[str, str],
-    headers: dict[str, str],
+    params: Mapping[str, str],
+    headers: Mapping[str, str],
     format: str,
     expected_rows: int,
     expected_bytes: int | None = None,
@@ -85,10 +67,10 @@ async def timed_request(
     status: int | None = None
     started = time.perf_counter()
     try:
-        async with client.stream("GET", url, params=params, headers=headers) as response:
+        async with client.stream(url, params, headers) as response:
             header_time = time.perf_counter() - started
-            status = response.status_code
-            async for piece in response.aiter_raw():
+            status = response.status
+            async for piece in response.pieces:
                 if not piece:
                     continue
                 now = time.perf_counter() - started
@@ -99,7 +81,7 @@ async def timed_request(
                 counter.feed(piece)
                 arrival.append((now, received))
                 await pacer.wait(received)
-    except httpx.HTTPError as failure:
+    except client.errors as failure:
         error: str | None = f"{type(failure).__name__}: {failure} after {received} bytes"
     else:
         error = None
@@ -133,10 +115,10 @@ class Round:
 
 
 async def timed_round(
-    client: httpx.AsyncClient,
+    client: MeasuringClient,
     url: str,
-    params: dict[str, str],
-    headers: dict[str, str],
+    params: Mapping[str, str],
+    headers: Mapping[str, str],
     format: str,
     expected_rows: int,
     concurrency: int,
