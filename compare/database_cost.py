@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from shared.ledger import CONNECTION_SECONDS, FAILED, HELD, HELD_PEAK, HOLD_MAX, WAIT_MAX
 from shared.session import application_name
 
 __all__ = [
@@ -29,12 +30,6 @@ __all__ = [
     "watch_backends",
 ]
 
-HELD = "streambench_db_connections_held"
-HELD_PEAK = "streambench_db_connections_held_peak"
-CONNECTION_SECONDS = "streambench_db_connection_seconds_total"
-HOLD_MAX = "streambench_db_hold_seconds_max"
-WAIT_MAX = "streambench_db_checkout_wait_seconds_max"
-FAILED = "streambench_db_checkouts_failed_total"
 LEDGER_METRICS = (HELD, HELD_PEAK, CONNECTION_SECONDS, HOLD_MAX, WAIT_MAX, FAILED)
 
 # How often pg_stat_activity is read while a round runs: often enough to see a transaction's

@@ -69,8 +69,7 @@ class LedgerReader:
             values = metrics.parse(response.text)
         except (httpx.HTTPError, ValueError, IndexError):
             return None
-        found = {name: values[name] for name in LEDGER_METRICS if name in values}
-        return found if len(found) == len(LEDGER_METRICS) else None
+        return _ledger(values)
 
     async def before(self) -> None:
         try:

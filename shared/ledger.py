@@ -25,7 +25,24 @@ from dataclasses import dataclass
 
 from .metrics import Sample
 
-__all__ = ["ConnectionLedger", "LedgerFigures"]
+__all__ = [
+    "CONNECTION_SECONDS",
+    "FAILED",
+    "HELD",
+    "HELD_PEAK",
+    "HOLD_MAX",
+    "WAIT_MAX",
+    "ConnectionLedger",
+    "LedgerFigures",
+]
+
+# The samples a reader of /metrics goes by (the comparator reads these around each round).
+HELD = "streambench_db_connections_held"
+HELD_PEAK = "streambench_db_connections_held_peak"
+CONNECTION_SECONDS = "streambench_db_connection_seconds_total"
+HOLD_MAX = "streambench_db_hold_seconds_max"
+WAIT_MAX = "streambench_db_checkout_wait_seconds_max"
+FAILED = "streambench_db_checkouts_failed_total"
 
 
 @dataclass(frozen=True)
@@ -45,26 +62,26 @@ class LedgerFigures:
     def samples(self) -> list[Sample]:
         """The figures as `/metrics` shows them."""
         return [
-            Sample("streambench_db_connections_held", "gauge",
+            Sample(HELD, "gauge",
                    "Pooled connections checked out now.", self.held),
-            Sample("streambench_db_connections_held_peak", "gauge",
+            Sample(HELD_PEAK, "gauge",
                    "Most connections checked out at once since start or the last "
                    "POST /metrics/reset-peak.", self.held_peak),
-            Sample("streambench_db_connection_seconds_total", "counter",
+            Sample(CONNECTION_SECONDS, "counter",
                    "Seconds connections were held, summed over checkouts, those still held "
                    "counted so far.", self.connection_seconds),
             Sample("streambench_db_checkouts_total", "counter",
                    "Connections handed out by the pool.", self.checkouts),
-            Sample("streambench_db_hold_seconds_max", "gauge",
+            Sample(HOLD_MAX, "gauge",
                    "Longest single checkout since start or the last POST /metrics/reset-peak, "
                    "those still held counted so far, seconds.", self.hold_max),
             Sample("streambench_db_checkout_wait_seconds_total", "counter",
                    "Seconds spent waiting for the pool to hand a connection out, whether one "
                    "came or not.", self.wait_seconds),
-            Sample("streambench_db_checkout_wait_seconds_max", "gauge",
+            Sample(WAIT_MAX, "gauge",
                    "Longest wait for a connection since start or the last "
                    "POST /metrics/reset-peak, seconds.", self.wait_max),
-            Sample("streambench_db_checkouts_failed_total", "counter",
+            Sample(FAILED, "counter",
                    "Requests for a connection that failed (pool timeout, database unreachable).",
                    self.failed),
         ]  # fmt: skip
