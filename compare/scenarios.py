@@ -162,9 +162,14 @@ def bystander(collected: Collected, cell: Cell) -> Bystander | None:
 
 def buffers_ahead(cell: Cell, memory: Stats | None, body: int | None) -> Flag | None:
     """A streamed response whose server holds about a body per open stream: it does not wait
-    for its reader (a middleware that queues chunks, a server that buffers writes). A `fetch`
-    holds every row by design and is not flagged."""
-    if cell.endpoint != "chunked" or cell.source == "fetch" or memory is None or not body:
+    for its reader (a middleware that queues chunks, a server that buffers writes). Only a paced
+    reader can tell: one at full speed takes the body as fast as it is made, so nothing waits for
+    it, and a server's own growth (Granian's 5 MB at 500,000 text rows) is not buffering. A
+    `fetch` holds every row by design and is not flagged."""
+    paced = cell.read_rate is not None
+    if not paced or cell.endpoint != "chunked" or cell.source == "fetch":
+        return None
+    if memory is None or not body:
         return None
     per_stream = memory.median / cell.concurrency
     if per_stream < max(BUFFERS_AHEAD_FLOOR, BUFFERS_AHEAD_SHARE * body):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import pytest
@@ -112,6 +113,9 @@ def test_memory_of_about_a_body_per_stream_buffers_ahead() -> None:
     assert buffers_ahead(_cell(), _stats(2 * 3 * MB), 4 * MB) is None
     assert buffers_ahead(_cell("fetch"), _stats(2 * 15 * MB), body) is None
     assert buffers_ahead(_cell(endpoint="standard"), _stats(2 * 15 * MB), body) is None
+    # Read at full speed nothing waits for the reader: a server's own growth is no buffering.
+    full_speed = dataclasses.replace(_cell(), read_rate=None)
+    assert buffers_ahead(full_speed, _stats(2 * 15 * MB), body) is None
 
 
 def test_a_rate_not_reached_is_flagged_with_what_was_reached() -> None:
