@@ -8,10 +8,14 @@ import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..analysis import RowCounter
 from ..read_rates import Pacer
 from .base import MeasuringClient
+
+if TYPE_CHECKING:
+    from ..load.base import ClientLoad
 
 __all__ = ["RequestTiming", "Round", "timed_request", "timed_round"]
 
@@ -110,10 +114,12 @@ async def timed_request(
 
 @dataclass(frozen=True)
 class Round:
-    """`concurrency` simultaneous requests, and the wall time from the first start to the last end."""
+    """`concurrency` simultaneous requests, and the wall time from the first start to the last end;
+    `load`, what sending them cost the client side, when the engine measured it."""
 
     requests: list[RequestTiming]
     seconds: float
+    load: ClientLoad | None = None
 
 
 async def timed_round(

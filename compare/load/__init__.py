@@ -1,0 +1,1 @@
+"""Load engines: what sends a round's simultaneous requests (compare/load/base.py)."""
