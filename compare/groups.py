@@ -123,6 +123,7 @@ class Collected:
     bystanders: list[RequestTiming] = field(default_factory=list)
     capped: str | None = None
     abort: AbortCost | None = None
+    open_files: list[int] = field(default_factory=list)  # each measured round's peak
 
 
 async def run_group(
@@ -276,6 +277,8 @@ async def _run_cell(cell: Cell, bench: _Bench, expected_bytes: int) -> None:
                 into.memory.append(sample.peak_memory_growth_bytes)
             if sample.cpu_seconds is not None:
                 into.cpu.append(sample.cpu_seconds)
+            if outcome.open_files is not None:
+                into.open_files.append(outcome.open_files)
             if sample.ledger is not None:
                 figures = round_cost(*sample.ledger, requests=len(outcome.round.requests))
                 if figures is not None:

@@ -17,6 +17,11 @@ Version 4 made the measuring client a choice (`matrix.client`, httpx or aiohttp)
 its ceiling at every concurrency of the matrix: each `client_ceiling` names its `client` and
 `concurrency`, and a scenario is client-bound against the ceiling at its own concurrency. A
 file of versions 1 to 3 measured httpx, one request at a time.
+
+Version 5 added what a scenario's simultaneous streams did side by side (`streams`): first byte
+p50/p95/p99 over every good request, the server's open files at each round's peak, each stream's
+throughput, their spread and the streams starved while others finished. Files of versions 1 to 4
+did not measure them: `streams` is null there, never filled in.
 """
 
 from __future__ import annotations
@@ -40,8 +45,8 @@ from .stats import stats_or_none
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 4
-READABLE_VERSIONS = (1, 2, 3, 4)
+SCHEMA_VERSION = 5
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 # What measured every file before version 4.
 EARLIER_CLIENT = "httpx"
 
@@ -385,6 +390,43 @@ class AbortCost:
 
 
 @dataclass(frozen=True)
+class StreamFigures:
+    """A scenario's simultaneous streams side by side (compare/streams.py), over its measured
+    rounds and their good requests (`streams` of them).
+
+    `ttfb_p50`, `ttfb_p95`, `ttfb_p99`: first byte percentiles over every good request.
+    `open_files`: the server process's open file descriptors (its children's too), the most seen
+    in each round, sampled every 50 ms from /proc; None where there is no /proc to read (a
+    target), never zero. `throughput`: each stream's bytes per second from being sent to its
+    last byte. `spread`: per round, the fastest stream's throughput over the slowest's (1.0 is
+    even), one value per round with two good streams or more. `starved`: streams whose first
+    byte came only after another stream of their round had finished.
+    """
+
+    ttfb_p50: float | None
+    ttfb_p95: float | None
+    ttfb_p99: float | None
+    open_files: Stats | None
+    throughput: Stats | None
+    spread: Stats | None
+    starved: int
+    streams: int
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StreamFigures:
+        return cls(
+            ttfb_p50=data.get("ttfb_p50"),
+            ttfb_p95=data.get("ttfb_p95"),
+            ttfb_p99=data.get("ttfb_p99"),
+            open_files=stats_or_none(data.get("open_files")),
+            throughput=stats_or_none(data.get("throughput")),
+            spread=stats_or_none(data.get("spread")),
+            starved=int(data.get("starved", 0)),
+            streams=int(data.get("streams", 0)),
+        )
+
+
+@dataclass(frozen=True)
 class Scenario:
     """One (port, layer, endpoint, source, rows, format, concurrency) cell, over `repeats` rounds.
 
@@ -429,6 +471,8 @@ class Scenario:
     database: DatabaseFigures | None = None
     bystander: Bystander | None = None
     abort: AbortCost | None = None
+    # The streams side by side: first byte tail, open files, fairness (None before version 5).
+    streams: StreamFigures | None = None
 
     @property
     def contender(self) -> str:
@@ -487,6 +531,7 @@ class Scenario:
             database=_maybe(DatabaseFigures.from_dict, data.get("database")),
             bystander=_maybe(Bystander.from_dict, data.get("bystander")),
             abort=_maybe(AbortCost.from_dict, data.get("abort")),
+            streams=_maybe(StreamFigures.from_dict, data.get("streams")),
         )
 
 

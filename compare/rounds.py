@@ -3,7 +3,8 @@ database went through.
 
 Beside the requests themselves (compare/clients/), a round reads the server's own figures
 (its probe), samples the database's view of the server's backends (compare/database_cost.py),
-stops early when a local server's memory passes the cap, and, when its readers are paced, sends
+counts the server's open files at their peak, stops early when a local server's memory passes
+the cap, and, when its readers are paced, sends
 one small request `BYSTANDER_DELAY` seconds in, read at full speed: what a user of the rest of
 the service meets while slow exports run.
 """
@@ -12,9 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
+import psutil
 
 from .clients import MeasuringClient, RequestTiming, Round, timed_request, timed_round
 from .database_cost import BackendWatch, watch_backends
@@ -28,6 +32,8 @@ BYSTANDER_DELAY = 1.0
 BYSTANDER_ROWS = 10
 # How often a local server's resident memory is checked against the cap.
 MEMORY_POLL_SECONDS = 0.05
+# How often its open files are counted: as often, on a sampler of its own.
+OPEN_FILES_POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,8 @@ class RoundOutcome:
     watch: BackendWatch
     bystander: RequestTiming | None  # None: not sent (no pace, or the round was over first)
     capped: str | None  # why the round was stopped, if it was
+    # The most file descriptors the server's processes held at once; None: no /proc to count.
+    open_files: int | None = None
 
 
 async def measure_round(
@@ -78,6 +86,8 @@ async def measure_round(
             else None
         )
         cap = asyncio.ensure_future(_over_cap(probe, memory_cap))
+        files = OpenFiles(probe.pids)
+        counting = asyncio.ensure_future(files.sample())
         try:
             await asyncio.wait({requests, cap}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -87,10 +97,11 @@ async def measure_round(
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+            await files.stop(counting)
         bystanding = await _settled(bystander, sent)
     sample = await probe.after()
     measured = None if capped else requests.result()
-    return RoundOutcome(measured, sample, watch, bystanding, capped)
+    return RoundOutcome(measured, sample, watch, bystanding, capped, files.peak)
 
 
 async def _bystander(
@@ -135,3 +146,57 @@ async def _over_cap(probe: Probe, cap: int) -> str | None:
                 f"{resident / 1e6:,.0f} MB (cap {cap / 1e6:,.0f} MB)"
             )
         await asyncio.sleep(MEMORY_POLL_SECONDS)
+
+
+class OpenFiles:
+    """The most file descriptors a server's processes (and their children) held at once during a
+    round: each socket a stream holds is one, so at high concurrency this is what a server asks
+    of its fd limit. Counted from /proc/<pid>/fd at the start, every OPEN_FILES_POLL_SECONDS and
+    once more as the round ends (kept-alive connections are still open then); `peak` stays None
+    where nothing could be counted (no pids, no /proc), never zero."""
+
+    def __init__(self, pids: Sequence[int]) -> None:
+        self._pids = _with_children(pids)
+        self.peak: int | None = None
+
+    def count(self) -> None:
+        counted = open_files(self._pids)
+        if counted is not None and (self.peak is None or counted > self.peak):
+            self.peak = counted
+
+    async def sample(self) -> None:
+        if not self._pids:
+            return
+        while True:
+            self.count()
+            await asyncio.sleep(OPEN_FILES_POLL_SECONDS)
+
+    async def stop(self, task: asyncio.Future[None]) -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if self._pids:
+            self.count()
+
+
+def open_files(pids: Sequence[int]) -> int | None:
+    """File descriptors open in `pids` together; None when none of them could be read."""
+    total, read = 0, False
+    for pid in pids:
+        try:
+            total += len(os.listdir(f"/proc/{pid}/fd"))
+        except OSError:
+            continue
+        read = True
+    return total if read else None
+
+
+def _with_children(pids: Sequence[int]) -> tuple[int, ...]:
+    """The pids and every descendant alive now: a server that forks workers serves from them."""
+    found = list(pids)
+    for pid in pids:
+        try:
+            found += [child.pid for child in psutil.Process(pid).children(recursive=True)]
+        except psutil.Error:
+            continue
+    return tuple(dict.fromkeys(found))

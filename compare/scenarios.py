@@ -22,6 +22,7 @@ from .results import (
     Verification,
 )
 from .rounds import BYSTANDER_DELAY, BYSTANDER_ROWS
+from .streams import starved_flag, stream_figures
 
 # A paced reader that reached less than this share of its rate was held back by the server (or
 # the client): its figures are not those of a reader at that rate.
@@ -74,6 +75,7 @@ def build_scenario(
     reached = Stats.maybe(r.reached_rate for r in good if r.reached_rate is not None)
     memory = Stats.maybe(collected.memory)
     body = byte_counts[(len(byte_counts) - 1) // 2] if byte_counts else None
+    streams = stream_figures(collected.rounds, collected.open_files)
     flags, reasons = scenario_flags(
         ttfb=ttfb,
         total=total,
@@ -86,6 +88,7 @@ def build_scenario(
             buffers_ahead(cell, memory, body),
             rate_unreached(cell.read_rate, reached),
             None if collected.capped is None else Flag("memory-capped", collected.capped),
+            starved_flag(streams),
         ),
     )
     return Scenario(
@@ -126,6 +129,7 @@ def build_scenario(
         database=database_figures(collected),
         bystander=bystander(collected, cell),
         abort=collected.abort,
+        streams=streams,
     )
 
 

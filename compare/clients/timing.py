@@ -26,7 +26,9 @@ class RequestTiming:
 
     `ttfb` is the time to the first non-empty body piece (None for an empty body); `arrival`
     is the cumulative byte count after each piece; `chunks` is how many pieces the client's reads
-    returned.
+    returned. `sent` is when it was sent on `time.perf_counter()`'s clock (the system's monotonic
+    clock, one for every process of the machine), so the requests of a round can be set against
+    each other (compare/streams.py); None where it was not recorded.
     """
 
     ok: bool
@@ -39,6 +41,7 @@ class RequestTiming:
     rows: int
     chunks: int
     arrival: list[tuple[float, int]] = field(default_factory=list)
+    sent: float | None = None
 
     @property
     def reached_rate(self) -> float | None:
@@ -109,6 +112,7 @@ async def timed_request(
         rows=counter.rows,
         chunks=chunks,
         arrival=arrival,
+        sent=started,
     )
 
 

@@ -49,6 +49,11 @@ FLAG_MEANINGS: dict[str, str] = {
         "its readers read clearly slower than the rate they were asked to: the server sent "
         "more slowly than that, so its figures are those of the rate reached"
     ),
+    "starved": (
+        "some of its streams got their first byte only after another stream of the same round "
+        "had finished: they waited for a whole download (a pooled connection, a place in the "
+        "server's queue) before theirs began"
+    ),
     "memory-capped": (
         "its server's resident memory passed the run's cap, so its rounds were stopped there: "
         "its figures cover only the rounds before, if any"
