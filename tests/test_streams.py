@@ -81,6 +81,7 @@ def test_figures_over_rounds() -> None:
     assert figures.starved == 1
     # 0.01 .. 1.00 plus 0.1 and 1.5: numpy's linear interpolation over the 102 first bytes.
     assert figures.ttfb_p50 == pytest.approx(0.505)
+    assert figures.ttfb_p95 is not None
     assert figures.ttfb_p99 is not None
     assert figures.ttfb_p99 > figures.ttfb_p95 > 0.9
     assert figures.open_files is not None
