@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from shared.settings import LOG_FORMAT, Settings, redact_url
 
 if TYPE_CHECKING:
-    from .options import CompareOptions
+    from .options import Cell, CompareOptions
 
 HELP = "verify every port, then measure streamed against buffered responses"
 EPILOG = """\
@@ -81,7 +81,8 @@ def validate(args: argparse.Namespace, settings: Settings) -> CompareOptions:
     """The run's options, or `OptionError` saying what is wrong."""
     from shared.pairs import available_pairs
 
-    from .options import OptionError, options_from_args
+    from .capacity import usable_file_limit
+    from .options import OptionError, options_from_args, plan
 
     pairs = available_pairs()
     defaults = [name for name, pair, _ in pairs if pair is not None and pair.default]
@@ -94,7 +95,26 @@ def validate(args: argparse.Namespace, settings: Settings) -> CompareOptions:
         raise OptionError(
             "--auth with --target needs the targets' secret: set STREAMBENCH_JWT_SECRET or --jwt-secret"
         )
+    cells, note = plan(options)
+    if not cells:
+        why = [part for part in note.split("; ") if part.startswith("left out")]
+        raise OptionError(f"nothing left to measure: {'; '.join(why) or note}")
+    problem = client_files_problem(cells, processes=1, limit=usable_file_limit())
+    if problem is not None:
+        raise OptionError(problem)
     return options
+
+
+def client_files_problem(cells: Sequence[Cell], processes: int, limit: int) -> str | None:
+    """Why the client side cannot open the run's connections, before anything starts: the most
+    requests at once, twice over when paced readers keep a second client's connections beside
+    the first's. The seam for --client-processes: each worker process is checked against its
+    own limit with its share of the requests, so it passes its count here."""
+    from .capacity import check_open_files
+
+    top = max(cell.concurrency for cell in cells)
+    paced = any(cell.read_rate is not None for cell in cells)
+    return check_open_files(top * (2 if paced else 1), processes, limit)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

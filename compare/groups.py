@@ -17,6 +17,7 @@ from shared.settings import Settings
 
 from .aborts import measure_aborts
 from .baselines import Reference
+from .capacity import HELD_BODIES
 from .clients import RequestTiming, Round
 from .database_cost import HELD, BackendWatch, RoundCost, backends_busy, round_cost
 from .options import Cell, CompareOptions
@@ -24,20 +25,6 @@ from .results import SOURCES, AbortCost, ServerSource, Verification
 from .rounds import Instruments, measure_round
 from .servers import LedgerReader, LocalServer, NoProbe, Probe, metrics_probe, start_locals
 from .work import STARTUP_COST, Progress, Stopwatch, cell_cost
-
-# What a response of each kind holds at its peak, in bodies, roughly (the README's run at 500,000
-# rows: a buffered `fetch` about 9 bodies, a streamed `fetch` about 6, buffered `cursor` and `copy`
-# about one, streamed `cursor` and `copy` a batch or two whatever the size). Only the order matters.
-HELD_BODIES: dict[tuple[str, str], int] = {
-    ("chunked", "copy"): 0,
-    ("chunked", "cursor"): 0,
-    ("chunked", "keyset"): 0,
-    ("standard", "copy"): 1,
-    ("standard", "cursor"): 1,
-    ("standard", "keyset"): 1,
-    ("chunked", "fetch"): 6,
-    ("standard", "fetch"): 9,
-}
 
 
 def group_cells(cells: Sequence[Cell], reuse_servers: bool = False) -> list[list[Cell]]:

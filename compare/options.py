@@ -17,6 +17,7 @@ from shared.encoders import FORMATS
 from shared.layers import DEFAULT_LAYER, SHARED_LAYERS, LayerSpec
 
 from .budgets import GRAMMAR, Budget, BudgetError, parse_budget
+from .capacity import estimated_held_bytes
 from .clients import CLIENTS, DEFAULT_CLIENT
 from .layers import LayerError, LocalContender, chosen_layers, plan_contenders
 from .read_rates import ReadRateError, format_rate, parse_read_rates
@@ -429,9 +430,17 @@ def parse_target(raw: str) -> Target:
 
 
 def plan(options: CompareOptions) -> tuple[list[Cell], str]:
-    """The scenario cells in run order, and a note on how the matrix was shaped."""
+    """The scenario cells in run order, and a note on how the matrix was shaped.
+
+    Two caps shape it. Without --concurrency, a concurrency above the lowest runs only where
+    rows x concurrency stays within ROUND_ROW_BUDGET (the default run's duration). Always, a
+    cell whose estimated server memory (compare/capacity.py: the bodies such a response holds,
+    times the body, times the requests at once) passes the run's memory cap is left out and the
+    note names it: a buffered `fetch` of 500,000 rows at 1,024 at once would ask a server for
+    tens of GB, where a streamed `cursor` holds a batch or two at any concurrency."""
     cells: list[Cell] = []
     skipped: list[str] = []
+    over_cap: list[str] = []
     for rows in options.rows:
         for format in options.formats:
             for concurrency in options.concurrency:
@@ -439,11 +448,21 @@ def plan(options: CompareOptions) -> tuple[list[Cell], str]:
                 if options.shape and not first and rows * concurrency > ROUND_ROW_BUDGET:
                     skipped.append(f"{rows:,} rows x {concurrency}")
                     continue
+                routes = []
+                for endpoint in options.endpoints:
+                    for source in options.sources or (DEFAULT_SOURCE[endpoint],):
+                        held = estimated_held_bytes(endpoint, source, rows, format, concurrency)
+                        if held <= options.memory_cap_bytes:
+                            routes.append((endpoint, source))
+                            continue
+                        over_cap.append(
+                            f"/{endpoint}?source={source} {rows:,} rows {format} x "
+                            f"{concurrency:,} (about {held / 1e9:,.1f} GB)"
+                        )
                 cells.extend(
                     Cell(endpoint, rows, format, concurrency, source, rate)
                     for rate in options.read_rates
-                    for endpoint in options.endpoints
-                    for source in (options.sources or (DEFAULT_SOURCE[endpoint],))
+                    for endpoint, source in routes
                 )
     processes = (
         "one server process per contender for every scenario, in rising order of the memory a "
@@ -468,6 +487,12 @@ def plan(options: CompareOptions) -> tuple[list[Cell], str]:
         notes.append(
             f"concurrency above {options.concurrency[0]} only where rows x concurrency <= "
             f"{ROUND_ROW_BUDGET:,}; left out: " + ", ".join(dict.fromkeys(skipped))
+        )
+    if over_cap:
+        notes.append(
+            f"left out over the {options.memory_cap_bytes / 1e9:,.1f} GB memory cap, by the "
+            "memory a server would hold (estimated: bodies held per request x body x "
+            "concurrency): " + ", ".join(over_cap)
         )
     return cells, "; ".join(notes)
 

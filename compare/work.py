@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import Protocol
 
+from .capacity import ROW_BYTES
 from .options import Cell, CompareOptions
 
 # What starting one group's servers is taken to cost.
@@ -29,10 +30,6 @@ class Progress(Protocol):
 
 def round_cost(rows: int, concurrency: int = 1) -> float:
     return 0.005 + rows * concurrency * 1.2e-6
-
-
-# Bytes per row of each format in the data set, roughly: how long a paced reader takes.
-ROW_BYTES = {"text": 18, "ndjson": 285, "csv": 220, "json": 287}
 
 
 def cell_cost(cell: Cell) -> float:

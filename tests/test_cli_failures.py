@@ -4,6 +4,7 @@ and quickly. `serve` says where it listens once it does, on every port."""
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -110,3 +111,23 @@ def test_serve_says_where_it_listens(port_name: str, database_url: str, reachabl
     assert len(listening) == 1, f"{port_name}: say once where it listens:\n{output}"
     unreachable = [line for line in lines if "unreachable" in line]
     assert len(unreachable) == (0 if reachable else 1), f"{port_name}:\n{output}"
+
+
+def test_a_concurrency_the_client_cannot_open_is_one_line() -> None:
+    """Checked before anything starts (no database, no server): the limit is the hard one, which
+    the comparator cannot raise."""
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "streambench", "compare", "--concurrency", "1,1024"],
+        env=_env(UNREACHABLE),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=low_limit,
+    )
+    _assert_one_line(result, "compare", "--concurrency: 1,024 connections at once", "may open 256")
+    assert result.returncode == 2
