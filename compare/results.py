@@ -18,8 +18,9 @@ its ceiling at every concurrency of the matrix: each `client_ceiling` names its 
 `concurrency`, and a scenario is client-bound against the ceiling at its own concurrency. A
 file of versions 1 to 3 measured httpx, one request at a time.
 
-Version 5 added what a scenario's simultaneous streams did side by side (`streams`): first byte
-p50/p95/p99 over every good request, the server's open files at each round's peak, each stream's
+Version 5 added what a scenario's simultaneous streams did side by side (`streams`): the first
+byte's 99th percentile over every good request (its median and p95 were in `ttfb` already), the
+server's open files at each round's peak, each stream's
 throughput, their spread and the streams starved while others finished. Files of versions 1 to 4
 did not measure them: `streams` is null there, never filled in.
 """
@@ -394,7 +395,8 @@ class StreamFigures:
     """A scenario's simultaneous streams side by side (compare/streams.py), over its measured
     rounds and their good requests (`streams` of them).
 
-    `ttfb_p50`, `ttfb_p95`, `ttfb_p99`: first byte percentiles over every good request.
+    `ttfb_p99`: the first byte's 99th percentile over every good request (its p50 and p95 are
+    the scenario's `ttfb.median` and `ttfb.p95`, over the same requests).
     `open_files`: the server process's open file descriptors (its children's too), the most seen
     in each round, sampled every 50 ms from /proc; None where there is no /proc to read (a
     target), never zero. `throughput`: each stream's bytes per second from being sent to its
@@ -403,8 +405,6 @@ class StreamFigures:
     byte came only after another stream of their round had finished.
     """
 
-    ttfb_p50: float | None
-    ttfb_p95: float | None
     ttfb_p99: float | None
     open_files: Stats | None
     throughput: Stats | None
@@ -415,8 +415,6 @@ class StreamFigures:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StreamFigures:
         return cls(
-            ttfb_p50=data.get("ttfb_p50"),
-            ttfb_p95=data.get("ttfb_p95"),
             ttfb_p99=data.get("ttfb_p99"),
             open_files=stats_or_none(data.get("open_files")),
             throughput=stats_or_none(data.get("throughput")),

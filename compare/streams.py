@@ -1,4 +1,4 @@
-"""What a scenario's simultaneous streams did side by side: the tail of their first bytes, how
+"""What a scenario's simultaneous streams did side by side: the far tail of their first bytes, how
 evenly they were served, and whether any waited for another to finish before it started.
 
 Pure: built from the requests its rounds timed and the server's open files sampled meanwhile
@@ -88,8 +88,6 @@ def stream_figures(rounds: Sequence[Round], open_files: Sequence[int]) -> Stream
         is not None
     ]
     return StreamFigures(
-        ttfb_p50=percentile(first_bytes, 50.0) if first_bytes else None,
-        ttfb_p95=percentile(first_bytes, 95.0) if first_bytes else None,
         ttfb_p99=percentile(first_bytes, 99.0) if first_bytes else None,
         open_files=Stats.maybe(open_files),
         throughput=Stats.maybe(speeds),

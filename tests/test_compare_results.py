@@ -22,6 +22,7 @@ from compare.results import (
     ServerFigures,
     Stats,
     StreambenchInfo,
+    StreamFigures,
     Verification,
     percentile,
 )
@@ -205,3 +206,41 @@ def test_verification_failures() -> None:
     assert not verification.passed
     assert [c.name for c in verification.failures] == ["c"]
     assert [c.name for c in verification.warnings] == ["b"]
+
+
+def test_the_streams_side_by_side_round_trip(tmp_path: Path) -> None:
+    results = sample_results()
+    streams = StreamFigures(
+        ttfb_p99=0.25,
+        open_files=Stats.of([1040, 1052]),
+        throughput=Stats.of([1e6, 2e6, 8e6]),
+        spread=Stats.of([8.0, 6.5]),
+        starved=3,
+        streams=2048,
+    )
+    crowded = dataclasses.replace(
+        results, scenarios=(dataclasses.replace(results.scenarios[0], streams=streams),)
+    )
+    loaded = Results.load(crowded.dump(tmp_path / "results.json"))
+    assert loaded == crowded
+    assert loaded.scenarios[0].streams == streams
+    # A target without /proc: its open files were not counted, and stay null, not zero.
+    blind = dataclasses.replace(streams, open_files=None)
+    data = dataclasses.replace(
+        crowded, scenarios=(dataclasses.replace(crowded.scenarios[0], streams=blind),)
+    ).to_dict()
+    assert data["scenarios"][0]["streams"]["open_files"] is None
+    assert Results.from_dict(data).scenarios[0].streams == blind
+
+
+def test_reads_a_file_written_before_the_streams_were_measured() -> None:
+    """Version 4 measured no streams side by side: `streams` is null, not made up from the
+    first byte's samples."""
+    data = sample_results().to_dict()
+    data["schema_version"] = 4
+    for scenario in data["scenarios"]:
+        del scenario["streams"]
+    loaded = Results.from_dict(data)
+    assert loaded.schema_version == SCHEMA_VERSION == 5
+    assert loaded.scenarios[0].streams is None
+    assert loaded.scenarios[0].ttfb == sample_results().scenarios[0].ttfb

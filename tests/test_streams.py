@@ -79,11 +79,9 @@ def test_figures_over_rounds() -> None:
     assert figures is not None
     assert figures.streams == 102
     assert figures.starved == 1
-    # 0.01 .. 1.00 plus 0.1 and 1.5: numpy's linear interpolation over the 102 first bytes.
-    assert figures.ttfb_p50 == pytest.approx(0.505)
-    assert figures.ttfb_p95 is not None
-    assert figures.ttfb_p99 is not None
-    assert figures.ttfb_p99 > figures.ttfb_p95 > 0.9
+    # 0.01 .. 1.00 plus 0.1 and 1.5, sorted: numpy's linear interpolation at 99% of the way
+    # from the first to the 102nd lies between the 100th (0.99) and 101st (1.00) first bytes.
+    assert figures.ttfb_p99 == pytest.approx(0.99 + 0.99 * 0.01)
     assert figures.open_files is not None
     assert figures.open_files.max == 130
     assert figures.spread is not None
