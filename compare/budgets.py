@@ -14,6 +14,10 @@ Pure: an expression is parsed into a `Budget`, and a budget is checked against `
                                              (multiples of the response body's size)
            | x-floor | x-body-floor          total time over the rows floor / the body floor
            | errors                          failed requests, a count
+           | ttfb-p99                        first byte's 99th percentile over every request
+           | fds                             the server's open files at a round's peak, a count
+           | fairness                        fastest stream's throughput over the slowest's
+           | starved                         streams that began after another had finished
     STAT   = median (the default) | p95 | min | max
     OP     = > | >= | < | <=
 
@@ -51,6 +55,10 @@ FIGURES: dict[str, FigureKind] = {
     "x-floor": "ratio",
     "x-body-floor": "ratio",
     "errors": "count",
+    "ttfb-p99": "time",
+    "fds": "count",
+    "fairness": "ratio",
+    "starved": "count",
 }
 STATS = ("median", "p95", "min", "max")
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -75,8 +83,8 @@ _EXPRESSION = re.compile(
 )
 GRAMMAR = (
     "[SCOPE.]FIGURE[:STAT] OP NUMBER[UNIT]; FIGURE is ttfb, headers, total, cpu, conn-seconds, "
-    "transaction-age, abort (ms, s, min), memory (B, kB, MB, MiB, x-body), x-floor, "
-    "x-body-floor or errors; SCOPE an endpoint, source, format, data layer, port or read rate "
+    "transaction-age, abort, ttfb-p99 (ms, s, min), memory (B, kB, MB, MiB, x-body), x-floor, "
+    "x-body-floor, fairness (ratios), errors, fds or starved (counts); SCOPE an endpoint, source, format, data layer, port or read rate "
     "(max, 1MB/s); STAT median, p95, min or max; OP >, >=, < or <="
 )
 
@@ -251,6 +259,15 @@ def _figure(scenario: Scenario, budget: Budget) -> Stats | float | None:
         return None if scenario.database is None else scenario.database.transaction_age_max
     if figure == "abort":
         return None if scenario.abort is None else scenario.abort.worst
+    streams = scenario.streams
+    if figure == "ttfb-p99":
+        return None if streams is None else streams.ttfb_p99
+    if figure == "fds":
+        return None if streams is None else streams.open_files
+    if figure == "fairness":
+        return None if streams is None else streams.spread
+    if figure == "starved":
+        return None if streams is None else float(streams.starved)
     return float(scenario.errors)
 
 
@@ -275,9 +292,11 @@ def _reading(budget: Budget, scenario: Scenario) -> tuple[float | None, str]:
         return number, f"{budget.stat} {number * 1000:.1f} ms"
     if kind == "size":
         return number, f"{budget.stat} {_size(number)}"
+    # A figure with a spread says which of its statistics was held against the budget.
+    stat = f"{budget.stat} " if isinstance(value, Stats) else ""
     if kind == "ratio":
-        return number, f"{number:.2f}x"
-    return number, f"{number:.0f}"
+        return number, f"{stat}{number:.2f}x"
+    return number, f"{stat}{number:.0f}"
 
 
 def check_budgets(budgets: Sequence[Budget], results: Results) -> list[Breach]:

@@ -56,6 +56,17 @@ def _figures(scenario: Scenario) -> Iterator[tuple[str, str, Stats | float | int
     # What a paced reader costs (results.py's DatabaseFigures, Bystander and AbortCost).
     yield "reached_rate", "bytes/s", scenario.reached_rate
     yield "memory_per_stream", "bytes", scenario.memory_per_stream
+    streams = scenario.streams
+    if streams is not None:
+        # The streams side by side (results.py's StreamFigures): the first byte's tail, the
+        # server's open files at each round's peak, per-stream throughput and its spread.
+        # (The first byte's median and p95 are the `ttfb` row's.)
+        yield "ttfb_p99", "s", streams.ttfb_p99
+        yield "open_files", "count", streams.open_files
+        yield "stream_throughput", "bytes/s", streams.throughput
+        yield "stream_spread", "ratio", streams.spread
+        yield "starved_streams", "count", streams.starved
+        yield "streams", "count", streams.streams  # what the starved ones are out of
     database = scenario.database
     if database is not None:
         yield "connection_seconds", "s", database.connection_seconds

@@ -135,6 +135,34 @@ def paced_row(scenario: Scenario) -> list[str]:
     ]
 
 
+# Above one request at a time, a second table per block: the streams side by side.
+STREAMS_COLUMNS: tuple[str, ...] = (
+    "port",
+    "source",
+    "MB/s",
+    "p99 ms",
+    "MB/st",
+    "fds",
+    "spread",
+    "starved",
+)
+
+
+def streams_row(scenario: Scenario) -> list[str]:
+    streams = scenario.streams
+    per_stream = scenario.memory_per_stream
+    return [
+        scenario.contender.replace(LAYER_SEPARATOR, "\n" + LAYER_SEPARATOR),
+        scenario.source,
+        "-" if scenario.megabytes_per_second is None else f"{scenario.megabytes_per_second:.1f}",
+        "-" if streams is None or streams.ttfb_p99 is None else f"{streams.ttfb_p99 * 1000:.1f}",
+        "-" if per_stream is None else f"{per_stream / 1e6:.2f}",
+        "-" if streams is None or streams.open_files is None else f"{streams.open_files.max:.0f}",
+        "-" if streams is None or streams.spread is None else f"{streams.spread.median:.1f}x",
+        "-" if streams is None else f"{streams.starved}/{streams.streams}",
+    ]
+
+
 def summary_rows(results: Results) -> list[list[str]]:
     return [scenario_row(s) for s in sorted(results.scenarios, key=scenario_order)]
 
@@ -299,6 +327,16 @@ def print_summary(console: Console, results: Results, paths: Sequence[str] = ())
         for scenario in scenarios:
             table.add_row(*(scenario_row(scenario) if rate is None else paced_row(scenario)))
         console.print(table)
+        if concurrency > 1 and any(s.streams is not None for s in scenarios):
+            side = Table(
+                *STREAMS_COLUMNS,
+                title=f"{title}: the streams side by side",
+                box=box.SIMPLE_HEAD,
+                pad_edge=False,
+            )
+            for scenario in scenarios:
+                side.add_row(*streams_row(scenario))
+            console.print(side)
     console.print(
         "x floor: total over the rows floor (COPY of the ids)"
         + (" / over the body floor (COPY writing the body)" if results.body_floor else "")
@@ -309,6 +347,16 @@ def print_summary(console: Console, results: Results, paths: Sequence[str] = ())
         markup=False,
         highlight=False,
     )
+    if any(s.concurrency > 1 and s.streams is not None for s in results.scenarios):
+        console.print(
+            "side by side: MB/s, the round's bytes over its wall time; p99 ms, the first byte's "
+            "99th percentile over every request; MB/st, server memory growth per open stream; "
+            "fds, the server's open files at the peak; spread, the fastest stream's throughput "
+            "over the slowest's in a round (1.0x is even); starved, streams that got their first "
+            "byte only after another of their round had finished",
+            markup=False,
+            highlight=False,
+        )
     if results.paced:
         console.print(
             "read at a rate: reached, the rate the readers reached; conn s, seconds a pooled "

@@ -12,7 +12,7 @@ import pytest
 from compare.budgets import BudgetError, check_budgets, parse_budget
 from compare.export import render_csv
 from compare.report.diff import changes, regressions
-from compare.results import Results, ServerFigures, Stats
+from compare.results import Results, ServerFigures, Stats, StreamFigures
 from streambench.cli import main
 
 from . import report_fixtures as fx
@@ -274,3 +274,81 @@ def test_report_names_a_corrupt_file_and_keeps_existing_reports(
     assert "already holds reports" in capsys.readouterr().err
     assert (run / "index.html").stat().st_mtime_ns == before
     assert main(["report", str(run / "results.json"), "--overwrite"]) == 0
+
+
+def _with_streams(results: Results, starved: int = 0) -> Results:
+    def filled(s):
+        c = s.concurrency
+        return dataclasses.replace(
+            s,
+            streams=StreamFigures(
+                ttfb_p99=0.002 * c,
+                open_files=Stats.of([30 + c, 31 + c]),
+                throughput=Stats.of([1e6, 3e6]),
+                spread=Stats.of([1.0 * c, 1.5 * c]),
+                starved=starved if c > 1 else 0,
+                streams=c * s.repeats,
+            ),
+        )
+
+    return dataclasses.replace(results, scenarios=tuple(map(filled, results.scenarios)))
+
+
+def test_the_streams_side_by_side_have_budgets(results: Results) -> None:
+    crowded = _with_streams(results, starved=2)
+    assert _budget("chunked.ttfb-p99>5ms").figure == "ttfb-p99"
+    tail = check_budgets([_budget("ttfb-p99>5ms")], crowded)
+    assert tail
+    assert {b.scenario.concurrency for b in tail if b.scenario} == {4}
+    assert check_budgets([_budget("fds>100")], crowded) == []
+    fds = check_budgets([_budget("fds:max>34")], crowded)
+    assert {b.scenario.concurrency for b in fds if b.scenario} == {4}
+    assert "max 35" in fds[0].line()
+    fairness = check_budgets([_budget("fairness>3")], crowded)
+    assert {b.scenario.concurrency for b in fairness if b.scenario} == {4}
+    starved = check_budgets([_budget("starved>0")], crowded)
+    assert {b.scenario.concurrency for b in starved if b.scenario} == {4}
+    # A run from before version 5 measured none of them: the budget cannot pass.
+    unmeasured = check_budgets([_budget("fds>100")], results)
+    assert len(unmeasured) == len(results.scenarios)
+    assert all("fds was not measured" in b.line() for b in unmeasured)
+    with pytest.raises(BudgetError, match="unknown figure 'p99'"):
+        _budget("p99>1ms")
+
+
+def test_the_streams_land_in_the_csv_and_the_diff(results: Results) -> None:
+    crowded = _with_streams(results, starved=1)
+    rows = list(csv.DictReader(io.StringIO(render_csv(crowded))))
+    figures = {r["figure"] for r in rows}
+    assert figures >= {
+        "ttfb_p99",
+        "open_files",
+        "stream_throughput",
+        "stream_spread",
+        "starved_streams",
+        "streams",
+    }
+    starved = [r for r in rows if r["figure"] == "starved_streams" and r["concurrency"] == "4"]
+    assert starved
+    assert {r["median"] for r in starved} == {"1"}
+    assert all("starved" not in r["flags"] for r in starved)  # flags come from the scenario
+    assert "open_files" not in {
+        r["figure"] for r in csv.DictReader(io.StringIO(render_csv(results)))
+    }
+    # Twice the open files in the new run, clear of both bands: a regression the diff names.
+    worse = dataclasses.replace(
+        crowded,
+        scenarios=tuple(
+            dataclasses.replace(
+                s,
+                streams=dataclasses.replace(s.streams, open_files=Stats.of([200.0, 201.0])),
+            )
+            if s.streams is not None
+            else s
+            for s in crowded.scenarios
+        ),
+    )
+    found = [
+        c for c in regressions(crowded, worse) if c.metric.heading.startswith("Server open files")
+    ]
+    assert len(found) == len(crowded.scenarios)

@@ -45,12 +45,14 @@ def results() -> Results:
 
 
 def _sections(page: str) -> dict[str, str]:
-    """Each figure's HTML section by its heading."""
+    """Each figure's HTML section by its heading. A figure under an h3 belongs to a section of
+    its own (slow readers, high concurrency), tested in its own file."""
     found = {}
     for match in re.finditer(r'<section class="figure".*?</section>', page, re.S):
-        heading = re.search(r"<h2>(.*?)</h2>", match.group(0))
+        heading = re.search(r"<h([23])>(.*?)</h\1>", match.group(0))
         assert heading is not None
-        found[heading.group(1)] = match.group(0)
+        if heading.group(1) == "2":
+            found[heading.group(2)] = match.group(0)
     return found
 
 

@@ -95,7 +95,7 @@ def _significant(value: float) -> str:
     return f"{value:.2f}"
 
 
-Kind = Literal["time", "size", "ratio"]
+Kind = Literal["time", "size", "ratio", "count"]
 
 
 def formatter(kind: Kind) -> Callable[[float], str]:
@@ -103,6 +103,8 @@ def formatter(kind: Kind) -> Callable[[float], str]:
         return seconds
     if kind == "size":
         return size
+    if kind == "count":
+        return count
     return ratio
 
 

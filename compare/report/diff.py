@@ -48,6 +48,18 @@ METRICS = (
     Metric("Total time", "time", lambda _, s: s.total),
     Metric("Server peak memory growth", "size", lambda _, s: s.server.peak_memory_growth_bytes),
     Metric("Time as a ratio to the COPY floor", "ratio", _floor_ratio),
+    # The streams side by side (results.py's StreamFigures), one value per round: lower is
+    # better for both, as for every metric here.
+    Metric(
+        "Server open files at the peak",
+        "count",
+        lambda _, s: None if s.streams is None else s.streams.open_files,
+    ),
+    Metric(
+        "Spread of per-stream throughput (fastest over slowest)",
+        "ratio",
+        lambda _, s: None if s.streams is None else s.streams.spread,
+    ),
 )
 
 
@@ -263,6 +275,30 @@ def diff_sections(old: Results, new: Results) -> list[DiffSection]:
             Table(("scenario", "old", "new", "change", "verdict"), tuple(throughput_rows)),
         )
     )
+    tail_rows = []
+    for key in shared:
+        before_streams, after_streams = old_by_key[key].streams, new_by_key[key].streams
+        before_p99 = None if before_streams is None else before_streams.ttfb_p99
+        after_p99 = None if after_streams is None else after_streams.ttfb_p99
+        if before_p99 is None or after_p99 is None or before_p99 <= 0:
+            continue
+        tail_rows.append(
+            (
+                scenario_label(new_by_key[key]),
+                _format.seconds(before_p99),
+                _format.seconds(after_p99),
+                f"{(after_p99 - before_p99) / before_p99 * 100:+.1f}%",
+                "one figure over every request of the run: judge by the first byte's band above",
+            )
+        )
+    if tail_rows:
+        sections.append(
+            DiffSection(
+                "First byte, 99th percentile",
+                (),
+                Table(("scenario", "old", "new", "change", "verdict"), tuple(tail_rows)),
+            )
+        )
     gone = [
         scenario_label(old_by_key[k])
         for k in sorted(old_by_key.keys() - new_by_key.keys(), key=key_order)

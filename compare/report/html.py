@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from html import escape
 
 from .figure import NOTE_ICONS, Figure, Note, Table
+from .high_concurrency import HighConcurrency
 from .pages import NOT_OFFERED_CAPTION, SUMMARY, Page
 from .slow_readers import SlowReaders
 from .svg import chart_css, render_chart
@@ -92,6 +93,8 @@ def render_page_html(page: Page) -> str:
         body += render_figure(page.layers)
     if page.slow_readers is not None:
         body += render_slow_readers(page.slow_readers)
+    if page.high_concurrency is not None:
+        body += render_high_concurrency(page.high_concurrency)
     if page.not_offered is not None:
         body += [
             '<h2 id="not-offered">Not offered</h2>',
@@ -115,6 +118,17 @@ def render_slow_readers(section: SlowReaders) -> list[str]:
         '<section class="slow-readers" id="slow-readers">',
         f"<h2>{escape(section.heading)}</h2>",
         f'<p class="advice">{escape(section.advice)}</p>',
+        f'<p class="caption">{escape(section.caption)}</p>',
+    ]
+    for figure in section.figures:
+        out += render_figure(figure, level=3)
+    return [*out, "</section>"]
+
+
+def render_high_concurrency(section: HighConcurrency) -> list[str]:
+    out = [
+        '<section class="high-concurrency" id="high-concurrency">',
+        f"<h2>{escape(section.heading)}</h2>",
         f'<p class="caption">{escape(section.caption)}</p>',
     ]
     for figure in section.figures:

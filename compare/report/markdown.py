@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .figure import NOTE_ICONS, Figure, Note, Table
+from .high_concurrency import HighConcurrency
 from .pages import NOT_OFFERED_CAPTION, SUMMARY, Page
 from .slow_readers import SlowReaders
 from .svg import Chart
@@ -49,6 +50,8 @@ def render_page_markdown(page: Page) -> str:
     if page.figures:
         html_page = "index.html" if page.slug == SUMMARY else f"{page.slug}.html"
         out += [f"Charts: `{html_page}` beside this file, or the SVG files in `{CHART_DIR}/`.", ""]
+    if page.high_concurrency is not None:
+        out += render_high_concurrency(page.high_concurrency)
     for figure in page.figures:
         out += render_figure(figure)
     out += _details("Verification", render_table(page.verification))
@@ -66,6 +69,17 @@ def render_slow_readers(section: SlowReaders) -> list[str]:
     out = [f"## {section.heading}", "", _escape(section.advice), "", _escape(section.caption), ""]
     for figure in section.figures:
         out += [f"### {figure.heading}", "", *figure_body(figure), ""]
+    return out
+
+
+def render_high_concurrency(section: HighConcurrency) -> list[str]:
+    """Its heading and caption open, each endpoint's table folded: a row per contender, source
+    and concurrency is long once pasted into a pull request."""
+    out = [f"## {section.heading}", "", _escape(section.caption), ""]
+    for figure in section.figures:
+        out += _details(
+            f"{section.heading.partition(':')[0]}, {figure.heading}", figure_body(figure)
+        )
     return out
 
 

@@ -14,6 +14,7 @@ from ._format import Kind
 from .context import View, environment_items
 from .figure import Figure, Note, Table, with_below_floor
 from .figures import build_figures, sources_figure
+from .high_concurrency import HighConcurrency, high_concurrency
 from .layers import layers_figure
 from .slow_readers import SlowReaders, slow_readers
 from .verdict import NOISE_RULE, clearly_different, size_resolved
@@ -44,12 +45,16 @@ class Page:
     layers: Figure | None = None
     # What slow readers cost, when the run read at a set rate (compare/report/slow_readers.py).
     slow_readers: SlowReaders | None = None
+    # What more streams at once do, when more than one concurrency ran
+    # (compare/report/high_concurrency.py).
+    high_concurrency: HighConcurrency | None = None
 
     @property
     def every_figure(self) -> tuple[Figure, ...]:
         """Every figure on the page, wherever it sits: the charts to write out."""
         slow = self.slow_readers.figures if self.slow_readers else ()
-        return (*self.figures, *([self.layers] if self.layers else []), *slow)
+        crowded = self.high_concurrency.figures if self.high_concurrency else ()
+        return (*self.figures, *([self.layers] if self.layers else []), *slow, *crowded)
 
 
 def summary_page(results: Results) -> Page:
@@ -79,6 +84,7 @@ def summary_page(results: Results) -> Page:
         not_offered=not_offered_table(results),
         layers=layers_figure(view) if ports else None,
         slow_readers=slow_readers(results, ports, "summary-"),
+        high_concurrency=high_concurrency(results, ports, "summary-") if ports else None,
     )
 
 
@@ -128,6 +134,9 @@ def port_page(results: Results, port: PortResult) -> Page:
         links=(SUMMARY, *(p.contender for p in results.ports if p.contender != port.contender)),
         not_offered=not_offered_table(results, port.contender),
         slow_readers=slow_readers(results, [port.contender], f"{port.contender}-")
+        if timed
+        else None,
+        high_concurrency=high_concurrency(results, [port.contender], f"{port.contender}-")
         if timed
         else None,
     )

@@ -30,7 +30,12 @@ NOISE_RULE = (
 # CPython's arena: the step in which a process's resident memory moves.
 MEMORY_RESOLUTION = float(1 << 20)
 # The smallest gap between two bands that a measurement of this kind can resolve.
-RESOLUTION: dict[Kind, float] = {"time": 0.0, "size": MEMORY_RESOLUTION, "ratio": 0.0}
+RESOLUTION: dict[Kind, float] = {
+    "time": 0.0,
+    "size": MEMORY_RESOLUTION,
+    "ratio": 0.0,
+    "count": 0.0,
+}
 
 
 def size_resolved(stats: Stats) -> bool:
