@@ -18,6 +18,7 @@ Pure: an expression is parsed into a `Budget`, and a budget is checked against `
            | fds                             the server's open files at a round's peak, a count
            | fairness                        fastest stream's throughput over the slowest's
            | starved                         streams that began after another had finished
+                                             (streamed responses only: /chunked)
     STAT   = median (the default) | p95 | min | max
     OP     = > | >= | < | <=
 
@@ -267,7 +268,7 @@ def _figure(scenario: Scenario, budget: Budget) -> Stats | float | None:
     if figure == "fairness":
         return None if streams is None else streams.spread
     if figure == "starved":
-        return None if streams is None else float(streams.starved)
+        return None if streams is None or streams.starved is None else float(streams.starved)
     return float(scenario.errors)
 
 

@@ -402,14 +402,15 @@ class StreamFigures:
     target), never zero. `throughput`: each stream's bytes per second from being sent to its
     last byte. `spread`: per round, the fastest stream's throughput over the slowest's (1.0 is
     even), one value per round with two good streams or more. `starved`: streams whose first
-    byte came only after another stream of their round had finished.
+    byte came only after another stream of their round had finished; None for a buffered
+    response, whose first byte is its whole body (compare/streams.py says why).
     """
 
     ttfb_p99: float | None
     open_files: Stats | None
     throughput: Stats | None
     spread: Stats | None
-    starved: int
+    starved: int | None
     streams: int
 
     @classmethod
@@ -419,7 +420,7 @@ class StreamFigures:
             open_files=stats_or_none(data.get("open_files")),
             throughput=stats_or_none(data.get("throughput")),
             spread=stats_or_none(data.get("spread")),
-            starved=int(data.get("starved", 0)),
+            starved=data.get("starved"),
             streams=int(data.get("streams", 0)),
         )
 

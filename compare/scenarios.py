@@ -75,7 +75,9 @@ def build_scenario(
     reached = Stats.maybe(r.reached_rate for r in good if r.reached_rate is not None)
     memory = Stats.maybe(collected.memory)
     body = byte_counts[(len(byte_counts) - 1) // 2] if byte_counts else None
-    streams = stream_figures(collected.rounds, collected.open_files)
+    streams = stream_figures(
+        collected.rounds, collected.open_files, streamed=cell.endpoint == "chunked"
+    )
     flags, reasons = scenario_flags(
         ttfb=ttfb,
         total=total,

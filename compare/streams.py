@@ -44,7 +44,14 @@ def throughput_spread(speeds: Sequence[float]) -> float | None:
 
 def starved(requests: Sequence[RequestTiming]) -> int:
     """How many good streams of one round got their first byte only after another good stream
-    of the same round had already finished: it did not start until someone else was done.
+    of the same round had already finished: it did not start until someone else was done (a
+    pooled connection, a place in the server's listen queue or event loop, given back by a
+    stream that ran its course).
+
+    Only streamed responses are judged (`stream_figures`): a buffered body's first byte is its
+    whole body, so two buffered requests finishing one after the other would make the second
+    "starved" by this rule although both waited only for their own query. Their unevenness is
+    in the spread.
 
     Times are compared on one clock (`sent`, when the request was sent; a request without it
     is taken to have been sent with the round's first, which gathering them at once makes
@@ -69,9 +76,12 @@ def starved(requests: Sequence[RequestTiming]) -> int:
     return count
 
 
-def stream_figures(rounds: Sequence[Round], open_files: Sequence[int]) -> StreamFigures | None:
+def stream_figures(
+    rounds: Sequence[Round], open_files: Sequence[int], streamed: bool = True
+) -> StreamFigures | None:
     """The scenario's figures over its measured rounds; None when no request succeeded and no
-    open file was counted."""
+    open file was counted. `streamed`: the endpoint sends rows as they come (`/chunked`), so
+    its streams are judged for starvation; a buffered one's `starved` is None."""
     good = [r for round_ in rounds for r in round_.requests if r.ok]
     if not good and not open_files:
         return None
@@ -92,7 +102,7 @@ def stream_figures(rounds: Sequence[Round], open_files: Sequence[int]) -> Stream
         open_files=Stats.maybe(open_files),
         throughput=Stats.maybe(speeds),
         spread=Stats.maybe(spreads),
-        starved=sum(starved(round_.requests) for round_ in rounds),
+        starved=sum(starved(round_.requests) for round_ in rounds) if streamed else None,
         streams=len(good),
     )
 

@@ -159,7 +159,9 @@ def streams_row(scenario: Scenario) -> list[str]:
         "-" if per_stream is None else f"{per_stream / 1e6:.2f}",
         "-" if streams is None or streams.open_files is None else f"{streams.open_files.max:.0f}",
         "-" if streams is None or streams.spread is None else f"{streams.spread.median:.1f}x",
-        "-" if streams is None else f"{streams.starved}/{streams.streams}",
+        "-"
+        if streams is None or streams.starved is None
+        else f"{streams.starved}/{streams.streams}",
     ]
 
 

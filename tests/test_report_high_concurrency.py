@@ -35,7 +35,7 @@ def _streams(scenario: Scenario) -> StreamFigures:
         open_files=Stats.of([20 + c, 21 + c]),
         throughput=Stats.of([1e6, 2e6, 4e6]),
         spread=Stats.of([float(c), float(c)]),
-        starved=0,
+        starved=0 if scenario.endpoint == "chunked" else None,
         streams=c * scenario.repeats,
     )
 
@@ -185,6 +185,8 @@ def test_the_table_shows_every_figure_and_a_dash_where_none_was_measured(
         assert old[column] == DASH, column
     # Its median and p95 first byte were measured before version 5 too.
     assert old["first byte p50"] != DASH
+    buffered = _table(_section(results), "standard")
+    assert {r["starved"] for r in buffered if r["contender"] == first} == {"n/a (buffered)"}
 
 
 def test_a_starved_stream_is_flagged_beside_the_chart(crowded: Results) -> None:

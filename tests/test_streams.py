@@ -91,6 +91,19 @@ def test_figures_over_rounds() -> None:
     assert figures.throughput.count == 102
 
 
+def test_a_buffered_response_is_not_judged_for_starvation() -> None:
+    """Its first byte is its whole body: one after another, each waited for its own query."""
+    one_after_another = [Round([request(0.0, 0.1, 0.1), request(0.0, 0.2, 0.2)], 0.2)]
+    streamed = stream_figures(one_after_another, [])
+    buffered = stream_figures(one_after_another, [], streamed=False)
+    assert streamed is not None
+    assert streamed.starved == 1
+    assert buffered is not None
+    assert buffered.starved is None
+    assert starved_flag(buffered) is None
+    assert buffered.spread is not None  # its unevenness is still measured
+
+
 def test_no_proc_means_no_open_files_not_zero() -> None:
     figures = stream_figures([Round([request(0.0, 0.1, 1.0)], 1.0)], [])
     assert figures is not None

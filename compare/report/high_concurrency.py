@@ -22,6 +22,8 @@ from .verdict import size_resolved
 
 HEADING = "High concurrency: throughput, memory and fairness as streams are added"
 MISSING = "-"
+# A buffered body's first byte is its end: the starvation rule does not apply to it.
+NOT_JUDGED = "n/a (buffered)"
 # Room on either side of the outermost concurrency, so their points clear the frame.
 AXIS_MARGIN = 1.6
 
@@ -84,7 +86,8 @@ def _caption(results: Results, words: str) -> str:
         "bytes over its whole time, from being sent to its last byte, so a wait for a pooled "
         "connection or in the server's listen queue counts against it; spread: the fastest "
         "stream's over the slowest's in a round, median over rounds (1.0× is even). Starved: "
-        "streams whose first byte came only after another stream of their round had finished.",
+        "streams whose first byte came only after another stream of their round had finished; "
+        "judged on /chunked only, since a buffered body's first byte is its end.",
         f"“{MISSING}”: not measured (no /proc for a target's open files).",
     ]
     left_out = [part for part in results.matrix.note.split("; ") if "memory cap" in part]
@@ -231,10 +234,19 @@ def _row(scenario: Scenario, several: bool) -> tuple[str, ...]:
         MISSING
         if streams is None or streams.spread is None
         else _format.ratio(streams.spread.median),
-        MISSING if streams is None else f"{streams.starved} of {streams.streams}",
+        _starved(scenario),
         f"{scenario.errors} of {scenario.requests}" if scenario.errors else "0",
         flag_names(scenario),
     )
+
+
+def _starved(scenario: Scenario) -> str:
+    streams = scenario.streams
+    if streams is None:
+        return MISSING
+    if streams.starved is None:
+        return NOT_JUDGED
+    return f"{streams.starved} of {streams.streams}"
 
 
 def _time(value: float | None) -> str:
