@@ -51,6 +51,8 @@ from shared.settings import Settings
 from shared.shutdown import ShutdownPlan, log_cut
 from shared.transport import reset
 
+from .registry import LISTEN_BACKLOG
+
 Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 # The parser's wording when a request has more fields than `max_headers` (_http_parser.pyx).
@@ -94,7 +96,8 @@ async def serve_app(
     runner = ContractAppRunner(app, shutdown_timeout=plan.closing / 2, **handler_options(settings))
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        # The common listen queue (registry.LISTEN_BACKLOG); aiohttp's default is 128.
+        await web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG).start()
         on_listening()
         await stop.wait()
         await _drain(runner, plan)

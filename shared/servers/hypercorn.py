@@ -11,7 +11,7 @@ from typing import Any
 from shared.settings import Settings
 
 from .logs import log_config
-from .registry import COMMON_GAPS, ServerDescriptor
+from .registry import COMMON_GAPS, LISTEN_BACKLOG, ServerDescriptor
 
 SERVER = ServerDescriptor(
     name="hypercorn",
@@ -36,6 +36,9 @@ def serve(app_factory: Callable[[], Any], settings: Settings, host: str, port: i
 
     config = Config()
     config.bind = [f"{host}:{port}"]
+    # Its default backlog is 100: at 1,024 connections at once the rest waited for the kernel's
+    # handshake retries (registry.LISTEN_BACKLOG says what that measured).
+    config.backlog = LISTEN_BACKLOG
     # Its default grace is 3 s; every server here gets the contract's. The app cuts what still
     # runs before it is over (`begin_shutdown` below), so Hypercorn never has to cancel a task.
     config.graceful_timeout = settings.shutdown_grace

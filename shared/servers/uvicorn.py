@@ -13,7 +13,7 @@ from shared.asgi.streaming import cut_on_purpose
 from shared.settings import Settings
 
 from .logs import log_config
-from .registry import ServerDescriptor
+from .registry import LISTEN_BACKLOG, ServerDescriptor
 
 SERVER = ServerDescriptor(
     name="uvicorn",
@@ -66,6 +66,8 @@ def serve(app_factory: Callable[[], Any], settings: Settings, host: str, port: i
         log_config=log_config(settings, "uvicorn"),
         # Never reached in practice: the protocol cuts what still runs before the grace is over.
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace),
+        # Its own default, said here so that every server's is one value (registry.py).
+        backlog=LISTEN_BACKLOG,
     )
     logging.getLogger("uvicorn.error").addFilter(PurposelyIncompleteFilter())
     server = uvicorn.Server(config)
