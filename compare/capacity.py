@@ -2,7 +2,9 @@
 the run's memory cap, and the file descriptors the client side needs, against its limit.
 
 Pure but for `usable_file_limit`, which raises this process's soft limit to the hard one as
-load tools do (wrk, k6 and Locust all ask for more descriptors than a shell's default 1,024).
+load tools do (a shell's default soft limit, 1,024, is below what 1,024 streams need). The server
+processes the comparator starts inherit the raised limit: a server that still runs out of
+descriptors fails requests, which are counted and flagged as errors like any other.
 """
 
 from __future__ import annotations
