@@ -190,6 +190,9 @@ def test_target_without_metrics_has_no_server_figures(
         assert scenario.server.source == "none"
         assert scenario.server.peak_memory_growth_bytes is None
         assert scenario.server.cpu_seconds is None
+        # No /proc of its own to count open files in: absent, never zero.
+        assert scenario.streams is not None
+        assert scenario.streams.open_files is None
 
 
 @pytest.mark.parametrize(
