@@ -104,6 +104,7 @@ def test_charts_draw_a_line_per_contender_and_a_point_per_concurrency(crowded: R
         for chart in (throughput, memory):
             assert chart.x.log
             assert chart.x.ticks == (1.0, 4.0)
+            assert [chart.x.tick_label(t) for t in chart.x.ticks] == ["1", "4"]
             assert [s.name for s in chart.series] == contenders
         assert throughput.y.label == "throughput (MB/s)"
         assert memory.y.label == "peak memory growth per open stream (MB)"

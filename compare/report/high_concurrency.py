@@ -117,6 +117,8 @@ def _figure(
         ticks=tuple(float(level) for level in levels),
         start=levels[0] / AXIS_MARGIN,
         end=levels[-1] * AXIS_MARGIN,
+        # As asked for: 1,024, not a rounded 1.02k.
+        labels=tuple((float(level), f"{level:,}") for level in levels),
     )
     charts = (
         LineChart(
