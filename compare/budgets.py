@@ -85,8 +85,8 @@ _EXPRESSION = re.compile(
 GRAMMAR = (
     "[SCOPE.]FIGURE[:STAT] OP NUMBER[UNIT]; FIGURE is ttfb, headers, total, cpu, conn-seconds, "
     "transaction-age, abort, ttfb-p99 (ms, s, min), memory (B, kB, MB, MiB, x-body), x-floor, "
-    "x-body-floor, fairness (ratios), errors, fds or starved (counts); SCOPE an endpoint, source, format, data layer, port or read rate "
-    "(max, 1MB/s); STAT median, p95, min or max; OP >, >=, < or <="
+    "x-body-floor, fairness (ratios), errors, fds or starved (counts); SCOPE an endpoint, "
+    "source, format, data layer, port or read rate (max, 1MB/s); STAT median, p95, min or max; OP >, >=, < or <="
 )
 
 
