@@ -23,7 +23,7 @@ from shared.encoders import ENCODERS, Row, batch_chunk, closing_chunk, encode_al
 from shared.row_stream import batch_sizes
 
 from .analysis import MEGABYTE
-from .clients import MeasuringClient, timed_round
+from .load.base import LoadEngine, RoundSpec
 from .results import ClientCeiling, Floor, Stats
 from .servers import ServerFailed
 from .verify import ExpectedBody, expected_body
@@ -152,13 +152,14 @@ class MemoryServer:
 
 
 async def measure_ceiling(
-    client: MeasuringClient,
+    engine: LoadEngine,
     server: MemoryServer,
     expected: ExpectedBody,
     chunks: int,
     concurrency: int,
     repeats: int,
     warmup: int,
+    requests_per_stream: int = 1,
 ) -> ClientCeiling:
     """`concurrency` simultaneous requests for the body, `warmup + repeats` times; the figures are
     over every request of the measured rounds, as a scenario's are."""
@@ -166,9 +167,12 @@ async def measure_ceiling(
     ttfb: list[float] = []
     totals: list[float] = []
     for round_number in range(warmup + repeats):
-        measured = await timed_round(
-            client, url, {}, {}, expected.format, expected.rows, concurrency, expected.length
-        )
+        measured = await engine.run(
+            RoundSpec(
+                url, {}, {}, expected.format, expected.rows, concurrency, expected.length,
+                requests_per_stream=requests_per_stream,
+            )
+        )  # fmt: skip
         for timing in measured.requests:
             if not timing.ok:
                 raise ServerFailed(f"the in-memory server gave a wrong body: {timing.error}")
@@ -186,5 +190,5 @@ async def measure_ceiling(
         total=total,
         megabytes_per_second=expected.length / MEGABYTE / total.median,
         concurrency=concurrency,
-        client=client.name,
+        client=engine.client,
     )

@@ -110,6 +110,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from . import environment
     from .budgets import check_budgets, not_offered_for
     from .export import write_csv
+    from .load.processes import EngineError
     from .options import OptionError, plan
     from .progress import progress_for
     from .report import write_reports
@@ -140,12 +141,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     cells, _ = plan(options)
     stopwatch = Stopwatch()
-    with progress_for(console, estimate_work(options, cells), sys.stderr) as progress:
-        results = asyncio.run(
-            run_compare(
-                options, settings, database_url, not settings.database_url, progress, stopwatch
+    try:
+        with progress_for(console, estimate_work(options, cells), sys.stderr) as progress:
+            results = asyncio.run(
+                run_compare(
+                    options, settings, database_url, not settings.database_url, progress, stopwatch
+                )
             )
-        )
+    except EngineError as error:
+        print(f"streambench compare: the load generator cannot run: {error}", file=sys.stderr)
+        return 1
     with stopwatch.phase("writing reports"):
         results.dump(out / "results.json")
         write_csv(results, out / "results.csv")

@@ -243,7 +243,7 @@ async def _run_cell(cell: Cell, bench: _Bench, expected_bytes: int) -> None:
     contenders, options, urls = bench.contenders, bench.options, bench.urls
     collected, progress = bench.collected, bench.progress
     params = cell.params(options.batch)
-    cost = cell_cost(cell)
+    cost = cell_cost(cell) * options.requests_per_stream
     for round_number in range(options.warmup + options.repeats):
         warm = round_number < options.warmup
         for contender in contenders:
@@ -260,6 +260,7 @@ async def _run_cell(cell: Cell, bench: _Bench, expected_bytes: int) -> None:
             outcome = await measure_round(
                 cell, bench.instruments, urls[contender.name], params, bench.auth_header,
                 expected_bytes, bench.probes[contender.name], options.memory_cap_bytes,
+                options.requests_per_stream,
             )  # fmt: skip
             progress.advance(cost)
             if outcome.capped:

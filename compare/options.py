@@ -19,6 +19,8 @@ from shared.layers import DEFAULT_LAYER, SHARED_LAYERS, LayerSpec
 from .budgets import GRAMMAR, Budget, BudgetError, parse_budget
 from .clients import CLIENTS, DEFAULT_CLIENT
 from .layers import LayerError, LocalContender, chosen_layers, plan_contenders
+from .load.engines import DEFAULT_ENGINE
+from .load.processes import default_client_processes
 from .read_rates import ReadRateError, format_rate, parse_read_rates
 from .results import DEFAULT_SOURCE, ENDPOINTS, SOURCES, Endpoint, NotOffered, Source
 
@@ -89,6 +91,12 @@ class CompareOptions:
     memory_cap_bytes: int = DEFAULT_MEMORY_CAP
     # The HTTP client that reads every body (compare/clients/).
     client: str = DEFAULT_CLIENT
+    # What sends the rounds (compare/load/engines.py), and over how many client processes of
+    # this machine (0: the comparator's own).
+    load: str = DEFAULT_ENGINE
+    client_processes: int = 1
+    # Requests each stream of a round sends one after another (1: all start together).
+    requests_per_stream: int = 1
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -216,6 +224,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"{DEFAULT_CLIENT}, the faster here; the README says by how much). Each run measures its "
         "ceiling at every concurrency and flags the figures it bounds",
     )
+    parser.add_argument(
+        "--client-processes",
+        help="client worker processes each round's requests are split over, started together "
+        f"(default: {default_client_processes()}, half this machine's cores: the rest serve "
+        "and query); 0 sends them from the comparator's own process",
+    )
+    parser.add_argument(
+        "--requests-per-stream",
+        help="requests each of a round's simultaneous streams sends one after another, each as "
+        "soon as the last ended, as wrk and most load tools keep their connections busy "
+        "(default: 1, every request of a round starts together: a burst). More measure a "
+        "steady load: most requests meet a server already serving the others",
+    )
     parser.add_argument("--out", type=Path, help="results folder (default: reports/<UTC time>/)")
     parser.add_argument(
         "--fail-if",
@@ -288,6 +309,12 @@ def options_from_args(
             raise OptionError(
                 f"--client: unknown client {args.client!r}; expected {', '.join(CLIENTS)}"
             )
+    client_processes = default_client_processes()
+    if getattr(args, "client_processes", None) is not None:
+        client_processes = _integer(args.client_processes, "--client-processes", 0)
+    requests_per_stream = 1
+    if getattr(args, "requests_per_stream", None) is not None:
+        requests_per_stream = _integer(args.requests_per_stream, "--requests-per-stream", 1)
     own = port_layers or {}
     layers, contenders, not_offered = _layers(
         args, ports, own, sources or tuple(DEFAULT_SOURCE[e] for e in endpoints)
@@ -321,6 +348,8 @@ def options_from_args(
         read_rates=read_rates,
         memory_cap_bytes=memory_cap,
         client=client,
+        client_processes=client_processes,
+        requests_per_stream=requests_per_stream,
     )
 
 
@@ -458,6 +487,11 @@ def plan(options: CompareOptions) -> tuple[list[Cell], str]:
         "ports interleaved round by round",
         f"{options.warmup} warm-up round(s) per scenario, not counted",
     ]
+    if options.requests_per_stream > 1:
+        notes.append(
+            f"each stream of a round sends {options.requests_per_stream} requests one after "
+            "another (a closed loop)"
+        )
     paced = [format_rate(rate) for rate in options.read_rates if rate is not None]
     if paced:
         notes.append(

@@ -26,11 +26,12 @@ from shared.settings import Settings
 
 from . import environment
 from .baselines import MemoryServer, Reference, build_reference, measure_ceiling, measure_floor
-from .clients import MeasuringClient, client_version, open_client
+from .clients import MeasuringClient, open_client
 from .clients.base import REQUEST_TIMEOUT
 from .groups import Contender, group_cells, load_average, run_group
+from .load.base import LoadEngine
+from .load.engines import open_engine
 from .options import Cell, CompareOptions, plan
-from .read_rates import PACED_RECEIVE_BUFFER
 from .results import Check, ClientCeiling, Floor, Matrix, Results, Scenario, Verification
 from .rounds import Instruments
 from .scenarios import build_scenario, port_result
@@ -60,13 +61,13 @@ def estimate_work(options: CompareOptions, cells: Sequence[Cell]) -> float:
             work += reference_cost(rows) + 2 * floor_cost(options, rows)
             work += contenders * verify_cost(rows)
     for rows, _, concurrency in calibrations(cells):
-        work += ceiling_cost(options, rows, concurrency)
+        work += ceiling_cost(options, rows, concurrency) * options.requests_per_stream
     for cell in cells:
         # A contender whose layer does not offer the cell's source sits it out.
         taking_part = len(options.targets) + sum(
             cell.source in c.sources for c in options.contenders
         )
-        work += taking_part * rounds * cell_cost(cell)
+        work += taking_part * rounds * cell_cost(cell) * options.requests_per_stream
     work += len(group_cells(cells, options.reuse_servers)) * STARTUP_COST
     return work
 
@@ -123,16 +124,18 @@ async def run_compare(
             with stopwatch.phase("floors"):
                 floors, body_floors = await _floors(database, options, progress)
             progress.begin(f"client ceiling ({options.client}) at every concurrency")
-            # The measuring client reads the bodies; httpx, timing nothing, checks them and
-            # asks the servers whether they are up.
+            # The engine sends the timed rounds; a client of this process the single requests
+            # beside them; httpx, timing nothing, checks the bodies and asks the servers
+            # whether they are up.
             async with (
+                open_engine(options, top) as engine,
                 open_client(options.client, top + 4) as client,
                 httpx.AsyncClient(
                     trust_env=False, timeout=httpx.Timeout(REQUEST_TIMEOUT, connect=10.0)
                 ) as control,
             ):
                 with stopwatch.phase("client ceiling"):
-                    ceilings = await _ceilings(client, reference, cells, options, progress)
+                    ceilings = await _ceilings(engine, reference, cells, options, progress)
                 routes = list(dict.fromkeys((c.endpoint, c.source) for c in cells))
                 progress.begin(
                     f"verifying {len(contenders)} contender(s), {VERIFY_PARALLEL} at a time"
@@ -150,11 +153,9 @@ async def run_compare(
                 body_floor_of = {(f.rows, f.format): f for f in body_floors}
                 ceiling_of = {(c.rows, c.format, c.concurrency): c for c in ceilings}
                 scenarios: list[Scenario] = []
-                paced = any(cell.read_rate is not None for cell in cells)
+                engine_described = engine.describe()
                 try:
-                    async with _instruments(
-                        client, options.client, database_url, top, paced
-                    ) as instruments:
+                    async with _instruments(engine, client, database_url) as instruments:
                         for group in group_cells(cells, options.reuse_servers):
                             collected = await run_group(
                                 group, timed, instruments, control, options, server_settings, log_dir,
@@ -195,7 +196,7 @@ async def run_compare(
                     {t.name: t.url for t in options.targets},
                 ),
                 _layer_libraries(contenders),
-                client_version(options.client),
+                engine_described,
             ),
             load_before=load_before,
             load_after=load_average(),
@@ -222,6 +223,9 @@ async def run_compare(
             read_rates=options.read_rates,
             memory_cap_bytes=options.memory_cap_bytes,
             client=options.client,
+            load=options.load,
+            client_processes=options.client_processes,
+            requests_per_stream=options.requests_per_stream,
         ),
         ports=tuple(port_result(c) for c in contenders),
         floor=tuple(floors),
@@ -246,19 +250,15 @@ def _layer_libraries(contenders: Sequence[Contender]) -> tuple[str, ...]:
 
 @contextlib.asynccontextmanager
 async def _instruments(
-    client: MeasuringClient, name: str, database_url: str, connections: int, paced: bool
+    engine: LoadEngine, client: MeasuringClient, database_url: str
 ) -> AsyncIterator[Instruments]:
-    """The run's measuring tools: `client`, a client `name` for paced readers when the run has
-    any, and a connection of its own that watches the servers' backends in pg_stat_activity."""
-    async with contextlib.AsyncExitStack() as stack:
-        slow = None
-        if paced:
-            slow = await stack.enter_async_context(
-                open_client(name, connections + 4, receive_buffer=PACED_RECEIVE_BUFFER)
-            )
-        watcher = await asyncpg.connect(database_url)
-        stack.push_async_callback(watcher.close)
-        yield Instruments(client, slow, watcher)
+    """The run's measuring tools: the engine, `client`, and a connection of its own that watches
+    the servers' backends in pg_stat_activity."""
+    watcher = await asyncpg.connect(database_url)
+    try:
+        yield Instruments(engine, client, watcher)
+    finally:
+        await watcher.close()
 
 
 async def _seed(database_url: str, rows: int) -> None:
@@ -288,7 +288,7 @@ async def _floors(
 
 
 async def _ceilings(
-    client: MeasuringClient,
+    engine: LoadEngine,
     reference: Reference,
     cells: Sequence[Cell],
     options: CompareOptions,
@@ -302,7 +302,14 @@ async def _ceilings(
             chunks = reference.chunks[(rows, format)]
             ceilings.append(
                 await measure_ceiling(
-                    client, server, expected, chunks, concurrency, options.repeats, options.warmup
+                    engine,
+                    server,
+                    expected,
+                    chunks,
+                    concurrency,
+                    options.repeats,
+                    options.warmup,
+                    options.requests_per_stream,
                 )
             )
             progress.advance(ceiling_cost(options, rows, concurrency))

@@ -114,7 +114,8 @@ async def timed_request(
 
 @dataclass(frozen=True)
 class Round:
-    """`concurrency` simultaneous requests, and the wall time from the first start to the last end;
+    """`concurrency` simultaneous streams of requests, and the wall time from the first start to
+    the last end;
     `load`, what sending them cost the client side, when the engine measured it."""
 
     requests: list[RequestTiming]
@@ -132,14 +133,21 @@ async def timed_round(
     concurrency: int,
     expected_bytes: int | None = None,
     read_rate: float | None = None,
+    requests_per_stream: int = 1,
 ) -> Round:
-    started = time.perf_counter()
-    requests = await asyncio.gather(
-        *(
-            timed_request(
+    """`concurrency` streams that start together, each sending `requests_per_stream` requests one
+    after another (a closed loop, as wrk keeps its connections busy): with one, every request of
+    the round starts at once; with more, most of them meet a server already serving the others,
+    as in a steady load."""
+
+    async def stream() -> list[RequestTiming]:
+        return [
+            await timed_request(
                 client, url, params, headers, format, expected_rows, expected_bytes, read_rate
             )
-            for _ in range(concurrency)
-        )
-    )
-    return Round(list(requests), time.perf_counter() - started)
+            for _ in range(requests_per_stream)
+        ]
+
+    started = time.perf_counter()
+    streams = await asyncio.gather(*(stream() for _ in range(concurrency)))
+    return Round([r for sent in streams for r in sent], time.perf_counter() - started)
