@@ -75,6 +75,11 @@ def _figures(scenario: Scenario) -> Iterator[tuple[str, str, Stats | float | int
         yield "abort_reset", "s", abort.reset
         yield "abort_close", "s", abort.close
         yield "abort_leaked", "count", abort.leaked
+    client = scenario.client
+    if client is not None:
+        yield "client_cpu_share", "cores", client.cpu_share
+        yield "client_processes", "count", client.processes
+        yield "client_load", "load", client.load
 
 
 def render_csv(results: Results) -> str:

@@ -17,6 +17,11 @@ Version 4 made the measuring client a choice (`matrix.client`, httpx or aiohttp)
 its ceiling at every concurrency of the matrix: each `client_ceiling` names its `client` and
 `concurrency`, and a scenario is client-bound against the ceiling at its own concurrency. A
 file of versions 1 to 3 measured httpx, one request at a time.
+
+Version 5 made the load generator a choice: `matrix.load` names the engine and
+`matrix.client_processes` how many client processes of this machine sent each round (0: the
+comparator's own, all that files before version 5 used), and each scenario records what the
+sending cost the client side (`client`). The environment's `client` describes the engine.
 """
 
 from __future__ import annotations
@@ -34,14 +39,15 @@ from shared.layers import DEFAULT_LAYER
 from .checks import Check as Check
 from .checks import CheckStatus as CheckStatus
 from .checks import Verification as Verification
+from .client_load import ClientFigures
 from .stats import Stats as Stats
 from .stats import percentile as percentile
 from .stats import stats_or_none
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 4
-READABLE_VERSIONS = (1, 2, 3, 4)
+SCHEMA_VERSION = 5
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 # What measured every file before version 4.
 EARLIER_CLIENT = "httpx"
 
@@ -150,6 +156,9 @@ class Matrix:
     memory_cap_bytes: int | None = None
     # The HTTP client that read every body (--client).
     client: str = EARLIER_CLIENT
+    load: str = "in-process"  # what sent the rounds (compare/load/engines.py)
+    client_processes: int = 0  # client processes of this machine; 0: the comparator's own
+    requests_per_stream: int = 1  # each stream's requests one after another; 1: a burst
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Matrix:
@@ -170,6 +179,9 @@ class Matrix:
             read_rates=tuple(data.get("read_rates", (None,))),
             memory_cap_bytes=data.get("memory_cap_bytes"),
             client=data.get("client", EARLIER_CLIENT),
+            load=data.get("load", "in-process"),
+            client_processes=int(data.get("client_processes", 0)),
+            requests_per_stream=int(data.get("requests_per_stream", 1)),
         )
 
 
@@ -429,6 +441,8 @@ class Scenario:
     database: DatabaseFigures | None = None
     bystander: Bystander | None = None
     abort: AbortCost | None = None
+    # What sending the rounds cost the load generator (None: not measured, files before 5).
+    client: ClientFigures | None = None
 
     @property
     def contender(self) -> str:
@@ -487,6 +501,7 @@ class Scenario:
             database=_maybe(DatabaseFigures.from_dict, data.get("database")),
             bystander=_maybe(Bystander.from_dict, data.get("bystander")),
             abort=_maybe(AbortCost.from_dict, data.get("abort")),
+            client=_maybe(ClientFigures.from_dict, data.get("client")),
         )
 
 

@@ -32,6 +32,7 @@ FLAG_MARKS = {
     "buffers-ahead": "B",
     "rate-unreached": "R",
     "memory-capped": "M",
+    "client-saturated": "S",
 }
 # Paced scenarios get a table of their own: what slow readers cost the server and the database.
 PACED_COLUMNS: tuple[str, ...] = (
@@ -303,7 +304,8 @@ def print_summary(console: Console, results: Results, paths: Sequence[str] = ())
         + (" / over the body floor (COPY writing the body)" if results.body_floor else "")
         + "; mem <1: below the 1 MiB step memory is measured in; "
         + "!: C client-bound, N noisy, F faster than the floor, E errors, B buffers ahead of "
-        + "its reader, R read rate not reached, M stopped at the memory cap (reasons below)",
+        + "its reader, R read rate not reached, M stopped at the memory cap, S client process "
+        "saturated (reasons below)",
         markup=False,
         highlight=False,
     )

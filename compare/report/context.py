@@ -219,6 +219,7 @@ def environment_items(results: Results) -> list[tuple[str, str]]:
         ("machine", machine),
         ("python", env.python),
         ("client", env.client),
+        ("load generator", generator_text(results)),
         ("client ceiling", ceiling_text(results)),
         (
             "libraries",
@@ -232,6 +233,35 @@ def environment_items(results: Results) -> list[tuple[str, str]]:
         ("load", load_text(results)),
         ("matrix", matrix_text),
     ]
+
+
+def generator_text(results: Results) -> str:
+    """What sent the rounds, what that cost it, and whether it shared the servers' machine."""
+    matrix = results.matrix
+    if matrix.load == "in-process" or (matrix.client_processes == 0 and matrix.load == "processes"):
+        what = "the comparator's own process"
+    elif matrix.load == "processes":
+        count = matrix.client_processes
+        what = f"{count} client worker process{'es' if count > 1 else ''}, started together"
+    else:
+        what = matrix.load
+    figures = [s.client for s in results.scenarios if s.client is not None]
+    shares = [f.cpu_share.median for f in figures if f.cpu_share is not None]
+    if shares:
+        what += (
+            f"; the busiest client process used {min(shares):.0%}–{max(shares):.0%} of a core "
+            "over a median round"
+        )
+    loads = [f.load for f in figures if f.load is not None]
+    if loads:
+        what += f"; client machine load {min(loads):.2f}–{max(loads):.2f}"
+    if any(f.same_machine for f in figures):
+        cores = f"{results.environment.cpu_count} CPUs" if results.environment.cpu_count else "CPUs"
+        what += (
+            f". Client and servers shared this machine's {cores}: what the client used, the "
+            "servers and the database could not"
+        )
+    return what
 
 
 def load_text(results: Results) -> str:
