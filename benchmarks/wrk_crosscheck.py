@@ -150,11 +150,11 @@ def main() -> int:
         finally:
             asyncio.run(server.stop())  # type: ignore[attr-defined]
     wrk_all, ours_all = statistics.median(wrk_medians), statistics.median(ours)
+    ratios = [o / w for o, w in zip(ours, wrk_medians, strict=True)]
     print(
         f"median of {args.passes} passes: wrk {wrk_all * 1e3:.1f} ms, comparator "
         f"{ours_all * 1e3:.1f} ms: {ours_all / wrk_all:.2f}x "
-        f"(per pass {min(o / w for o, w in zip(ours, wrk_medians)):.2f}-"
-        f"{max(o / w for o, w in zip(ours, wrk_medians)):.2f}x)"
+        f"(per pass {min(ratios):.2f}-{max(ratios):.2f}x)"
     )
     return 0
 
