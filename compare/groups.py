@@ -5,7 +5,6 @@ each round."""
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from .aborts import measure_aborts
 from .baselines import Reference
 from .clients import RequestTiming, Round
 from .database_cost import HELD, BackendWatch, RoundCost, backends_busy, round_cost
+from .load.base import machine_load
 from .options import Cell, CompareOptions
 from .results import SOURCES, AbortCost, ServerSource, Verification
 from .rounds import Instruments, measure_round
@@ -210,7 +210,7 @@ async def run_group(
             if _measures_aborts(cell, options):
                 with stopwatch.phase("aborts"):
                     await _run_aborts(cell, bench, expected_bytes)
-            load = load_average()
+            load = machine_load()
             for contender in contenders:
                 if contender.offers(cell):
                     collected[(contender.name, cell)].load = load
@@ -320,10 +320,3 @@ async def _run_aborts(cell: Cell, bench: _Bench, expected_bytes: int) -> None:
             f"{url}/{cell.endpoint}", cell.params(bench.options.batch), auth_header,
             cell.read_rate, expected_bytes, holding,
         )  # fmt: skip
-
-
-def load_average() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:
-        return None

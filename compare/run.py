@@ -28,8 +28,8 @@ from . import environment
 from .baselines import MemoryServer, Reference, build_reference, measure_ceiling, measure_floor
 from .clients import MeasuringClient, open_client
 from .clients.base import REQUEST_TIMEOUT
-from .groups import Contender, group_cells, load_average, run_group
-from .load.base import LoadEngine
+from .groups import Contender, group_cells, run_group
+from .load.base import LoadEngine, machine_load
 from .load.engines import open_engine
 from .options import Cell, CompareOptions, plan
 from .results import Check, ClientCeiling, Floor, Matrix, Results, Scenario, Verification
@@ -102,7 +102,7 @@ async def run_compare(
     ]
     contenders += [Contender(t.name, None, t.url, url=t.url) for t in options.targets]
 
-    load_before = load_average()
+    load_before = machine_load()
     interrupted = False
     stopwatch = stopwatch or Stopwatch()
     progress.begin("seeding the database")
@@ -199,7 +199,7 @@ async def run_compare(
                 engine_described,
             ),
             load_before=load_before,
-            load_after=load_average(),
+            load_after=machine_load(),
         ),
         # Each contender's layer is its own (the ports' `layer`, the matrix's `layers`).
         settings={

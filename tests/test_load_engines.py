@@ -27,6 +27,8 @@ from compare.load.processes import (
 )
 from compare.results import Stats
 
+from .rawhttp import raw_server
+
 BODY = b"object_id:1 \n" * 1_000
 
 
@@ -45,28 +47,20 @@ async def body_server(seconds: float = 0.0) -> AsyncIterator[tuple[str, Counting
     counting = Counting()
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
-                while await reader.readuntil(b"\r\n\r\n"):
-                    counting.open += 1
-                    counting.peak = max(counting.peak, counting.open)
-                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(BODY))
-                    step = len(BODY) // 10
-                    for start in range(0, len(BODY), step):
-                        writer.write(BODY[start : start + step])
-                        await writer.drain()
-                        await asyncio.sleep(seconds / 10)
-                    counting.open -= 1
-                    counting.served += 1
-        finally:
-            writer.close()
+        while await reader.readuntil(b"\r\n\r\n"):
+            counting.open += 1
+            counting.peak = max(counting.peak, counting.open)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(BODY))
+            step = len(BODY) // 10
+            for start in range(0, len(BODY), step):
+                writer.write(BODY[start : start + step])
+                await writer.drain()
+                await asyncio.sleep(seconds / 10)
+            counting.open -= 1
+            counting.served += 1
 
-    server = await asyncio.start_server(answer, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}/body", counting
-    finally:
-        server.close()
+    async with raw_server(answer) as url:
+        yield f"{url}/body", counting
 
 
 def spec(url: str, concurrency: int, per_stream: int = 1) -> RoundSpec:

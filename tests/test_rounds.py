@@ -7,20 +7,21 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from compare.clients import CLIENTS, open_client
-from compare.load.base import RoundSpec
+from compare.groups import Collected, Contender, _Bench, _run_cell
+from compare.load.base import LoadEngine, RoundSpec
 from compare.load.in_process import InProcessEngine
 from compare.load.processes import open_processes
-from compare.groups import Collected, Contender, _Bench, _run_cell
 from compare.options import Cell, add_arguments, options_from_args
 from compare.results import ServerSource
 from compare.rounds import BYSTANDER_DELAY, Instruments, measure_round
 from compare.servers import Sample
+
+from .rawhttp import raw_server
 
 MB = 1_000_000
 CHUNK = b"x" * 65_536
@@ -47,48 +48,28 @@ class GrowingProbe:
         return Sample(None, None)
 
 
-@contextlib.asynccontextmanager
-async def endless_body() -> AsyncIterator[str]:
+def endless_body() -> contextlib.AbstractAsyncContextManager[str]:
     """Any request gets a 200 with a chunked body that never ends."""
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
-                await reader.readuntil(b"\r\n\r\n")
-                writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-                while True:
-                    writer.write(b"%x\r\n%s\r\n" % (len(CHUNK), CHUNK))
-                    await writer.drain()
-        finally:
-            writer.close()
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        while True:
+            writer.write(b"%x\r\n%s\r\n" % (len(CHUNK), CHUNK))
+            await writer.drain()
 
-    server = await asyncio.start_server(answer, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.close()
+    return raw_server(answer)
 
 
-@contextlib.asynccontextmanager
-async def small_body() -> AsyncIterator[str]:
+def small_body() -> contextlib.AbstractAsyncContextManager[str]:
     """Any request gets a 200 with `object_id:1 \n`, one row of text, kept alive."""
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
-                while await reader.readuntil(b"\r\n\r\n"):
-                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nobject_id:1 \n")
-                    await writer.drain()
-        finally:
-            writer.close()
+        while await reader.readuntil(b"\r\n\r\n"):
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nobject_id:1 \n")
+            await writer.drain()
 
-    server = await asyncio.start_server(answer, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.close()
+    return raw_server(answer)
 
 
 @pytest.mark.timeout(60)
@@ -104,6 +85,7 @@ async def test_a_round_past_the_memory_cap_is_stopped_and_says_why(
     async with contextlib.AsyncExitStack() as stack:
         url = await stack.enter_async_context(endless_body())
         client = await stack.enter_async_context(open_client(client_name, 8))
+        engine: LoadEngine
         if processes:
             engine = await stack.enter_async_context(open_processes(client_name, processes, 8))
         else:
