@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .read_rates import format_rate
+from .report.context import generator_text
 from .report.verdict import MEMORY_RESOLUTION, clearly_different
 from .results import ENDPOINTS, LAYER_SEPARATOR, SOURCES, PortResult, Results, Scenario, Stats
 
@@ -276,6 +277,7 @@ def print_summary(console: Console, results: Results, paths: Sequence[str] = ())
             console.print(line, style=style if number == 0 else None, markup=False, highlight=False)
     for line in baseline_lines(results):
         console.print(line, markup=False, highlight=False)
+    console.print(f"load generator: {generator_text(results)}", markup=False, highlight=False)
     blocks: dict[tuple[float | None, int, str, int, str], list[Scenario]] = {}
     for scenario in sorted(results.scenarios, key=scenario_order):
         block = (

@@ -242,7 +242,11 @@ def generator_text(results: Results) -> str:
         what = "the comparator's own process"
     elif matrix.load == "processes":
         count = matrix.client_processes
-        what = f"{count} client worker process{'es' if count > 1 else ''}, started together"
+        what = (
+            f"{count} client worker processes, started together"
+            if count > 1
+            else "1 client worker process"
+        )
     else:
         what = matrix.load
     figures = [s.client for s in results.scenarios if s.client is not None]
