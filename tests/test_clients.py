@@ -17,8 +17,8 @@ import pytest
 from compare.analysis import count_rows
 from compare.baselines import MemoryServer, Reference, measure_ceiling
 from compare.clients import CLIENTS, open_client, timed_request
-from compare.load.processes import open_processes
 from compare.free_ports import free_port
+from compare.load.processes import open_processes
 from compare.verify import expected_body
 
 from .conftest import REFERENCE_PAIR
