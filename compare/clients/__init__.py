@@ -9,12 +9,13 @@ import importlib.metadata
 from collections.abc import AsyncIterator
 
 from .base import REQUEST_TIMEOUT, MeasuringClient, Streamed
-from .timing import RequestTiming, Round, timed_request, timed_round
+from .timing import BodyTimer, RequestTiming, Round, timed_request, timed_round
 
 __all__ = [
     "CLIENTS",
     "DEFAULT_CLIENT",
     "REQUEST_TIMEOUT",
+    "BodyTimer",
     "MeasuringClient",
     "RequestTiming",
     "Round",
