@@ -27,6 +27,7 @@ examples:
   streambench serve aiohttp --port 8080     one framework port on http://127.0.0.1:8080
   streambench serve fastapi --server granian the FastAPI port on Granian
   streambench ports                         the registered ports, their servers and versions
+  streambench load-worker --master HOST:PORT a Locust worker for `compare --load locust`
 
 `streambench COMMAND --help` shows a command's options.
 """
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from compare import command as compare_command
 
-    from . import commands, report_command
+    from . import commands, load_worker, report_command
 
     parser = argparse.ArgumentParser(
         prog="streambench",
@@ -139,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report_command.add_arguments(report)
     report.epilog = report_command.EPILOG
+
+    # The Locust engine's worker, for `compare --load locust` (compare/load/locust/).
+    worker = add("load-worker", load_worker.HELP, load_worker.run)
+    load_worker.add_arguments(worker)
     return parser
 
 

@@ -18,6 +18,9 @@ __all__ = ["DEFAULT_ENGINE", "ENGINES", "open_engine"]
 
 ENGINES: dict[str, str] = {
     "processes": "compare.load.engines:open_local",
+    # Locust's master and workers, here or on other machines; Locust (and gevent) load only in
+    # those processes, never in the comparator's.
+    "locust": "compare.load.locust.engine:open_locust",
 }
 DEFAULT_ENGINE = "processes"
 

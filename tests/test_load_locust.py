@@ -1,0 +1,184 @@
+"""The Locust engine for real: its master and worker processes, Locust's own messaging between
+them, against a real port on a real socket (and a slow raw server where a worker must die mid-round)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from compare.free_ports import HOST, free_port
+from compare.load.base import RoundSpec
+from compare.load.choice import LoadChoice
+from compare.load.engines import LoadEngineError
+from compare.load.locust.engine import open_locust
+
+from .conftest import REFERENCE_PAIR
+from .servers import ServerPool
+
+ROWS = 2_000
+
+
+@pytest.mark.timeout(60)
+async def test_a_master_and_two_workers_time_a_real_port(
+    servers: ServerPool, tmp_path: Path
+) -> None:
+    server = servers.get(REFERENCE_PAIR)
+    params = {"rows": str(ROWS), "format": "text", "source": "copy"}
+    async with httpx.AsyncClient() as client:
+        body = (await client.get(f"{server.url}/chunked", params=params)).content
+    expected = hashlib.sha256(body).hexdigest()
+    assert body.count(b"\n") == ROWS, "the reference body, hashed before anything is timed"
+
+    spec = RoundSpec(f"{server.url}/chunked", params, {}, "text", ROWS, 5, len(body))
+    async with open_locust(LoadChoice("locust", workers=2, expect=2), tmp_path) as engine:
+        assert "2 worker(s): 2 on this machine" in engine.describe()
+        measured = await engine.run(spec)
+        wrong = await engine.run(dataclasses.replace(spec, expected_bytes=len(body) + 1))
+
+    assert len(measured.requests) == 5
+    for timing in measured.requests:
+        assert timing.ok, timing.error
+        assert (timing.rows, timing.bytes) == (ROWS, len(body))
+        assert timing.headers is not None
+        assert timing.ttfb is not None
+        assert timing.headers <= timing.ttfb <= timing.total
+        assert timing.arrival, "every piece's arrival"
+        assert timing.arrival[-1][1] == len(body)
+        assert timing.chunks == len(timing.arrival)
+    assert 0 < measured.seconds < 30
+    load = measured.load
+    assert load is not None
+    assert load.processes == 2, "the 5 requests were shared by both workers"
+    assert load.same_machine
+    assert all(cpu >= 0 for cpu in load.cpu_seconds)
+    # Bodies are checked while timing as the in-process client checks them: bytes and rows.
+    assert [t.ok for t in wrong.requests] == [False] * 5
+    assert all(f"{len(body)} bytes, expected {len(body) + 1}" == t.error for t in wrong.requests)
+    assert hashlib.sha256(body).hexdigest() == expected
+
+
+def test_a_worker_without_its_master_says_so_in_one_line() -> None:
+    port = free_port()
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "streambench", "load-worker", "--master", f"{HOST}:{port}",
+         "--connect-timeout", "1"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines == [
+        f"streambench load-worker: error: cannot reach the master at {HOST}:{port} within 1 s "
+        "(is `streambench compare --load locust` running there, and the port open?)"
+    ]
+    assert time.monotonic() - started < 30
+
+
+OTHER_VERSION = """
+import dataclasses, sys
+from compare.load.locust.protocol import Identity
+from compare.load.locust.worker import main
+main(sys.argv[1:], identity=dataclasses.replace(Identity.here(), streambench="0.0.0-other"))
+"""
+
+
+@pytest.mark.timeout(60)
+async def test_a_worker_on_another_version_is_refused(tmp_path: Path) -> None:
+    port = free_port()
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", OTHER_VERSION, "--master", f"{HOST}:{port}", "--connect-timeout", "20",
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    choice = LoadChoice("locust", workers=0, expect=1, master_bind=(HOST, port), wait_seconds=6)
+    try:
+        with pytest.raises(LoadEngineError) as raised:
+            async with open_locust(choice, tmp_path):
+                pass
+        _, stderr = await asyncio.wait_for(worker.communicate(), 30)
+    finally:
+        if worker.returncode is None:
+            worker.kill()
+            await worker.wait()
+    message = str(raised.value)
+    assert message.startswith("0 of 1 load worker(s) joined within 6 s; refused: worker "), message
+    assert "runs streambench 0.0.0-other" in message
+    assert "\n" not in message
+    assert worker.returncode == 1
+    lines = stderr.decode().strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("streambench load-worker: error: refused by the master: worker ")
+    assert "0.0.0-other" in lines[0]
+
+
+PIECES = 10
+PIECE_SECONDS = 0.15
+ROWS_PER_PIECE = 5
+
+
+@contextlib.asynccontextmanager
+async def slow_rows() -> AsyncIterator[str]:
+    """Every request gets PIECES chunks of text rows, one each PIECE_SECONDS."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                for piece in range(PIECES):
+                    rows = b"".join(
+                        b"object_id:%d \n" % (piece * ROWS_PER_PIECE + n)
+                        for n in range(ROWS_PER_PIECE)
+                    )
+                    writer.write(b"%x\r\n%s\r\n" % (len(rows), rows))
+                    await writer.drain()
+                    await asyncio.sleep(PIECE_SECONDS)
+                writer.write(b"0\r\n\r\n")
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, HOST, 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://{HOST}:{port}"
+    finally:
+        server.close()
+
+
+@pytest.mark.timeout(90)
+async def test_a_worker_killed_mid_round_leaves_a_partial_flagged_round(tmp_path: Path) -> None:
+    async with (
+        slow_rows() as url,
+        open_locust(LoadChoice("locust", workers=2, expect=2), tmp_path) as engine,
+    ):
+        spec = RoundSpec(f"{url}/chunked", {}, {}, "text", PIECES * ROWS_PER_PIECE, 4)
+        before = await engine.run(dataclasses.replace(spec, concurrency=2))
+        victim = engine.local_pids[0]
+        during = asyncio.ensure_future(engine.run(spec))
+        await asyncio.sleep(PIECES * PIECE_SECONDS / 3)
+        os.kill(victim, signal.SIGKILL)
+        partial = await during
+        after = await engine.run(spec)
+
+    assert [t.ok for t in before.requests] == [True, True], "measured before the worker died"
+    failed = [t for t in partial.requests if not t.ok]
+    assert len(partial.requests) == 4
+    assert len(failed) == 2, [t.error for t in partial.requests]
+    assert all(t.error and t.error.endswith(f"pid {victim} left mid-round") for t in failed)
+    assert all(t.ok for t in partial.requests if t not in failed)
+    assert partial.load is not None
+    assert partial.load.processes == 1
+    assert [t.ok for t in after.requests] == [True] * 4, "the run goes on with the worker left"
+    assert after.load is not None
+    assert after.load.processes == 1
