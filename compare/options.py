@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -19,6 +19,7 @@ from shared.layers import DEFAULT_LAYER, SHARED_LAYERS, LayerSpec
 from .budgets import GRAMMAR, Budget, BudgetError, parse_budget
 from .clients import CLIENTS, DEFAULT_CLIENT
 from .layers import LayerError, LocalContender, chosen_layers, plan_contenders
+from .load.choice import LoadOptionError, LocustOptions, add_load_arguments, load_choice
 from .load.engines import DEFAULT_ENGINE
 from .load.processes import default_client_processes
 from .read_rates import ReadRateError, format_rate, parse_read_rates
@@ -97,6 +98,8 @@ class CompareOptions:
     client_processes: int = 1
     # Requests each stream of a round sends one after another (1: all start together).
     requests_per_stream: int = 1
+    # --load locust: its workers and master (compare/load/locust/).
+    locust: LocustOptions = field(default_factory=LocustOptions)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -237,6 +240,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: 1, every request of a round starts together: a burst). More measure a "
         "steady load: most requests meet a server already serving the others",
     )
+    add_load_arguments(parser)
     parser.add_argument("--out", type=Path, help="results folder (default: reports/<UTC time>/)")
     parser.add_argument(
         "--fail-if",
@@ -315,6 +319,10 @@ def options_from_args(
     requests_per_stream = 1
     if getattr(args, "requests_per_stream", None) is not None:
         requests_per_stream = _integer(args.requests_per_stream, "--requests-per-stream", 1)
+    try:
+        load, locust = load_choice(args, paced=any(rate is not None for rate in read_rates))
+    except LoadOptionError as error:
+        raise OptionError(str(error)) from None
     own = port_layers or {}
     layers, contenders, not_offered = _layers(
         args, ports, own, sources or tuple(DEFAULT_SOURCE[e] for e in endpoints)
@@ -350,6 +358,8 @@ def options_from_args(
         client=client,
         client_processes=client_processes,
         requests_per_stream=requests_per_stream,
+        load=load,
+        locust=locust,
     )
 
 

@@ -3,6 +3,7 @@ them, against a real port on a real socket (and a slow raw server where a worker
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import dataclasses
@@ -20,9 +21,11 @@ import pytest
 
 from compare.free_ports import HOST, free_port
 from compare.load.base import RoundSpec
-from compare.load.choice import LoadChoice
-from compare.load.engines import LoadEngineError
-from compare.load.locust.engine import open_locust
+from compare.load.choice import LoadOptionError, LocustOptions, add_load_arguments, load_choice
+from compare.load.locust.engine import start_locust
+from compare.load.processes import EngineError
+from compare.results import Results
+from streambench.cli import main
 
 from .conftest import REFERENCE_PAIR
 from .servers import ServerPool
@@ -42,7 +45,7 @@ async def test_a_master_and_two_workers_time_a_real_port(
     assert body.count(b"\n") == ROWS, "the reference body, hashed before anything is timed"
 
     spec = RoundSpec(f"{server.url}/chunked", params, {}, "text", ROWS, 5, len(body))
-    async with open_locust(LoadChoice("locust", workers=2, expect=2), tmp_path) as engine:
+    async with start_locust(LocustOptions(workers=2, expect=2), tmp_path) as engine:
         assert "2 worker(s): 2 on this machine" in engine.describe()
         measured = await engine.run(spec)
         wrong = await engine.run(dataclasses.replace(spec, expected_bytes=len(body) + 1))
@@ -101,10 +104,10 @@ async def test_a_worker_on_another_version_is_refused(tmp_path: Path) -> None:
         sys.executable, "-c", OTHER_VERSION, "--master", f"{HOST}:{port}", "--connect-timeout", "20",
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    choice = LoadChoice("locust", workers=0, expect=1, master_bind=(HOST, port), wait_seconds=6)
+    choice = LocustOptions(workers=0, expect=1, master_bind=(HOST, port), wait_seconds=6)
     try:
-        with pytest.raises(LoadEngineError) as raised:
-            async with open_locust(choice, tmp_path):
+        with pytest.raises(EngineError) as raised:
+            async with start_locust(choice, tmp_path):
                 pass
         _, stderr = await asyncio.wait_for(worker.communicate(), 30)
     finally:
@@ -160,7 +163,7 @@ async def slow_rows() -> AsyncIterator[str]:
 async def test_a_worker_killed_mid_round_leaves_a_partial_flagged_round(tmp_path: Path) -> None:
     async with (
         slow_rows() as url,
-        open_locust(LoadChoice("locust", workers=2, expect=2), tmp_path) as engine,
+        start_locust(LocustOptions(workers=2, expect=2), tmp_path) as engine,
     ):
         spec = RoundSpec(f"{url}/chunked", {}, {}, "text", PIECES * ROWS_PER_PIECE, 4)
         before = await engine.run(dataclasses.replace(spec, concurrency=2))
@@ -182,3 +185,60 @@ async def test_a_worker_killed_mid_round_leaves_a_partial_flagged_round(tmp_path
     assert [t.ok for t in after.requests] == [True] * 4, "the run goes on with the worker left"
     assert after.load is not None
     assert after.load.processes == 1
+
+
+@pytest.mark.timeout(180)
+def test_a_compare_run_on_locust_names_its_engine(
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.delenv("STREAMBENCH_JWT_SECRET", raising=False)
+    monkeypatch.setenv("STREAMBENCH_POOL_SIZE", "4")
+    out = tmp_path / "locust"
+    argv = ["compare", "--ports", REFERENCE_PAIR, "--endpoints", "chunked", "--sources", "copy"]
+    argv += ["--rows", "200", "--concurrency", "1,4", "--repeats", "1", "--out", str(out)]
+    code = main([*argv, "--load", "locust", "--workers", "2"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err[-2000:]
+
+    results = Results.load(out / "results.json")
+    assert results.matrix.load == "locust"
+    engine = results.environment.client
+    assert engine.startswith("locust 2.")
+    assert "2 worker(s): 2 on this machine" in engine
+    assert [s.concurrency for s in results.scenarios] == [1, 4]
+    for scenario in results.scenarios:
+        assert scenario.errors == 0, scenario.error_examples
+        assert scenario.requests == scenario.concurrency
+        assert scenario.ttfb is not None
+        assert scenario.total is not None
+        assert scenario.arrival
+    assert "locust 2." in (out / "index.html").read_text()
+    assert (out / "results.csv").exists()
+
+
+def _choice(*argv: str, paced: bool = False) -> tuple[str, LocustOptions]:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--client-processes")  # the processes engine's, beside them
+    add_load_arguments(parser)
+    return load_choice(parser.parse_args(argv), paced)
+
+
+def test_load_options_say_what_to_give_instead() -> None:
+    assert _choice() == ("processes", LocustOptions())
+    assert _choice("--load", "locust", "--workers", "2") == ("locust", LocustOptions(2, 2))
+    remote = _choice("--load", "locust", "--workers", "0", "--expect-workers", "3",
+                     "--master-bind", "0.0.0.0:5557")  # fmt: skip
+    assert remote == ("locust", LocustOptions(0, 3, ("0.0.0.0", 5557)))
+    for argv, paced, message in [
+        (("--workers", "2"), False, "--workers: only with --load locust"),
+        (("--load", "locust", "--workers", "0"), False, "give --expect-workers N"),
+        (("--load", "locust"), True, "leave out --read-rate"),
+        (("--load", "locust", "--master-bind", "host:port"), False, "bad port"),
+        (("--load", "locust", "--client-processes", "2"), False, "give --workers"),
+    ]:
+        with pytest.raises(LoadOptionError, match=message):
+            _choice(*argv, paced=paced)

@@ -1,21 +1,20 @@
-"""`--load` and the options of the engines that send from other processes: which engine, how
-many local workers, where the master listens and how many workers it waits for. Pure: parsing
-and checking only, nothing is started here."""
+"""`--load`, and the options of the Locust engine: how many local workers, where the master
+listens and how many workers it waits for. Pure: parsing and checking only, nothing is started
+here."""
 
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import dataclass
 
 from .engines import DEFAULT_ENGINE, ENGINES
+from .processes import default_client_processes
 
 __all__ = [
     "WORKER_WAIT_SECONDS",
-    "LoadChoice",
     "LoadOptionError",
+    "LocustOptions",
     "add_load_arguments",
-    "default_workers",
     "load_choice",
 ]
 
@@ -29,21 +28,15 @@ class LoadOptionError(ValueError):
 
 
 @dataclass(frozen=True)
-class LoadChoice:
-    """The engine and its processes. `workers`: workers to start on this machine; `expect`:
+class LocustOptions:
+    """`--load locust`'s processes. `workers`: workers to start on this machine; `expect`:
     workers to wait for, local and remote; `master_bind`: where the master listens (port 0:
     any free one)."""
 
-    name: str = DEFAULT_ENGINE
     workers: int = 0
     expect: int = 0
     master_bind: tuple[str, int] = DEFAULT_BIND
     wait_seconds: float = WORKER_WAIT_SECONDS
-
-
-def default_workers() -> int:
-    """Local workers when none are asked for: half the cores (the servers need the rest)."""
-    return max(1, (os.cpu_count() or 2) // 2)
 
 
 def add_load_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,7 +49,7 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers",
         help=f"--load locust: workers to start on this machine (default: half the cores, "
-        f"{default_workers()} here); 0: only remote ones (`streambench load-worker`)",
+        f"{default_client_processes()} here); 0: only remote ones (`streambench load-worker`)",
     )
     parser.add_argument(
         "--master-bind",
@@ -71,7 +64,8 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_choice(args: argparse.Namespace, paced: bool) -> LoadChoice:
+def load_choice(args: argparse.Namespace, paced: bool) -> tuple[str, LocustOptions]:
+    """The engine `--load` names, and the Locust engine's options (defaults for another)."""
     name = getattr(args, "load", None) or DEFAULT_ENGINE
     raw_workers = getattr(args, "workers", None)
     raw_bind = getattr(args, "master_bind", None)
@@ -88,13 +82,19 @@ def load_choice(args: argparse.Namespace, paced: bool) -> LoadChoice:
         ]
         if given:
             raise LoadOptionError(f"{', '.join(given)}: only with --load locust")
-        return LoadChoice(name)
+        return name, LocustOptions()
+    if getattr(args, "client_processes", None) is not None:
+        raise LoadOptionError(
+            "--client-processes is the processes engine's; with --load locust give --workers"
+        )
     if paced:
         raise LoadOptionError(
             "--load locust reads at full speed only: leave out --read-rate, or use the default "
             "engine for slow readers"
         )
-    workers = default_workers() if raw_workers is None else _count(raw_workers, "--workers")
+    workers = (
+        default_client_processes() if raw_workers is None else _count(raw_workers, "--workers")
+    )
     expect = workers if raw_expect is None else _count(raw_expect, "--expect-workers")
     if expect < 1:
         raise LoadOptionError(
@@ -106,7 +106,7 @@ def load_choice(args: argparse.Namespace, paced: bool) -> LoadChoice:
     bind = DEFAULT_BIND
     if raw_bind is not None:
         bind = _address(raw_bind)
-    return LoadChoice(name, workers, expect, bind)
+    return name, LocustOptions(workers, expect, bind)
 
 
 def _count(raw: str, option: str) -> int:

@@ -9,9 +9,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .engine import LocustEngine, open_locust
+    from .engine import LocustEngine, open_locust, start_locust
 
-__all__ = ["LocustEngine", "open_locust"]
+__all__ = ["LocustEngine", "open_locust", "start_locust"]
 
 
 def __getattr__(name: str) -> Any:

@@ -9,22 +9,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.metadata
-import ipaddress
 import json
-import socket
 import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import IO, Any
-from urllib.parse import urlsplit
+from typing import IO, TYPE_CHECKING, Any
 
 from ...clients import Round
-from ..base import ClientLoad, RoundSpec
-from ..choice import LoadChoice
-from ..engines import LoadEngineError
+from ..base import ClientLoad, RoundSpec, serves_here, this_host
+from ..processes import EngineError
 from .protocol import spec_to_dict, timing_from_dict
 
-__all__ = ["LocustEngine", "open_locust"]
+if TYPE_CHECKING:
+    from ...options import CompareOptions
+    from ..choice import LocustOptions
+
+__all__ = ["LocustEngine", "open_locust", "start_locust"]
 
 # The master's first line: it binds a socket and imports Locust, no more.
 MASTER_START_SECONDS = 30.0
@@ -38,6 +38,8 @@ class LocustEngine:
     """Rounds sent by Locust workers, merged by the master: see compare/load/locust/."""
 
     name = "locust"
+    # What reads the bodies in the workers (FastHttpUser's client), as ceilings name it.
+    client = "geventhttpclient"
 
     def __init__(
         self,
@@ -52,7 +54,7 @@ class LocustEngine:
         self._workers = list(workers)
         self._joined = list(joined)
         self._master_log = master_log
-        self._here = socket.gethostname()
+        self._here = this_host()
         self._rounds = 0
 
     @property
@@ -74,14 +76,15 @@ class LocustEngine:
         if others:
             remote = f"{len(hosts) - local} on {', '.join(others)}"
             where = f"{where}, {remote}" if where else remote
+        client = importlib.metadata.version("geventhttpclient")
         return (
-            f"locust {version} (FastHttpUser), master on {host}:{port}, "
-            f"{len(hosts)} worker(s): {where}"
+            f"locust {version} (FastHttpUser, geventhttpclient {client}), master on "
+            f"{host}:{port}, {len(hosts)} worker(s): {where}"
         )
 
     async def run(self, spec: RoundSpec) -> Round:
         if spec.read_rate is not None:
-            raise LoadEngineError("the locust engine reads at full speed only (no --read-rate)")
+            raise EngineError("the locust engine reads at full speed only (no --read-rate)")
         self._rounds += 1
         # Numbered: a round cancelled here (the memory cap) still ends in the master, and its
         # answer must not be taken for the next one's.
@@ -94,22 +97,14 @@ class LocustEngine:
         load = ClientLoad(
             cpu_seconds=tuple(float(w["cpu_seconds"]) for w in workers),
             hosts=tuple(str(w["host"]) for w in workers),
-            same_machine=self._shares_machine(spec.url, [str(w["host"]) for w in workers]),
+            # Whether the workers sent from the servers' machine.
+            same_machine=serves_here(spec.url)
+            and all(str(w["host"]) == self._here for w in workers),
             load={str(w["host"]): w["load"] for w in workers},
         )
         return Round(
             [timing_from_dict(r) for r in answer["requests"]], float(answer["seconds"]), load
         )
-
-    def _shares_machine(self, url: str, hosts: Sequence[str]) -> bool:
-        """Whether the workers sent from the servers' machine: all of them on this one, and the
-        URL's host this one too."""
-        host = urlsplit(url).hostname or ""
-        try:
-            local = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            local = host in ("localhost", self._here)
-        return local and all(h == self._here for h in hosts)
 
     async def _ask(self, command: dict[str, Any], event: str) -> dict[str, Any]:
         assert self._master.stdin is not None
@@ -131,26 +126,26 @@ class LocustEngine:
 async def _expect(
     master: asyncio.subprocess.Process, event: str, log: Path, patience: float | None
 ) -> dict[str, Any]:
-    """The master's next line of kind `event`; LoadEngineError (one line) on its `error`, its
+    """The master's next line of kind `event`; EngineError (one line) on its `error`, its
     exit or silence past `patience` seconds."""
     assert master.stdout is not None
     while True:
         try:
             line = await asyncio.wait_for(master.stdout.readline(), patience)
         except TimeoutError:
-            raise LoadEngineError(
+            raise EngineError(
                 f"the locust master said nothing for {patience:g} s (its log: {log})"
             ) from None
         if not line:
             await master.wait()
-            raise LoadEngineError(
+            raise EngineError(
                 f"the locust master exited with status {master.returncode}: {_last_line(log)}"
             )
         answer: dict[str, Any] = json.loads(line)
         if answer["event"] == event:
             return answer
         if answer["event"] == "error":
-            raise LoadEngineError(str(answer["message"]))
+            raise EngineError(str(answer["message"]))
         # `joined` and `refused` lines are progress; the master's log keeps them too.
 
 
@@ -175,7 +170,15 @@ async def _stop(processes: Sequence[asyncio.subprocess.Process]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def open_locust(choice: LoadChoice, log_dir: Path) -> AsyncIterator[LocustEngine]:
+async def open_locust(options: CompareOptions, concurrency: int) -> AsyncIterator[LocustEngine]:
+    """The engine `--load locust` asks for, its logs in the run's `logs/` (each worker makes as
+    many users as its share of a round needs, whatever `concurrency`)."""
+    async with start_locust(options.locust, (options.out or Path(".")) / "logs") as engine:
+        yield engine
+
+
+@contextlib.asynccontextmanager
+async def start_locust(choice: LocustOptions, log_dir: Path) -> AsyncIterator[LocustEngine]:
     """The master and `choice.workers` local workers started, `choice.expect` joined; all
     stopped on the way out."""
     await asyncio.to_thread(log_dir.mkdir, parents=True, exist_ok=True)

@@ -30,6 +30,7 @@ from locust.env import Environment
 from locust.runners import STATE_MISSING, MasterRunner
 
 from ...clients.base import REQUEST_TIMEOUT
+from ..processes import shares
 from .protocol import (
     HELLO,
     REFUSED,
@@ -113,24 +114,24 @@ class Master:
         workers = self.alive()
         if not workers:
             failed = _failure("no load worker left", spec)
-            return {"requests": [failed] * concurrency, "seconds": 0.0, "workers": []}
-        # As even as it goes, the first workers one more: a round of 5 on 2 is 3 and 2.
-        base, extra = divmod(concurrency, len(workers))
-        shares = {w: base + (i < extra) for i, w in enumerate(workers)}
-        shares = {w: n for w, n in shares.items() if n}
+            count = concurrency * _per_stream(spec)
+            return {"requests": [failed] * count, "seconds": 0.0, "workers": [], "lost": []}
+        # As even as the processes engine splits them: a round of 5 on 2 is 3 and 2.
+        split = dict(zip(workers, shares(concurrency, len(workers)), strict=True))
+        shares_of = {w: n for w, n in split.items() if n}
         self.rounds += 1
-        current = self.current = _Round(self.rounds, shares)
+        current = self.current = _Round(self.rounds, shares_of)
         start_at = time.time() + START_DELAY
-        for worker, share in shares.items():
+        for worker, share in shares_of.items():
             self.runner.send_message(
                 ROUND,
                 {"round": current.number, "spec": spec, "share": share, "start_at": start_at},
                 client_id=worker,
             )
-        deadline = time.monotonic() + START_DELAY + REQUEST_TIMEOUT
+        deadline = time.monotonic() + START_DELAY + REQUEST_TIMEOUT * _per_stream(spec)
         lost: dict[str, str] = {}
         while True:
-            waiting = [w for w in shares if w not in current.samples and w not in lost]
+            waiting = [w for w in shares_of if w not in current.samples and w not in lost]
             if not waiting:
                 break
             alive = set(self.alive())
@@ -151,7 +152,7 @@ class Master:
             if worker in current.samples:
                 requests.extend(current.samples[worker]["requests"])
             else:
-                requests.extend([_failure(lost[worker], spec)] * share)
+                requests.extend([_failure(lost[worker], spec)] * (share * _per_stream(spec)))
         # One clock for the round's span: perf_counter is the machine's monotonic clock, the
         # same in every process here; workers elsewhere can only be set side by side by their
         # wall clocks, as far as those are in sync.
@@ -177,6 +178,10 @@ class Master:
             ],
             "lost": list(lost.values()),
         }
+
+
+def _per_stream(spec: dict[str, Any]) -> int:
+    return int(spec.get("requests_per_stream", 1))
 
 
 def _failure(reason: str, spec: dict[str, Any]) -> dict[str, Any]:

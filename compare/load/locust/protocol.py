@@ -122,6 +122,7 @@ def spec_to_dict(spec: RoundSpec) -> dict[str, Any]:
         "concurrency": spec.concurrency,
         "expected_bytes": spec.expected_bytes,
         "read_rate": spec.read_rate,
+        "requests_per_stream": spec.requests_per_stream,
     }
 
 
@@ -135,6 +136,7 @@ def spec_from_dict(data: Mapping[str, Any]) -> RoundSpec:
         concurrency=int(data["concurrency"]),
         expected_bytes=data.get("expected_bytes"),
         read_rate=data.get("read_rate"),
+        requests_per_stream=int(data.get("requests_per_stream", 1)),
     )
 
 

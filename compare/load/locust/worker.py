@@ -168,6 +168,11 @@ class _Users:
         return users[:count]
 
 
+def _stream(user: StreamUser, spec: RoundSpec) -> list[RequestTiming]:
+    """One stream of a round: its requests one after another, each as soon as the last ended."""
+    return [user.timed_get(spec) for _ in range(spec.requests_per_stream)]
+
+
 def run_round(runner: WorkerRunner, users: _Users, identity: Identity, job: dict[str, Any]) -> None:
     spec = spec_from_dict(job["spec"])
     chosen = users.take(spec.url, int(job["share"]))
@@ -175,15 +180,10 @@ def run_round(runner: WorkerRunner, users: _Users, identity: Identity, job: dict
     # within clock sync of it elsewhere.
     gevent.sleep(min(max(float(job["start_at"]) - time.time(), 0.0), LONGEST_START_WAIT))
     cpu, wall, monotonic = time.process_time(), time.time(), time.perf_counter()
-    sending = [gevent.spawn(user.timed_get, spec) for user in chosen]
+    sending = [gevent.spawn(_stream, user, spec) for user in chosen]
     gevent.joinall(sending)
     ended_wall, ended = time.time(), time.perf_counter()
-    timings = [
-        timing_to_dict(g.value)
-        if g.successful()
-        else timing_to_dict(BodyTimer(spec.format).failed(g.exception or RuntimeError("lost")))
-        for g in sending
-    ]
+    timings = [timing_to_dict(timing) for stream in sending for timing in stream.value]
     runner.send_message(
         SAMPLES,
         {
