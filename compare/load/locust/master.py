@@ -233,11 +233,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
 
 def _leave(runner: MasterRunner, status: int) -> NoReturn:
     runner.quit()  # tells every worker to quit
-    # ZeroMQ sends from a thread of its own: give the quit messages a moment to leave, then exit
-    # without waiting on the context for workers that are gone.
-    gevent.sleep(0.2)
-    sys.stderr.flush()
-    os._exit(status)
+    sys.exit(status)
 
 
 if __name__ == "__main__":

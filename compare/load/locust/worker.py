@@ -252,20 +252,12 @@ def main(argv: Sequence[str] | None = None, identity: Identity | None = None) ->
     # Until the master says quit (Locust's runner ends its greenlets) or stops answering
     # heartbeats (Locust's worker gives up after a minute).
     runner.greenlet.join()
-    _exit(0)
+    sys.exit(0)
 
 
 def _fail(line: str) -> NoReturn:
     print(f"streambench load-worker: error: {line}", file=sys.stderr)
-    _exit(1)
-
-
-def _exit(status: int) -> NoReturn:
-    # ZeroMQ's context waits at interpreter exit for messages it could not deliver (to a master
-    # that never answered): leave at once instead, the output flushed.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
+    sys.exit(1)
 
 
 if __name__ == "__main__":
