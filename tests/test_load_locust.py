@@ -125,6 +125,33 @@ async def test_a_worker_on_another_version_is_refused(tmp_path: Path) -> None:
     assert "0.0.0-other" in lines[0]
 
 
+ELSEWHERE = """
+import dataclasses, sys
+from compare.load.locust.protocol import Identity
+from compare.load.locust.worker import main
+main(sys.argv[1:], identity=dataclasses.replace(Identity.here(), host="elsewhere"))
+"""
+
+
+@pytest.mark.timeout(60)
+async def test_a_loopback_server_is_not_sent_to_workers_on_other_machines(tmp_path: Path) -> None:
+    port = free_port()
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", ELSEWHERE, "--master", f"{HOST}:{port}", "--connect-timeout", "20",
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    choice = LocustOptions(workers=0, expect=1, master_bind=(HOST, port), wait_seconds=30)
+    try:
+        async with start_locust(choice, tmp_path) as engine:
+            assert "1 worker(s): 1 on elsewhere" in engine.describe()
+            with pytest.raises(EngineError, match="no load worker runs here"):
+                await engine.run(RoundSpec(f"http://{HOST}:9/chunked", {}, {}, "text", 1, 1))
+    finally:
+        if worker.returncode is None:
+            worker.kill()
+        await worker.wait()
+
+
 PIECES = 10
 PIECE_SECONDS = 0.15
 ROWS_PER_PIECE = 5

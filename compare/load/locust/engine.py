@@ -93,6 +93,8 @@ class LocustEngine:
         )
         while answer.get("id") != self._rounds:
             answer = await _expect(self._master, "round", self._master_log, None)
+        if "error" in answer:
+            raise EngineError(str(answer["error"]))
         workers = answer["workers"]
         load = ClientLoad(
             cpu_seconds=tuple(float(w["cpu_seconds"]) for w in workers),

@@ -14,6 +14,7 @@ module of a process of its own, never imported by the asyncio comparator.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 import socket
@@ -22,6 +23,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TextIO
+from urllib.parse import urlsplit
 
 import gevent
 import locust  # noqa: F401  (patches the standard library for gevent before anything else runs)
@@ -112,6 +114,17 @@ class Master:
         spec = job["spec"]
         concurrency = int(spec["concurrency"])
         workers = self.alive()
+        if _loopback(spec["url"]):
+            # A server on this machine's loopback (the in-memory one the client ceiling reads,
+            # a local contender) answers only workers on this machine.
+            here = socket.gethostname()
+            workers = [w for w in workers if self.admitted[w].host == here]
+            if not workers and self.admitted:
+                return {
+                    "error": f"{spec['url']} listens on this machine's loopback and no load "
+                    "worker runs here: start one here too (--workers 1), and measure servers "
+                    "the other workers can reach (--target NAME=URL)"
+                }
         if not workers:
             failed = _failure("no load worker left", spec)
             count = concurrency * _per_stream(spec)
@@ -178,6 +191,16 @@ class Master:
             ],
             "lost": list(lost.values()),
         }
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _per_stream(spec: dict[str, Any]) -> int:
