@@ -1,15 +1,16 @@
-"""The Locust engine against the in-process default on one scenario: what each measures and
-what the sending costs the client.
+"""The Locust engine against the comparator's own engines on one scenario: what each measures
+and what the sending costs the client.
 
     uv run python benchmarks/load_engines.py [--pair starlette@granian] [--rows 10000]
         [--source copy] [--concurrency 32] [--rounds 5] [--workers 1]
 
 One server process, one body (verified by its byte length and rows in every request, as the
-comparator does), rounds taking turns: the comparator's own aiohttp client in this process,
-then Locust's workers (compare/load/locust/). Per engine: the median total and first byte over
-every request of the measured rounds with [min, p95], and the client CPU per round: this
-process's CPU over an in-process round, the workers' own over a Locust round (the master only
-relays). The load average before and after says how busy the machine was.
+comparator does), rounds taking turns: aiohttp's client in this process (`--client-processes
+0`), in `--workers` client worker processes (the default engine, `processes`), then Locust's
+`--workers` workers (compare/load/locust/). Per engine: the median total and first byte over
+every request of the measured rounds with [min, p95], and the client CPU per round, as each
+engine reports it (the busiest sending process's; Locust's master only relays). The load
+average before and after says how busy the machine was.
 """
 
 from __future__ import annotations
@@ -20,16 +21,17 @@ import dataclasses
 import os
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
-from compare.clients import Round, open_client, timed_round
+from compare.clients import Round
 from compare.free_ports import HOST, free_port
-from compare.load.base import RoundSpec
-from compare.load.choice import LoadChoice
-from compare.load.locust.engine import open_locust
+from compare.load.base import LoadEngine, RoundSpec
+from compare.load.choice import LocustOptions
+from compare.load.in_process import InProcessEngine
+from compare.load.locust.engine import start_locust
+from compare.load.processes import open_processes
 from shared.pairs import load_pair
 from shared.ports import process_env
 from shared.settings import Settings
@@ -84,30 +86,31 @@ async def measure(args: argparse.Namespace) -> list[str]:
         spec = RoundSpec(
             f"{base}/chunked", params, {}, "text", args.rows, args.concurrency, len(body)
         )
-        choice = LoadChoice("locust", args.workers, args.workers)
-        cpu: dict[str, list[float]] = {"in-process": [], "locust": []}
-        rounds: dict[str, list[Round]] = {"in-process": [], "locust": []}
+        choice = LocustOptions(args.workers, args.workers)
+        names = ("own process (in-process)", f"{args.workers} client process(es)", "locust")
+        cpu: dict[str, list[float]] = {name: [] for name in names}
+        rounds: dict[str, list[Round]] = {name: [] for name in names}
         with tempfile.TemporaryDirectory() as logs:
+            own = InProcessEngine("aiohttp", args.concurrency + 4)
             async with (
-                open_client("aiohttp", args.concurrency + 4) as client,
-                open_locust(choice, Path(logs)) as engine,
+                open_processes("aiohttp", args.workers, args.concurrency) as processes,
+                start_locust(choice, Path(logs)) as locust,
             ):
-                for number in range(1 + args.rounds):  # the first of each is a warm-up
-                    started = time.process_time()
-                    own = await timed_round(
-                        client, spec.url, params, {}, "text", args.rows, args.concurrency,
-                        len(body),
-                    )  # fmt: skip
-                    spent = time.process_time() - started
-                    sent = await engine.run(spec)
-                    if number == 0:
-                        continue
-                    rounds["in-process"].append(own)
-                    cpu["in-process"].append(spent)
-                    rounds["locust"].append(sent)
-                    assert sent.load is not None
-                    cpu["locust"].append(sum(sent.load.cpu_seconds))
-                described = engine.describe()
+                engines: dict[str, LoadEngine] = dict(
+                    zip(names, (own, processes, locust), strict=True)
+                )
+                try:
+                    for number in range(1 + args.rounds):  # the first of each is a warm-up
+                        for name, engine in engines.items():
+                            sent = await engine.run(spec)
+                            if number == 0:
+                                continue
+                            assert sent.load is not None
+                            rounds[name].append(sent)
+                            cpu[name].append(max(sent.load.cpu_seconds))
+                    described = {name: engine.describe() for name, engine in engines.items()}
+                finally:
+                    await own.close()
     finally:
         server.terminate()
         await server.wait()
@@ -117,12 +120,11 @@ async def measure(args: argparse.Namespace) -> list[str]:
         f"{args.concurrency} at a time, {args.rounds} rounds each after a warm-up, taking turns; "
         f"PostgreSQL {version}; {os.cpu_count()} cores; load average {load_before:.2f} before, "
         f"{load_after:.2f} after",
-        f"locust engine: {described}",
+        *(f"{name}: {text}" for name, text in described.items()),
         "",
         "| engine | ok | total, median [min, p95] | first byte | round | client CPU per round |",
         "| --- | --- | --- | --- | --- | --- |",
-        _summary("in-process (aiohttp)", rounds["in-process"], cpu["in-process"]),
-        _summary("locust", rounds["locust"], cpu["locust"]),
+        *(_summary(name, rounds[name], cpu[name]) for name in rounds),
     ]
 
 
