@@ -16,7 +16,6 @@ module of a process of its own, never imported by the asyncio comparator.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -32,7 +31,7 @@ from locust.runners import WorkerRunner
 
 from ...clients import BodyTimer, RequestTiming
 from ...clients.base import CONNECT_TIMEOUT, REQUEST_TIMEOUT
-from ..base import RoundSpec
+from ..base import RoundSpec, machine_load
 from .protocol import (
     HELLO,
     REFUSED,
@@ -192,18 +191,11 @@ def run_round(runner: WorkerRunner, users: _Users, identity: Identity, job: dict
             "cpu_seconds": time.process_time() - cpu,
             "wall": [wall, ended_wall],
             "monotonic": [monotonic, ended],
-            "load": _load_average(),
+            "load": machine_load(),
             "host": identity.host,
             "pid": identity.pid,
         },
     )
-
-
-def _load_average() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:
-        return None
 
 
 def main(argv: Sequence[str] | None = None, identity: Identity | None = None) -> NoReturn:
