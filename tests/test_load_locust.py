@@ -103,7 +103,7 @@ async def test_a_worker_on_another_version_is_refused(tmp_path: Path) -> None:
         sys.executable, "-c", OTHER_VERSION, "--master", f"{HOST}:{port}", "--connect-timeout", "20",
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    choice = LocustOptions(workers=0, expect=1, master_bind=(HOST, port), wait_seconds=5)
+    choice = LocustOptions(workers=0, expect=1, master_bind=(HOST, port), wait_seconds=45)
     try:
         with pytest.raises(EngineError) as raised:
             async with start_locust(choice, tmp_path):
@@ -114,7 +114,8 @@ async def test_a_worker_on_another_version_is_refused(tmp_path: Path) -> None:
             worker.kill()
             await worker.wait()
     message = str(raised.value)
-    assert message.startswith("0 of 1 load worker(s) joined within 5 s; refused: worker "), message
+    # At once, not after the wait: nothing more was to come.
+    assert message.startswith("0 of 1 load worker(s) joined; refused: worker "), message
     assert "runs streambench 0.0.0-other" in message
     assert "\n" not in message
     assert worker.returncode == 1

@@ -102,13 +102,19 @@ class Master:
             if (node := self.runner.clients.get(worker)) is not None and node.state != STATE_MISSING
         ]
 
-    def wait_for(self, expected: int, seconds: float) -> bool:
+    def wait_for(self, expected: int, seconds: float) -> str | None:
+        """None once `expected` workers joined; else why not, in a line. A refused worker ends
+        the wait as soon as the refusals leave too few to come: its operator has a version to
+        fix, not two minutes to wait."""
         deadline = time.monotonic() + seconds
         while len(self.alive()) < expected:
-            if time.monotonic() > deadline:
-                return False
+            late = time.monotonic() > deadline
+            if late or len(self.alive()) + len(self.refused) >= expected:
+                within = f" within {seconds:g} s" if late else ""
+                refused = f"; refused: {'; '.join(self.refused)}" if self.refused else ""
+                return f"{len(self.alive())} of {expected} load worker(s) joined{within}{refused}"
             gevent.sleep(0.05)
-        return True
+        return None
 
     def run_round(self, job: dict[str, Any]) -> dict[str, Any]:
         spec = job["spec"]
@@ -228,14 +234,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     runner = environment.create_master_runner(master_bind_host=host, master_bind_port=port)
     master = Master(runner, Identity.here(), channel)
     master.emit("listening", host=host, port=runner.server.port)
-    if not master.wait_for(args.expect, args.wait):
-        arrived = len(master.alive())
-        refused = f"; refused: {'; '.join(master.refused)}" if master.refused else ""
-        master.emit(
-            "error",
-            message=f"{arrived} of {args.expect} load worker(s) joined within {args.wait:g} s"
-            + refused,
-        )
+    missing = master.wait_for(args.expect, args.wait)
+    if missing is not None:
+        master.emit("error", message=missing)
         _leave(runner, 1)
     master.emit(
         "ready",
