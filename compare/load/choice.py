@@ -43,7 +43,7 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--load",
         choices=list(ENGINES),
-        help=f"what sends the timed rounds (default: {DEFAULT_ENGINE}); locust: a Locust master "
+        help=f"what sends the rounds, the client ceiling's too (default: {DEFAULT_ENGINE}); locust: a Locust master "
         "and workers, local or on other machines (the README's distributed command)",
     )
     parser.add_argument(
