@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 from ...clients import Round
 from ..base import ClientLoad, RoundSpec, serves_here, this_host
 from ..processes import EngineError
-from .protocol import spec_to_dict, timing_from_dict
+from ..wire import spec_to_wire, timing_from_wire
 
 if TYPE_CHECKING:
     from ...options import CompareOptions
@@ -89,7 +89,7 @@ class LocustEngine:
         # Numbered: a round cancelled here (the memory cap) still ends in the master, and its
         # answer must not be taken for the next one's.
         answer = await self._ask(
-            {"cmd": "round", "id": self._rounds, "spec": spec_to_dict(spec)}, "round"
+            {"cmd": "round", "id": self._rounds, "spec": spec_to_wire(spec)}, "round"
         )
         while answer.get("id") != self._rounds:
             answer = await _expect(self._master, "round", self._master_log, None)
@@ -105,7 +105,7 @@ class LocustEngine:
             load={str(w["host"]): w["load"] for w in workers},
         )
         return Round(
-            [timing_from_dict(r) for r in answer["requests"]], float(answer["seconds"]), load
+            [timing_from_wire(r) for r in answer["requests"]], float(answer["seconds"]), load
         )
 
     async def _ask(self, command: dict[str, Any], event: str) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from locust.runners import STATE_MISSING, MasterRunner
 
 from ...clients.base import REQUEST_TIMEOUT
 from ..processes import shares
+from ..wire import timing_to_wire
 from .protocol import (
     HELLO,
     REFUSED,
@@ -42,7 +43,6 @@ from .protocol import (
     Identity,
     parse_address,
     refusal,
-    timing_to_dict,
 )
 
 __all__ = ["START_DELAY", "main"]
@@ -216,7 +216,7 @@ def _per_stream(spec: dict[str, Any]) -> int:
 def _failure(reason: str, spec: dict[str, Any]) -> dict[str, Any]:
     from ...clients import RequestTiming
 
-    return timing_to_dict(RequestTiming(False, reason, None, None, None, 0.0, 0, 0, 0))
+    return timing_to_wire(RequestTiming(False, reason, None, None, None, 0.0, 0, 0, 0))
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

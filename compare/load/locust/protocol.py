@@ -15,9 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ...clients import RequestTiming
-from ..base import RoundSpec
-
 __all__ = [
     "HELLO",
     "REFUSED",
@@ -27,10 +24,6 @@ __all__ = [
     "Identity",
     "parse_address",
     "refusal",
-    "spec_from_dict",
-    "spec_to_dict",
-    "timing_from_dict",
-    "timing_to_dict",
 ]
 
 # Locust runner message types, worker -> master: who I am; my samples of a round.
@@ -110,65 +103,6 @@ def refusal(master: Identity, worker: Identity) -> str | None:
             "install the locked dependencies (uv sync --locked)"
         )
     return None
-
-
-def spec_to_dict(spec: RoundSpec) -> dict[str, Any]:
-    return {
-        "url": spec.url,
-        "params": dict(spec.params),
-        "headers": dict(spec.headers),
-        "format": spec.format,
-        "rows": spec.rows,
-        "concurrency": spec.concurrency,
-        "expected_bytes": spec.expected_bytes,
-        "read_rate": spec.read_rate,
-        "requests_per_stream": spec.requests_per_stream,
-    }
-
-
-def spec_from_dict(data: Mapping[str, Any]) -> RoundSpec:
-    return RoundSpec(
-        url=str(data["url"]),
-        params=dict(data["params"]),
-        headers=dict(data["headers"]),
-        format=str(data["format"]),
-        rows=int(data["rows"]),
-        concurrency=int(data["concurrency"]),
-        expected_bytes=data.get("expected_bytes"),
-        read_rate=data.get("read_rate"),
-        requests_per_stream=int(data.get("requests_per_stream", 1)),
-    )
-
-
-def timing_to_dict(timing: RequestTiming) -> dict[str, Any]:
-    return {
-        "ok": timing.ok,
-        "error": timing.error,
-        "status": timing.status,
-        "headers": timing.headers,
-        "ttfb": timing.ttfb,
-        "total": timing.total,
-        "bytes": timing.bytes,
-        "rows": timing.rows,
-        "chunks": timing.chunks,
-        # Flat pairs: msgpack and JSON both turn tuples into lists anyway.
-        "arrival": [[at, received] for at, received in timing.arrival],
-    }
-
-
-def timing_from_dict(data: Mapping[str, Any]) -> RequestTiming:
-    return RequestTiming(
-        ok=bool(data["ok"]),
-        error=data.get("error"),
-        status=data.get("status"),
-        headers=data.get("headers"),
-        ttfb=data.get("ttfb"),
-        total=float(data["total"]),
-        bytes=int(data["bytes"]),
-        rows=int(data["rows"]),
-        chunks=int(data["chunks"]),
-        arrival=[(float(at), int(received)) for at, received in data.get("arrival", ())],
-    )
 
 
 def parse_address(raw: str, default_host: str | None = None) -> tuple[str, int]:

@@ -32,6 +32,7 @@ from locust.runners import WorkerRunner
 from ...clients import BodyTimer, RequestTiming
 from ...clients.base import CONNECT_TIMEOUT, REQUEST_TIMEOUT
 from ..base import RoundSpec, machine_load
+from ..wire import spec_from_wire, timing_to_wire
 from .protocol import (
     HELLO,
     REFUSED,
@@ -40,8 +41,6 @@ from .protocol import (
     WELCOME,
     Identity,
     parse_address,
-    spec_from_dict,
-    timing_to_dict,
 )
 
 __all__ = ["CONNECT_SECONDS", "StreamUser", "main"]
@@ -174,7 +173,7 @@ def _stream(user: StreamUser, spec: RoundSpec) -> list[RequestTiming]:
 
 
 def run_round(runner: WorkerRunner, users: _Users, identity: Identity, job: dict[str, Any]) -> None:
-    spec = spec_from_dict(job["spec"])
+    spec = spec_from_wire(job["spec"])
     chosen = users.take(spec.url, int(job["share"]))
     # A start on the master's wall clock: the same instant for every worker on one machine, and
     # within clock sync of it elsewhere.
@@ -183,7 +182,7 @@ def run_round(runner: WorkerRunner, users: _Users, identity: Identity, job: dict
     sending = [gevent.spawn(_stream, user, spec) for user in chosen]
     gevent.joinall(sending)
     ended_wall, ended = time.time(), time.perf_counter()
-    timings = [timing_to_dict(timing) for stream in sending for timing in stream.value]
+    timings = [timing_to_wire(timing) for stream in sending for timing in stream.value]
     runner.send_message(
         SAMPLES,
         {
