@@ -26,6 +26,7 @@ examples:
   streambench report --diff OLD/results.json NEW/results.json
   streambench serve aiohttp --port 8080     one framework port on http://127.0.0.1:8080
   streambench serve fastapi --server granian the FastAPI port on Granian
+  streambench serve starlette --server granian --http 2   ... also over HTTP/2 (h2c)
   streambench ports                         the registered ports, their servers and versions
   streambench load-worker --master HOST:PORT a Locust worker for `compare --load locust`
 
@@ -109,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--layer",
         help="the data layer the rows are read through, e.g. psycopg (default: $STREAMBENCH_LAYER, "
         "else asyncpg; `streambench ports` lists each port's layers)",
+    )
+    serve.add_argument(
+        "--http",
+        help="1.1 (the default), or 2: HTTP/2 in cleartext with prior knowledge (h2c) beside "
+        "HTTP/1.1 on the same port, on a server that speaks it (granian, hypercorn)",
     )
     serve.add_argument(
         "--host",
