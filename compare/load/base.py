@@ -33,7 +33,8 @@ class RoundSpec:
     """One round: `concurrency` simultaneous GETs of `url` with `params` and `headers`, each read
     to the end (no faster than `read_rate` bytes per second when given) and counted: `rows` rows
     of `format`, and `expected_bytes` bytes when given, or the request failed. Each stream sends
-    `requests_per_stream` requests one after another."""
+    `requests_per_stream` requests one after another. Over `http` "2" the requests are streams
+    of one HTTP/2 connection per client process."""
 
     url: str
     params: Mapping[str, str]
@@ -44,6 +45,7 @@ class RoundSpec:
     expected_bytes: int | None = None
     read_rate: float | None = None
     requests_per_stream: int = 1
+    http: str = "1.1"
 
 
 @dataclass(frozen=True)

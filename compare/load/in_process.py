@@ -22,24 +22,21 @@ class InProcessEngine:
         self.client = client
         self._connections = connections
         self._stack = contextlib.AsyncExitStack()
-        self._full: MeasuringClient | None = None
-        self._paced: MeasuringClient | None = None
+        # One client per (paced or not, HTTP version), opened when a round first needs it.
+        self._readers: dict[tuple[bool, str], MeasuringClient] = {}
 
-    async def _reader(self, paced: bool) -> MeasuringClient:
-        if paced:
-            if self._paced is None:
-                self._paced = await self._stack.enter_async_context(
-                    open_client(self.client, self._connections, PACED_RECEIVE_BUFFER)
+    async def _reader(self, paced: bool, http: str) -> MeasuringClient:
+        key = (paced, http)
+        if key not in self._readers:
+            self._readers[key] = await self._stack.enter_async_context(
+                open_client(
+                    self.client, self._connections, PACED_RECEIVE_BUFFER if paced else None, http
                 )
-            return self._paced
-        if self._full is None:
-            self._full = await self._stack.enter_async_context(
-                open_client(self.client, self._connections)
             )
-        return self._full
+        return self._readers[key]
 
     async def run(self, spec: RoundSpec) -> Round:
-        reader = await self._reader(spec.read_rate is not None)
+        reader = await self._reader(spec.read_rate is not None, spec.http)
         cpu = time.process_time()
         measured = await timed_round(
             reader, spec.url, spec.params, spec.headers, spec.format, spec.rows,

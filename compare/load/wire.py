@@ -22,6 +22,7 @@ def spec_to_wire(spec: RoundSpec) -> dict[str, Any]:
         "expected_bytes": spec.expected_bytes,
         "read_rate": spec.read_rate,
         "requests_per_stream": spec.requests_per_stream,
+        "http": spec.http,
     }
 
 
@@ -36,6 +37,7 @@ def spec_from_wire(raw: dict[str, Any]) -> RoundSpec:
         expected_bytes=None if raw["expected_bytes"] is None else int(raw["expected_bytes"]),
         read_rate=None if raw["read_rate"] is None else float(raw["read_rate"]),
         requests_per_stream=int(raw.get("requests_per_stream", 1)),
+        http=str(raw.get("http", "1.1")),
     )
 
 
