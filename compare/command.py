@@ -87,8 +87,10 @@ def validate(args: argparse.Namespace, settings: Settings) -> CompareOptions:
     defaults = [name for name, pair, _ in pairs if pair is not None and pair.default]
     # The layers each port brings beside the shared ones (Django's ORM): the choices of --layers.
     port_layers = {name: pair.port.layers for name, pair, _ in pairs if pair is not None}
+    # The HTTP versions each pair's server speaks: the choices of --http, pair by pair.
+    pair_http = {name: pair.http_versions for name, pair, _ in pairs if pair is not None}
     options = options_from_args(
-        args, [(name, reason) for name, _, reason in pairs], defaults, port_layers
+        args, [(name, reason) for name, _, reason in pairs], defaults, port_layers, pair_http
     )
     if options.auth and options.targets and not settings.jwt_secret:
         raise OptionError(

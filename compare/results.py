@@ -22,6 +22,12 @@ Version 5 made the load generator a choice: `matrix.load` names the engine and
 `matrix.client_processes` how many client processes of this machine sent each round (0: the
 comparator's own, all that files before version 5 used), and each scenario records what the
 sending cost the client side (`client`). The environment's `client` describes the engine.
+
+Version 6 added the HTTP version as an axis (`--http`): each scenario names its `http` ("1.1" or
+"2"; HTTP/2 is cleartext with prior knowledge, every simultaneous request a stream of one
+connection per client process), its key includes it, `matrix.http` lists the versions run, and
+a pair whose server does not speak a version is listed in `not_offered` with that `http`. Files
+before version 6 measured HTTP/1.1 only.
 """
 
 from __future__ import annotations
@@ -46,8 +52,8 @@ from .stats import stats_or_none
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 5
-READABLE_VERSIONS = (1, 2, 3, 4, 5)
+SCHEMA_VERSION = 6
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
 # What measured every file before version 4.
 EARLIER_CLIENT = "httpx"
 
@@ -61,6 +67,14 @@ SOURCES: tuple[Source, ...] = ("fetch", "cursor", "copy", "keyset")
 DEFAULT_SOURCE: dict[str, Source] = {"standard": "fetch", "chunked": "cursor"}
 # A contender on another data layer than the default is named `port@server+layer`.
 LAYER_SEPARATOR = "+"
+# The HTTP versions a scenario can be measured over, and what every file before version 6 used.
+HTTP_VERSIONS: tuple[str, ...] = ("1.1", "2")
+DEFAULT_HTTP = "1.1"
+
+
+def http_label(http: str) -> str:
+    """How reports and the console name an HTTP version: "HTTP/1.1", "HTTP/2"."""
+    return f"HTTP/{http}"
 
 
 def contender_name(port: str, layer: str | None) -> str:
@@ -159,6 +173,7 @@ class Matrix:
     load: str = "in-process"  # what sent the rounds (compare/load/engines.py)
     client_processes: int = 0  # client processes of this machine; 0: the comparator's own
     requests_per_stream: int = 1  # each stream's requests one after another; 1: a burst
+    http: tuple[str, ...] = (DEFAULT_HTTP,)  # the HTTP versions run (--http)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Matrix:
@@ -182,6 +197,7 @@ class Matrix:
             load=data.get("load", "in-process"),
             client_processes=int(data.get("client_processes", 0)),
             requests_per_stream=int(data.get("requests_per_stream", 1)),
+            http=tuple(str(v) for v in data.get("http", (DEFAULT_HTTP,))),
         )
 
 
@@ -398,7 +414,8 @@ class AbortCost:
 
 @dataclass(frozen=True)
 class Scenario:
-    """One (port, layer, endpoint, source, rows, format, concurrency) cell, over `repeats` rounds.
+    """One (port, layer, endpoint, source, rows, format, concurrency, read rate, HTTP version)
+    cell, over `repeats` rounds.
 
     `headers`, `ttfb`, `total` and `chunks` are per request over every successful request; `ttfb`
     is the time to the first non-empty body chunk. Rates are medians over rounds. `floor_ratio` is
@@ -443,17 +460,19 @@ class Scenario:
     abort: AbortCost | None = None
     # What sending the rounds cost the load generator (None: not measured, files before 5).
     client: ClientFigures | None = None
+    # The HTTP version the requests went over ("2": streams of one connection per client process).
+    http: str = DEFAULT_HTTP
 
     @property
     def contender(self) -> str:
         return contender_name(self.port, self.layer)
 
     @property
-    def key(self) -> tuple[str, str, str, int, str, int, float | None]:
+    def key(self) -> tuple[str, str, str, int, str, int, float | None, str]:
         """What matches a scenario across runs: its contender (port and layer) and its cell."""
         return (
             self.contender, self.endpoint, self.source, self.rows, self.format, self.concurrency,
-            self.read_rate,
+            self.read_rate, self.http,
         )  # fmt: skip
 
     @property
@@ -502,25 +521,30 @@ class Scenario:
             bystander=_maybe(Bystander.from_dict, data.get("bystander")),
             abort=_maybe(AbortCost.from_dict, data.get("abort")),
             client=_maybe(ClientFigures.from_dict, data.get("client")),
+            http=str(data.get("http", DEFAULT_HTTP)),
         )
 
 
 @dataclass(frozen=True)
 class NotOffered:
     """A combination the run left out because it does not exist, never a failure: a source the
-    data layer does not offer (`source` set: no `copy` through an ORM), or a layer the port
-    cannot serve at all (`source` None: Django's ORM anywhere but the Django port)."""
+    data layer does not offer (`source` set: no `copy` through an ORM), a layer the port
+    cannot serve at all (`source` None: Django's ORM anywhere but the Django port), or an HTTP
+    version the pair's server does not speak (`http` set: no HTTP/2 on uvicorn)."""
 
     port: str
     layer: str
     source: str | None
     reason: str
+    http: str | None = None
 
     @property
     def contender(self) -> str:
         return contender_name(self.port, self.layer)
 
     def label(self) -> str:
+        if self.http is not None:
+            return f"{self.contender} over {http_label(self.http)}"
         if self.source is None:
             return f"{self.port} on {self.layer}"
         return f"{self.contender} source={self.source}"
@@ -528,7 +552,11 @@ class NotOffered:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NotOffered:
         return cls(
-            port=data["port"], layer=data["layer"], source=data.get("source"), reason=data["reason"]
+            port=data["port"],
+            layer=data["layer"],
+            source=data.get("source"),
+            reason=data["reason"],
+            http=data.get("http"),
         )
 
 

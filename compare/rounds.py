@@ -66,7 +66,7 @@ async def measure_round(
     async with watch_backends(instruments.backends, probe.pids) as watch:
         spec = RoundSpec(
             f"{url}/{cell.endpoint}", params, headers, cell.format, cell.rows, cell.concurrency,
-            expected_bytes, cell.read_rate, requests_per_stream,
+            expected_bytes, cell.read_rate, requests_per_stream, cell.http,
         )  # fmt: skip
         requests = asyncio.ensure_future(instruments.engine.run(spec))
         sent = asyncio.Event()

@@ -26,13 +26,22 @@ from shared.settings import Settings
 
 from . import environment
 from .baselines import MemoryServer, Reference, build_reference, measure_ceiling, measure_floor
-from .clients import MeasuringClient, open_client
+from .clients import MeasuringClient, http2_client_version, open_client
 from .clients.base import REQUEST_TIMEOUT
 from .groups import Contender, group_cells, run_group
 from .load.base import LoadEngine, machine_load
 from .load.engines import open_engine
 from .options import Cell, CompareOptions, plan
-from .results import Check, ClientCeiling, Floor, Matrix, Results, Scenario, Verification
+from .results import (
+    DEFAULT_HTTP,
+    Check,
+    ClientCeiling,
+    Floor,
+    Matrix,
+    Results,
+    Scenario,
+    Verification,
+)
 from .rounds import Instruments
 from .scenarios import build_scenario, port_result
 from .servers import ServerFailed, metrics_probe, start_local
@@ -75,7 +84,9 @@ def estimate_work(options: CompareOptions, cells: Sequence[Cell]) -> float:
 def calibrations(cells: Sequence[Cell]) -> list[tuple[int, str, int]]:
     """Every (rows, format, concurrency) the matrix measures: the client's ceiling is measured at
     each, the same bytes as many at a time as the scenarios read them."""
-    return sorted({(cell.rows, cell.format, cell.concurrency) for cell in cells})
+    return sorted(
+        {(cell.rows, cell.format, cell.concurrency) for cell in cells if cell.http == DEFAULT_HTTP}
+    )
 
 
 async def run_compare(
@@ -97,7 +108,7 @@ async def run_compare(
     )
     auth_header = {"Authorization": f"JWT {make_token(secret, ttl=6 * 3600)}"} if secret else {}
     contenders = [
-        Contender(c.name, load_pair(c.pair), None, layer=c.layer, sources=c.sources)
+        Contender(c.name, load_pair(c.pair), None, layer=c.layer, sources=c.sources, http=c.http)
         for c in options.contenders
     ]
     contenders += [Contender(t.name, None, t.url, url=t.url) for t in options.targets]
@@ -154,6 +165,11 @@ async def run_compare(
                 ceiling_of = {(c.rows, c.format, c.concurrency): c for c in ceilings}
                 scenarios: list[Scenario] = []
                 engine_described = engine.describe()
+                if any(v != DEFAULT_HTTP for v in options.http):
+                    engine_described += (
+                        f"; HTTP/2 scenarios read by {http2_client_version()}, each round's "
+                        "requests as streams of one connection per client process"
+                    )
                 try:
                     async with _instruments(engine, client, database_url) as instruments:
                         for group in group_cells(cells, options.reuse_servers):
@@ -168,9 +184,12 @@ async def run_compare(
                                             contender, cell, collected[(contender.name, cell)],
                                             options, floor_of.get((cell.rows, cell.format)),
                                             body_floor_of.get((cell.rows, cell.format)),
+                                            # Measured over HTTP/1.1 only (plan's note).
                                             ceiling_of.get(
                                                 (cell.rows, cell.format, cell.concurrency)
-                                            ),
+                                            )
+                                            if cell.http == DEFAULT_HTTP
+                                            else None,
                                         )
                                     )  # fmt: skip
                 except asyncio.CancelledError:
@@ -226,6 +245,7 @@ async def run_compare(
             load=options.load,
             client_processes=options.client_processes,
             requests_per_stream=options.requests_per_stream,
+            http=options.http,
         ),
         ports=tuple(port_result(c) for c in contenders),
         floor=tuple(floors),

@@ -130,6 +130,7 @@ def build_scenario(
         bystander=bystander(collected, cell),
         abort=collected.abort,
         client=client,
+        http=cell.http,
     )
 
 

@@ -6,7 +6,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ..read_rates import format_rate
-from ..results import DEFAULT_SOURCE, ENDPOINTS, SOURCES, PortResult, Results, Scenario
+from ..results import (
+    DEFAULT_HTTP,
+    DEFAULT_SOURCE,
+    ENDPOINTS,
+    SOURCES,
+    PortResult,
+    Results,
+    Scenario,
+    http_label,
+)
 from . import _format
 
 
@@ -155,6 +164,8 @@ def scenario_label(scenario: Scenario, *, with_port: bool = True) -> str:
     if scenario.read_rate is not None:
         # The same cell read at another rate is another scenario: the label must tell them apart.
         parts.append(f"read at {format_rate(scenario.read_rate)}")
+    if scenario.http != DEFAULT_HTTP:
+        parts.append(f"over {http_label(scenario.http)}")
     return ", ".join(parts)
 
 
