@@ -659,6 +659,21 @@ class Results:
         )
 
     @property
+    def base_http(self) -> str:
+        """The HTTP version the reports that are not about HTTP versions show: HTTP/1.1 when it
+        was measured, else the one that was."""
+        versions = {s.http for s in self.scenarios}
+        if not versions or DEFAULT_HTTP in versions:
+            return DEFAULT_HTTP
+        return min(versions)
+
+    def at_http(self, http: str) -> Results:
+        """These results with only the scenarios measured over `http`."""
+        return dataclasses.replace(
+            self, scenarios=tuple(s for s in self.scenarios if s.http == http)
+        )
+
+    @property
     def paced(self) -> bool:
         """Whether any scenario was read at a set rate."""
         return any(s.read_rate is not None for s in self.scenarios)

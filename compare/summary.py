@@ -11,7 +11,17 @@ from rich.table import Table
 from .read_rates import format_rate
 from .report.context import generator_text
 from .report.verdict import MEMORY_RESOLUTION, clearly_different
-from .results import ENDPOINTS, LAYER_SEPARATOR, SOURCES, PortResult, Results, Scenario, Stats
+from .results import (
+    DEFAULT_HTTP,
+    ENDPOINTS,
+    LAYER_SEPARATOR,
+    SOURCES,
+    PortResult,
+    Results,
+    Scenario,
+    Stats,
+    http_label,
+)
 
 # Narrow enough for an 80-column terminal with whole `port@server` names: one table per
 # (rows, format, concurrency, endpoint) block, the block in the title; flags as one-letter marks
@@ -72,14 +82,15 @@ def format_megabytes(stats: Stats | None) -> str:
     return f"{stats.median / 1e6:.1f}"
 
 
-def scenario_order(scenario: Scenario) -> tuple[float, int, str, int, int, int, str]:
-    # Ports side by side: one block per (read rate, rows, format, concurrency), endpoints and
-    # sources within; full speed first, then the rates fastest first.
+def scenario_order(scenario: Scenario) -> tuple[float, int, str, int, str, int, int, str]:
+    # Ports side by side: one block per (read rate, rows, format, concurrency, HTTP version),
+    # endpoints and sources within; full speed first, then the rates fastest first.
     return (
         -(scenario.read_rate or float("inf")),
         scenario.rows,
         scenario.format,
         scenario.concurrency,
+        scenario.http,
         ENDPOINTS.index(scenario.endpoint),
         SOURCES.index(scenario.source),
         scenario.contender,
@@ -145,7 +156,9 @@ def verdict_line(results: Results) -> str:
     scenarios = [
         s
         for s in results.scenarios
-        if s.total is not None and s.read_rate == results.base_read_rate
+        if s.total is not None
+        and s.read_rate == results.base_read_rate
+        and s.http == results.base_http
     ]
     if not scenarios:
         return "verdict: nothing was measured"
@@ -262,11 +275,14 @@ def not_offered_lines(results: Results) -> list[str]:
     never run, never a failure."""
     grouped: dict[tuple[str, str | None, str], list[str]] = {}
     for entry in results.not_offered:
-        grouped.setdefault((entry.layer, entry.source, entry.reason), []).append(entry.port)
+        # An HTTP version not spoken is the pair's, whatever its layer.
+        what = http_label(entry.http) if entry.http else entry.layer
+        name = entry.contender if entry.http else entry.port
+        grouped.setdefault((what, entry.source, entry.reason), []).append(name)
     return [
-        f"not offered, not run: {layer}{f' source={source}' if source else ''} on "
+        f"not offered, not run: {what}{f' source={source}' if source else ''} on "
         f"{', '.join(ports)} ({reason})"
-        for (layer, source, reason), ports in grouped.items()
+        for (what, source, reason), ports in grouped.items()
     ]
 
 
@@ -278,20 +294,23 @@ def print_summary(console: Console, results: Results, paths: Sequence[str] = ())
     for line in baseline_lines(results):
         console.print(line, markup=False, highlight=False)
     console.print(f"load generator: {generator_text(results)}", markup=False, highlight=False)
-    blocks: dict[tuple[float | None, int, str, int, str], list[Scenario]] = {}
+    blocks: dict[tuple[float | None, int, str, int, str, str], list[Scenario]] = {}
     for scenario in sorted(results.scenarios, key=scenario_order):
         block = (
             scenario.read_rate,
             scenario.rows,
             scenario.format,
             scenario.concurrency,
+            scenario.http,
             scenario.endpoint,
         )
         blocks.setdefault(block, []).append(scenario)
-    for (rate, rows, fmt, concurrency, endpoint), scenarios in blocks.items():
+    for (rate, rows, fmt, concurrency, http, endpoint), scenarios in blocks.items():
         title = f"/{endpoint}, {rows:,} rows, {fmt}, concurrency {concurrency}"
         if rate is not None:
             title += f", read at {format_rate(rate)}"
+        if http != DEFAULT_HTTP:
+            title += f", over {http_label(http)}"
         table = Table(
             *(COLUMNS if rate is None else PACED_COLUMNS),
             title=f"{title} (medians)",

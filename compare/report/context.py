@@ -38,6 +38,8 @@ class View:
         """The view of a run's scenarios at its fastest read rate (compare/report/slow_readers.py
         shows the others)."""
         results = results.at_read_rate(results.base_read_rate)
+        # One HTTP version: the others are set beside it in their own section (http_versions.py).
+        results = results.at_http(results.base_http)
         formats = results.matrix.formats or tuple(sorted({s.format for s in results.scenarios}))
         fmt = formats[0] if formats else "text"
         levels = sorted({s.concurrency for s in results.scenarios} or {1})
