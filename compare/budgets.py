@@ -131,7 +131,7 @@ class Budget:
         if entry.http is not None and "http" not in self.kinds:
             return False  # an HTTP version left out answers only a budget that names one
         for word, kind in zip(self.scope, self.kinds, strict=True):
-            if kind == "http" and entry.http not in (None, HTTP_SCOPES[word]):
+            if kind == "http" and entry.http != HTTP_SCOPES[word]:
                 return False
 
             if kind == "source" and entry.source not in (None, word):
