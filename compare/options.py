@@ -574,8 +574,9 @@ def plan(options: CompareOptions) -> tuple[list[Cell], str]:
         notes.append(
             "HTTP/2 scenarios: read by httpx with h2 whatever the client, a round's requests "
             "as streams of one connection per client process, on server processes of their "
-            "own; the client ceiling is measured over HTTP/1.1 with the run's client and does "
-            "not bound them, so none is flagged client-bound (client-saturated still applies)"
+            "own; their client ceiling is httpx over HTTP/2 from an in-memory server that "
+            "speaks it through the Python h2 package, slower than the servers' own HTTP/2 "
+            "layers: an upper bound of the reader's cost, so client-bound may be flagged early"
         )
     paced = [format_rate(rate) for rate in options.read_rates if rate is not None]
     if paced:

@@ -26,8 +26,9 @@ sending cost the client side (`client`). The environment's `client` describes th
 Version 6 added the HTTP version as an axis (`--http`): each scenario names its `http` ("1.1" or
 "2"; HTTP/2 is cleartext with prior knowledge, every simultaneous request a stream of one
 connection per client process), its key includes it, `matrix.http` lists the versions run, and
-a pair whose server does not speak a version is listed in `not_offered` with that `http`. Files
-before version 6 measured HTTP/1.1 only.
+a pair whose server does not speak a version is listed in `not_offered` with that `http`, and each
+`client_ceiling` names the `http` it was read over (HTTP/2's read by httpx with h2 from an in-memory
+HTTP/2 server). Files before version 6 measured HTTP/1.1 only.
 """
 
 from __future__ import annotations
@@ -286,6 +287,7 @@ class ClientCeiling:
     megabytes_per_second: float
     concurrency: int = 1
     client: str = EARLIER_CLIENT
+    http: str = DEFAULT_HTTP
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ClientCeiling:
@@ -299,6 +301,7 @@ class ClientCeiling:
             megabytes_per_second=float(data["megabytes_per_second"]),
             concurrency=int(data.get("concurrency", 1)),
             client=data.get("client", EARLIER_CLIENT),
+            http=str(data.get("http", DEFAULT_HTTP)),
         )
 
 
@@ -684,23 +687,34 @@ class Results:
     def body_floor_for(self, rows: int, format: str) -> Floor | None:
         return next((f for f in self.body_floor if f.rows == rows and f.format == format), None)
 
-    def ceiling_for(self, rows: int, format: str, concurrency: int = 1) -> ClientCeiling | None:
-        """The client's ceiling for these bytes at `concurrency` (files before version 4 have
-        only concurrency 1)."""
+    def ceiling_for(
+        self, rows: int, format: str, concurrency: int = 1, http: str = DEFAULT_HTTP
+    ) -> ClientCeiling | None:
+        """The client's ceiling for these bytes at `concurrency` over `http` (files before
+        version 4 have only concurrency 1)."""
         return next(
             (
                 c
                 for c in self.client_ceiling
-                if c.rows == rows and c.format == format and c.concurrency == concurrency
+                if c.rows == rows
+                and c.format == format
+                and c.concurrency == concurrency
+                and c.http == http
             ),
             None,
         )
 
-    def ceilings_for(self, rows: int, format: str) -> tuple[ClientCeiling, ...]:
-        """Every concurrency's ceiling for these bytes, lowest concurrency first."""
+    def ceilings_for(
+        self, rows: int, format: str, http: str = DEFAULT_HTTP
+    ) -> tuple[ClientCeiling, ...]:
+        """Every concurrency's ceiling for these bytes over `http`, lowest concurrency first."""
         return tuple(
             sorted(
-                (c for c in self.client_ceiling if c.rows == rows and c.format == format),
+                (
+                    c
+                    for c in self.client_ceiling
+                    if c.rows == rows and c.format == format and c.http == http
+                ),
                 key=lambda c: c.concurrency,
             )
         )

@@ -69,8 +69,9 @@ def estimate_work(options: CompareOptions, cells: Sequence[Cell]) -> float:
         for _ in options.formats:
             work += reference_cost(rows) + 2 * floor_cost(options, rows)
             work += contenders * verify_cost(rows)
-    for rows, _, concurrency in calibrations(cells):
-        work += ceiling_cost(options, rows, concurrency) * options.requests_per_stream
+    for http in options.http:
+        for rows, _, concurrency in calibrations(cells, http):
+            work += ceiling_cost(options, rows, concurrency) * options.requests_per_stream
     for cell in cells:
         # A contender whose layer does not offer the cell's source sits it out.
         taking_part = len(options.targets) + sum(
@@ -81,11 +82,11 @@ def estimate_work(options: CompareOptions, cells: Sequence[Cell]) -> float:
     return work
 
 
-def calibrations(cells: Sequence[Cell]) -> list[tuple[int, str, int]]:
-    """Every (rows, format, concurrency) the matrix measures: the client's ceiling is measured at
-    each, the same bytes as many at a time as the scenarios read them."""
+def calibrations(cells: Sequence[Cell], http: str = DEFAULT_HTTP) -> list[tuple[int, str, int]]:
+    """Every (rows, format, concurrency) the matrix measures over `http`: the client's ceiling is
+    measured at each, the same bytes as many at a time as the scenarios read them."""
     return sorted(
-        {(cell.rows, cell.format, cell.concurrency) for cell in cells if cell.http == DEFAULT_HTTP}
+        {(cell.rows, cell.format, cell.concurrency) for cell in cells if cell.http == http}
     )
 
 
@@ -134,7 +135,11 @@ async def run_compare(
             progress.begin("COPY floors")
             with stopwatch.phase("floors"):
                 floors, body_floors = await _floors(database, options, progress)
-            progress.begin(f"client ceiling ({options.client}) at every concurrency")
+            progress.begin(
+                f"client ceiling ({options.client}"
+                + (", and httpx over HTTP/2" if "2" in options.http else "")
+                + ") at every concurrency"
+            )
             # The engine sends the timed rounds; a client of this process the single requests
             # beside them; httpx, timing nothing, checks the bodies and asks the servers
             # whether they are up.
@@ -162,7 +167,7 @@ async def run_compare(
                 timed = [c for c in contenders if c.verification and c.verification.passed]
                 floor_of = {(f.rows, f.format): f for f in floors}
                 body_floor_of = {(f.rows, f.format): f for f in body_floors}
-                ceiling_of = {(c.rows, c.format, c.concurrency): c for c in ceilings}
+                ceiling_of = {(c.rows, c.format, c.concurrency, c.http): c for c in ceilings}
                 scenarios: list[Scenario] = []
                 engine_described = engine.describe()
                 if any(v != DEFAULT_HTTP for v in options.http):
@@ -184,12 +189,14 @@ async def run_compare(
                                             contender, cell, collected[(contender.name, cell)],
                                             options, floor_of.get((cell.rows, cell.format)),
                                             body_floor_of.get((cell.rows, cell.format)),
-                                            # Measured over HTTP/1.1 only (plan's note).
                                             ceiling_of.get(
-                                                (cell.rows, cell.format, cell.concurrency)
-                                            )
-                                            if cell.http == DEFAULT_HTTP
-                                            else None,
+                                                (
+                                                    cell.rows,
+                                                    cell.format,
+                                                    cell.concurrency,
+                                                    cell.http,
+                                                )
+                                            ),
                                         )
                                     )  # fmt: skip
                 except asyncio.CancelledError:
@@ -317,22 +324,24 @@ async def _ceilings(
     server = await MemoryServer.start(reference.folder)
     ceilings: list[ClientCeiling] = []
     try:
-        for rows, format, concurrency in calibrations(cells):
-            expected = reference.expected[(rows, format)]
-            chunks = reference.chunks[(rows, format)]
-            ceilings.append(
-                await measure_ceiling(
-                    engine,
-                    server,
-                    expected,
-                    chunks,
-                    concurrency,
-                    options.repeats,
-                    options.warmup,
-                    options.requests_per_stream,
+        for http in options.http:
+            for rows, format, concurrency in calibrations(cells, http):
+                expected = reference.expected[(rows, format)]
+                chunks = reference.chunks[(rows, format)]
+                ceilings.append(
+                    await measure_ceiling(
+                        engine,
+                        server,
+                        expected,
+                        chunks,
+                        concurrency,
+                        options.repeats,
+                        options.warmup,
+                        options.requests_per_stream,
+                        http,
+                    )
                 )
-            )
-            progress.advance(ceiling_cost(options, rows, concurrency))
+                progress.advance(ceiling_cost(options, rows, concurrency))
     finally:
         server.stop()
     return ceilings

@@ -52,7 +52,7 @@ def test_http2_only_where_the_server_speaks_it() -> None:
     assert offered[0].label() == "a@uvicorn over HTTP/2"
     cells, note = plan(options)
     assert {c.http for c in cells} == {"1.1", "2"}
-    assert "none is flagged client-bound" in note
+    assert "an upper bound of the reader's cost" in note
     # A server process serves one version: no group mixes them, HTTP/1.1's come first.
     for reuse in (False, True):
         groups = group_cells(cells, reuse)
@@ -103,6 +103,18 @@ def test_results_record_the_version_and_older_files_read_as_http11() -> None:
     loaded = Results.from_dict(older)
     assert loaded.matrix.http == ("1.1",)
     assert [s.http for s in loaded.scenarios] == ["1.1", "1.1"]
+
+
+def test_ceilings_are_per_version() -> None:
+    results = sample_results()
+    ceiling = results.client_ceiling[0]
+    over_http2 = dataclasses.replace(ceiling, http="2", client="httpx")
+    results = dataclasses.replace(results, client_ceiling=(ceiling, over_http2))
+    rows, fmt, at = ceiling.rows, ceiling.format, ceiling.concurrency
+    assert results.ceiling_for(rows, fmt, at) == ceiling
+    assert results.ceiling_for(rows, fmt, at, "2") == over_http2
+    assert results.ceilings_for(rows, fmt, "2") == (over_http2,)
+    assert Results.from_dict(results.to_dict()).client_ceiling == results.client_ceiling
 
 
 def test_csv_names_the_version() -> None:

@@ -15,6 +15,7 @@ __all__ = [
     "CLIENTS",
     "DEFAULT_CLIENT",
     "HTTP2_CLIENT",
+    "HTTP2_READER",
     "REQUEST_TIMEOUT",
     "BodyTimer",
     "MeasuringClient",
@@ -38,6 +39,8 @@ DEFAULT_CLIENT = "aiohttp"
 # What reads a body over HTTP/2, whichever client the run chose: aiohttp's client speaks only
 # HTTP/1.1. httpx with h2, every simultaneous request a stream of one connection.
 HTTP2_CLIENT = "compare.clients._httpx:Http2Client"
+# How ceilings and flags name that reader.
+HTTP2_READER = "httpx"
 
 
 @contextlib.asynccontextmanager

@@ -176,17 +176,24 @@ def ceiling_text(results: Results) -> str:
     total per request, reading the same bytes from memory as many at a time."""
     if not results.client_ceiling:
         return "not measured"
-    bodies = dict.fromkeys((c.rows, c.format) for c in results.client_ceiling)
-    parts = [
-        f"{_format.rows(rows)} rows {fmt}: "
-        + ", ".join(
-            f"x{c.concurrency} {_format.seconds(c.total.median)}"
-            for c in results.ceilings_for(rows, fmt)
+    texts = []
+    for http in dict.fromkeys(c.http for c in results.client_ceiling):
+        measured = [c for c in results.client_ceiling if c.http == http]
+        bodies = dict.fromkeys((c.rows, c.format) for c in measured)
+        parts = [
+            f"{_format.rows(rows)} rows {fmt}: "
+            + ", ".join(
+                f"x{c.concurrency} {_format.seconds(c.total.median)}"
+                for c in results.ceilings_for(rows, fmt, http)
+            )
+            for rows, fmt in bodies
+        ]
+        over = "" if http == DEFAULT_HTTP else f" over {http_label(http)}"
+        texts.append(
+            f"{measured[0].client}{over} reading the same bytes from memory, median per "
+            "request; " + "; ".join(parts)
         )
-        for rows, fmt in bodies
-    ]
-    client = results.client_ceiling[0].client
-    return f"{client} reading the same bytes from memory, median per request; " + "; ".join(parts)
+    return ". ".join(texts)
 
 
 def environment_items(results: Results) -> list[tuple[str, str]]:

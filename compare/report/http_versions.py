@@ -5,7 +5,7 @@ rule of `verdict.py`.
 The rest of a page shows the run's first HTTP version only (`View.of`): its charts and verdicts
 compare frameworks, and an HTTP/2 figure beside an HTTP/1.1 one there would compare protocols
 without saying so. HTTP/2's requests are streams of one connection per client process, read by
-httpx with h2; the client ceiling was measured over HTTP/1.1 and is not shown against them.
+httpx with h2, whose ceiling is measured over HTTP/2 too.
 """
 
 from __future__ import annotations
@@ -70,10 +70,11 @@ def http_figure(results: Results, contenders: Sequence[str], prefix: str) -> Fig
             "cleartext, prior knowledge) they are streams of one connection per client "
             "process, read by httpx with h2 whatever the run's client. Medians with their "
             "[min–p95] band; the last column sets the totals apart by the noise rule above. "
-            "The client ceiling was measured over HTTP/1.1 only: no HTTP/2 figure is flagged "
-            "client-bound, and httpx is the slower reader at high concurrency (see the "
-            "README), so a slower HTTP/2 total may be the client's. Pairs whose server does "
-            "not speak HTTP/2 are listed as not offered."
+            "HTTP/2's client ceiling is httpx reading the same bytes over HTTP/2 from an "
+            "in-memory server written with the Python h2 package, itself slower than the "
+            "servers' HTTP/2 layers: an upper bound of what the reader costs, so a figure may "
+            "be flagged client-bound where the reader alone would not bound it. Pairs whose "
+            "server does not speak HTTP/2 are listed as not offered."
         ),
     )
 
