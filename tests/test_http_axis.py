@@ -6,16 +6,22 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+from pathlib import Path
 
+import httpx
 import pytest
 
+from compare.baselines import MemoryServer, Reference, measure_ceiling
 from compare.budgets import check_budgets, parse_budget
 from compare.export import render_csv
 from compare.groups import group_cells
+from compare.load.in_process import InProcessEngine
 from compare.options import CompareOptions, OptionError, add_arguments, options_from_args, plan
 from compare.report.diff import changes
 from compare.report.http_versions import http_figure
 from compare.results import NotOffered, Results, Stats
+from compare.verify import expected_body
 
 from .test_compare_results import sample_results
 
@@ -166,3 +172,35 @@ def test_the_report_sets_http2_beside_http11() -> None:
         results, matrix=dataclasses.replace(results.matrix, http=("1.1",))
     )
     assert http_figure(only_one, ["aiohttp"], "aiohttp-") is None
+
+
+@pytest.mark.timeout(30)
+async def test_the_http2_ceiling_reads_the_same_bytes_over_http2(tmp_path: Path) -> None:
+    """The in-memory server answers the HTTP/2 preface in HTTP/2, and the ceiling over it is
+    httpx's, whatever the engine's client, with every byte checked."""
+    rows = 2_000
+    body = b"object_id:1 \n" * rows
+    key = Reference.key(rows, "text")
+    (tmp_path / f"{key}.body").write_bytes(body)
+    # Pieces larger than a stream's initial window (64 KiB - 1): flow control is exercised.
+    (tmp_path / f"{key}.chunks").write_text(json.dumps([len(body) // 2] * 2))
+    server = await MemoryServer.start(tmp_path)
+    try:
+        async with httpx.AsyncClient(http1=False, http2=True, trust_env=False) as client:
+            over_http2 = await client.get(f"{server.url}/{key}")
+        async with httpx.AsyncClient(trust_env=False) as client:
+            over_http1 = await client.get(f"{server.url}/{key}")
+        engine = InProcessEngine("aiohttp", 8)
+        try:
+            expected = expected_body(body, rows, "text")
+            ceiling = await measure_ceiling(
+                engine, server, expected, 2, 6, repeats=2, warmup=1, http="2"
+            )
+        finally:
+            await engine.close()
+    finally:
+        server.stop()
+    assert (over_http2.http_version, over_http1.http_version) == ("HTTP/2", "HTTP/1.1")
+    assert over_http2.content == over_http1.content == body
+    assert (ceiling.http, ceiling.client, ceiling.concurrency) == ("2", "httpx", 6)
+    assert ceiling.total.count == 2 * 6
