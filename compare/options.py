@@ -356,6 +356,11 @@ def options_from_args(
     http = DEFAULT_HTTP_CHOICE
     if getattr(args, "http", None) is not None:
         http = _chosen(args.http, "--http", "HTTP version", HTTP_VERSIONS)
+    if load == "locust" and any(version != DEFAULT_HTTP for version in http):
+        raise OptionError(
+            "--http: --load locust speaks HTTP/1.1 only (its workers read with "
+            "geventhttpclient): leave out --http 2, or use the default engine for HTTP/2"
+        )
     contenders, http_not_offered = _http(http, contenders, targets, pair_http or {})
     not_offered += http_not_offered
     names = (*ports, *(c.name for c in contenders), *(t.name for t in targets))

@@ -237,6 +237,7 @@ def test_target_without_metrics_has_no_server_figures(
         (["--client", "nope"], "--client: unknown client 'nope'; expected aiohttp, httpx\n"),
         (["--client-processes", "-1"], "--client-processes: -1 is below 0"),
         (["--requests-per-stream", "0"], "--requests-per-stream: 0 is below 1"),
+        (["--load", "locust", "--http", "1.1,2"], "--http: --load locust speaks HTTP/1.1 only"),
     ],
 )
 def test_option_errors(
