@@ -128,7 +128,9 @@ def ports(args: argparse.Namespace, settings: Settings) -> int:
                 server = load_server(server_name)
             except ServerUnavailable:
                 continue
-            servers.append(f"{server.name} {server.version()}")
+            # HTTP/2 beside a server that speaks it (`compare --http 1.1,2`, `serve --http 2`).
+            versions = " (+HTTP/2)" if "2" in server.http_versions else ""
+            servers.append(f"{server.name} {server.version()}{versions}")
         framework = f"{descriptor.framework} {descriptor.framework_version()}"
         layers = ", ".join(descriptor.data_layers())
         table.add_row(name, framework, ", ".join(servers), layers, "[green]available[/]")
