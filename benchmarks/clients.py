@@ -1,14 +1,19 @@
-"""Which HTTP client to measure with: each of the comparator's clients reading the same bodies from
-memory, many at a time, as the comparator's ceiling does.
+"""Which HTTP client to measure with, in how many processes: each of the comparator's clients
+reading the same bodies from memory, many at a time, as the comparator's ceiling does.
 
-    uv run python benchmarks/clients.py [--rows 10000,100000] [--concurrency 1,8,32,128] [--repeats 5]
+    uv run python benchmarks/clients.py [--rows 10000,100000] [--concurrency 1,8,32,128]
+        [--repeats 5] [--clients aiohttp,httpx] [--processes 0]
+
+`--processes` lists the generators to compare for each client: 0 is the comparator's own process,
+N is N client worker processes started together (`--client-processes N`); each (client,
+processes) is an instrument of its own, named `aiohttp` (own process) or `aiohttp x2`.
 
 The bodies are the data set's text rows encoded as the ports encode them, cut into the chunks
 /chunked sends with the comparator's batch (`compare.baselines.build_reference`), and served by
 the comparator's in-memory server (its own process, sharing the machine's cores with the
 client). For each (rows, concurrency) the clients take turns round by round after one warm-up
 round each: `concurrency` simultaneous requests, every body checked by rows and bytes
-(`compare.clients.timed_round`). Per request: the median total with min and p95 over every
+(the comparator's load engines, compare/load/). Per request: the median total with min and p95 over every
 request of the measured rounds, and the median first byte; per round: bytes of all its bodies
 over its wall time. No figure is asserted.
 """
@@ -25,7 +30,10 @@ from pathlib import Path
 
 from benchmarks._database import seeded
 from compare.baselines import MemoryServer, Reference, build_reference
-from compare.clients import CLIENTS, MeasuringClient, open_client, timed_round
+from compare.clients import CLIENTS
+from compare.load.base import LoadEngine, RoundSpec
+from compare.load.in_process import InProcessEngine
+from compare.load.processes import open_processes
 from compare.options import DEFAULT_BATCH
 from compare.stats import Stats
 from shared.database import create_database
@@ -41,13 +49,17 @@ class Figure:
     rounds: list[float] = field(default_factory=list)  # megabytes per second, whole round
 
 
+def instrument_name(client: str, processes: int) -> str:
+    return client if processes == 0 else f"{client} x{processes}"
+
+
 async def _round(
-    client: MeasuringClient, url: str, rows: int, length: int, concurrency: int
+    name: str, engine: LoadEngine, url: str, rows: int, length: int, concurrency: int
 ) -> tuple[list[float], list[float], float]:
-    measured = await timed_round(client, url, {}, {}, "text", rows, concurrency, length)
+    measured = await engine.run(RoundSpec(url, {}, {}, "text", rows, concurrency, length))
     for timing in measured.requests:
         if not timing.ok:
-            raise RuntimeError(f"{client.name}: {timing.error}")
+            raise RuntimeError(f"{name}: {timing.error}")
     totals = [t.total for t in measured.requests]
     ttfb = [t.ttfb for t in measured.requests if t.ttfb is not None]
     return totals, ttfb, length * concurrency / MB / measured.seconds
@@ -56,27 +68,38 @@ async def _round(
 async def measure(
     reference: Reference,
     server: MemoryServer,
-    names: list[str],
+    instruments: list[tuple[str, int]],
     rows_list: list[int],
     levels: list[int],
     repeats: int,
 ) -> dict[tuple[int, int, str], Figure]:
     figures: dict[tuple[int, int, str], Figure] = {}
     top = max(levels)
+    names = [instrument_name(*instrument) for instrument in instruments]
     async with contextlib.AsyncExitStack() as stack:
-        clients = [await stack.enter_async_context(open_client(n, top + 4)) for n in names]
+        engines: list[LoadEngine] = []
+        for client, processes in instruments:
+            if processes == 0:
+                own = InProcessEngine(client, top + 4)
+                stack.push_async_callback(own.close)
+                engines.append(own)
+            else:
+                engines.append(
+                    await stack.enter_async_context(open_processes(client, processes, top))
+                )
+        clients = list(zip(names, engines, strict=True))
         for rows in rows_list:
             expected = reference.expected[(rows, "text")]
             url = f"{server.url}/{Reference.key(rows, 'text')}"
             for concurrency in levels:
-                for client in clients:
-                    await _round(client, url, rows, expected.length, concurrency)  # warm-up
+                for name, engine in clients:
+                    await _round(name, engine, url, rows, expected.length, concurrency)  # warm-up
                 for _ in range(repeats):
-                    for client in clients:
+                    for name, engine in clients:
                         totals, ttfb, rate = await _round(
-                            client, url, rows, expected.length, concurrency
+                            name, engine, url, rows, expected.length, concurrency
                         )
-                        figure = figures.setdefault((rows, concurrency, client.name), Figure())
+                        figure = figures.setdefault((rows, concurrency, name), Figure())
                         figure.totals += totals
                         figure.ttfb += ttfb
                         figure.rounds.append(rate)
@@ -97,7 +120,7 @@ def _lines(
         rate = Stats.of(figure.rounds)
         medians[name] = total.median
         out.append(
-            f"{rows:>7,} rows ({length / MB:.2f} MB) x{concurrency:<4} {name:<8} "
+            f"{rows:>7,} rows ({length / MB:.2f} MB) x{concurrency:<4} {name:<11} "
             f"total {total.median * 1e3:9.2f} ms [{total.min * 1e3:8.2f}, {total.p95 * 1e3:8.2f}]"
             f"  first byte {ttfb.median * 1e3:8.2f} ms  round {rate.median:7.0f} MB/s"
         )
@@ -115,10 +138,16 @@ async def main() -> None:
     parser.add_argument("--concurrency", default="1,8,32,128")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--clients", default=",".join(CLIENTS))
+    parser.add_argument("--processes", default="0", help="comma list; 0: the own process")
     args = parser.parse_args()
     rows_list = [int(r) for r in args.rows.split(",")]
     levels = [int(c) for c in args.concurrency.split(",")]
-    names = args.clients.split(",")
+    instruments = [
+        (client, int(processes))
+        for client in args.clients.split(",")
+        for processes in args.processes.split(",")
+    ]
+    names = [instrument_name(*instrument) for instrument in instruments]
     settings, version = await seeded(Settings.from_env(), max(rows_list))
     database = await create_database(settings)
     load = os.getloadavg()[0]
@@ -136,7 +165,7 @@ async def main() -> None:
             await database.dispose()
         server = await MemoryServer.start(reference.folder)
         try:
-            await measure(reference, server, names, rows_list, levels, args.repeats)
+            await measure(reference, server, instruments, rows_list, levels, args.repeats)
         finally:
             server.stop()
 

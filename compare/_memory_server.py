@@ -1,9 +1,11 @@
-"""A raw asyncio HTTP/1.1 server that serves prepared bodies from memory, chunk by chunk.
+"""A raw asyncio server that serves prepared bodies from memory, chunk by chunk, over HTTP/1.1 or
+HTTP/2 in cleartext with prior knowledge (a connection that opens with the HTTP/2 preface).
 
 Run as its own process (`python -m compare._memory_server DIR`) so the client being measured has the
 CPU to itself, as with a real port. `GET /<key>` serves `DIR/<key>.body` cut at the sizes listed in
-`DIR/<key>.chunks` (JSON), each piece written and drained the way a port writes a batch. It prints
-its port number on the first line of stdout and serves until terminated.
+`DIR/<key>.chunks` (JSON), each piece written and drained the way a port writes a batch (over
+HTTP/2, as DATA frames as large as the client's flow-control window and the frame size allow). It
+prints its port number on the first line of stdout and serves until terminated.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ _HEAD = (
     b"Transfer-Encoding: chunked\r\n\r\n"
 )
 _NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
 def framed_chunks(body: bytes, sizes: list[int]) -> list[bytes]:
@@ -35,30 +38,68 @@ def framed_chunks(body: bytes, sizes: list[int]) -> list[bytes]:
     return frames
 
 
+def pieces(body: bytes, sizes: list[int]) -> list[bytes]:
+    """The body cut at `sizes`, unframed: what HTTP/2 sends as DATA."""
+    cut: list[bytes] = []
+    offset = 0
+    for size in sizes:
+        if size:
+            cut.append(body[offset : offset + size])
+        offset += size
+    return cut
+
+
 class _Bodies:
     def __init__(self, folder: Path) -> None:
         self._folder = folder
         self._cache: dict[str, list[bytes]] = {}
+        self._pieces: dict[str, list[bytes]] = {}
 
     def get(self, key: str) -> list[bytes] | None:
+        """The body's chunked-encoding frames (HTTP/1.1)."""
         if key not in self._cache:
-            body_path = self._folder / f"{key}.body"
-            if not key.isidentifier() or not body_path.exists():
+            loaded = self._load(key)
+            if loaded is None:
                 return None
-            sizes = json.loads((self._folder / f"{key}.chunks").read_text())
-            self._cache[key] = framed_chunks(body_path.read_bytes(), sizes)
+            self._cache[key] = framed_chunks(*loaded)
         return self._cache[key]
+
+    def pieces(self, key: str) -> list[bytes] | None:
+        """The body's pieces, unframed (HTTP/2)."""
+        if key not in self._pieces:
+            loaded = self._load(key)
+            if loaded is None:
+                return None
+            self._pieces[key] = pieces(*loaded)
+        return self._pieces[key]
+
+    def _load(self, key: str) -> tuple[bytes, list[int]] | None:
+        body_path = self._folder / f"{key}.body"
+        if not key.isidentifier() or not body_path.exists():
+            return None
+        sizes = json.loads((self._folder / f"{key}.chunks").read_text())
+        return body_path.read_bytes(), sizes
 
 
 async def _serve_connection(
     bodies: _Bodies, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
     try:
+        first = True
         while True:
             try:
                 head = await reader.readuntil(b"\r\n\r\n")
+                # The HTTP/2 preface reads as a head of its own, then "SM" and an empty line.
+                if first and head == _H2_PREFACE[: len(head)]:
+                    if (
+                        await reader.readexactly(len(_H2_PREFACE) - len(head))
+                        == _H2_PREFACE[len(head) :]
+                    ):
+                        await _serve_http2(bodies, reader, writer)
+                    return
             except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
                 return
+            first = False
             path = head.split(b" ", 2)[1].decode("latin-1")
             frames = bodies.get(path.lstrip("/").split("?", 1)[0])
             if frames is None:
@@ -80,6 +121,82 @@ async def _serve_connection(
 # their handshake (a second or more), and the ceiling would measure that, not the client. The
 # kernel caps it at net.core.somaxconn (4,096 here).
 LISTEN_BACKLOG = 4096
+
+
+async def _serve_http2(
+    bodies: _Bodies, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    # The client's preface was read already: the state machine is told of it.
+    connection.initiate_connection()
+    connection.receive_data(_H2_PREFACE)
+    window = asyncio.Event()
+    senders: dict[int, asyncio.Task[None]] = {}
+
+    async def flush() -> None:
+        data = connection.data_to_send()
+        if data:
+            writer.write(data)
+            await writer.drain()
+
+    async def send_body(stream_id: int, cut: list[bytes]) -> None:
+        connection.send_headers(
+            stream_id, [(":status", "200"), ("content-type", "application/octet-stream")]
+        )
+        for piece in cut:
+            view = memoryview(piece)
+            while view:
+                room = min(
+                    connection.local_flow_control_window(stream_id),
+                    connection.max_outbound_frame_size,
+                )
+                if room <= 0:
+                    window.clear()
+                    await flush()
+                    await window.wait()
+                    continue
+                connection.send_data(stream_id, bytes(view[:room]))
+                view = view[room:]
+            await flush()  # each piece written and drained, as over HTTP/1.1
+        connection.end_stream(stream_id)
+        await flush()
+
+    try:
+        await flush()
+        while data := await reader.read(65_536):
+            for event in connection.receive_data(data):
+                if isinstance(event, h2.events.RequestReceived):
+                    headers = {_text(k): _text(v) for k, v in event.headers}
+                    key = headers.get(":path", "/").lstrip("/").split("?", 1)[0]
+                    cut = bodies.pieces(key)
+                    if cut is None:
+                        connection.send_headers(
+                            event.stream_id, [(":status", "404")], end_stream=True
+                        )
+                        continue
+                    senders[event.stream_id] = asyncio.ensure_future(
+                        send_body(event.stream_id, cut)
+                    )
+                elif isinstance(event, h2.events.WindowUpdated):
+                    window.set()
+                elif isinstance(event, h2.events.StreamReset):
+                    task = senders.pop(event.stream_id, None)
+                    if task is not None:
+                        task.cancel()
+                elif isinstance(event, h2.events.ConnectionTerminated):
+                    return
+            await flush()
+    finally:
+        for task in senders.values():
+            task.cancel()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
 async def serve(folder: Path) -> None:

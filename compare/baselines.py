@@ -23,8 +23,9 @@ from shared.encoders import ENCODERS, Row, batch_chunk, closing_chunk, encode_al
 from shared.row_stream import batch_sizes
 
 from .analysis import MEGABYTE
-from .clients import MeasuringClient, timed_round
-from .results import ClientCeiling, Floor, Stats
+from .clients import HTTP2_READER
+from .load.base import LoadEngine, RoundSpec
+from .results import DEFAULT_HTTP, ClientCeiling, Floor, Stats
 from .servers import ServerFailed
 from .verify import ExpectedBody, expected_body
 
@@ -152,23 +153,29 @@ class MemoryServer:
 
 
 async def measure_ceiling(
-    client: MeasuringClient,
+    engine: LoadEngine,
     server: MemoryServer,
     expected: ExpectedBody,
     chunks: int,
     concurrency: int,
     repeats: int,
     warmup: int,
+    requests_per_stream: int = 1,
+    http: str = DEFAULT_HTTP,
 ) -> ClientCeiling:
     """`concurrency` simultaneous requests for the body, `warmup + repeats` times; the figures are
-    over every request of the measured rounds, as a scenario's are."""
+    over every request of the measured rounds, as a scenario's are. Over `http` "2" the reader is
+    the HTTP/2 client, whatever the engine's, and the in-memory server answers in HTTP/2."""
     url = f"{server.url}/{Reference.key(expected.rows, expected.format)}"
     ttfb: list[float] = []
     totals: list[float] = []
     for round_number in range(warmup + repeats):
-        measured = await timed_round(
-            client, url, {}, {}, expected.format, expected.rows, concurrency, expected.length
-        )
+        measured = await engine.run(
+            RoundSpec(
+                url, {}, {}, expected.format, expected.rows, concurrency, expected.length,
+                requests_per_stream=requests_per_stream, http=http,
+            )
+        )  # fmt: skip
         for timing in measured.requests:
             if not timing.ok:
                 raise ServerFailed(f"the in-memory server gave a wrong body: {timing.error}")
@@ -186,5 +193,6 @@ async def measure_ceiling(
         total=total,
         megabytes_per_second=expected.length / MEGABYTE / total.median,
         concurrency=concurrency,
-        client=client.name,
+        client=engine.client if http == DEFAULT_HTTP else HTTP2_READER,
+        http=http,
     )

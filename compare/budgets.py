@@ -6,7 +6,8 @@ Pure: an expression is parsed into a `Budget`, and a budget is checked against `
     SCOPE  = an endpoint (standard, chunked), a source (fetch, cursor, copy, keyset), a format
              (text, ndjson, csv, json), a data layer (asyncpg, psycopg, ...), a port's name
              (`port@server`, every layer it ran on), a contender's (`port@server+layer`) or a
-             read rate (`max`, `1MB/s`; without one, every rate); several narrow it further
+             read rate (`max`, `1MB/s`; without one, every rate) or an HTTP version (`h1` for
+             HTTP/1.1, `h2` for HTTP/2; without one, both); several narrow it further
     FIGURE = ttfb | headers | total | cpu    a time:  UNIT ms, s or min (a bare number is seconds)
            | conn-seconds | transaction-age  connection-seconds per request, the oldest open
            | abort                           transaction, an abort's cost (its slower kind): times
@@ -28,7 +29,8 @@ pass silently); one that matches no scenario at all is broken too, since it is m
 unless what it names is not offered (`sqlalchemy-orm.copy...`: no COPY through an ORM), which is
 never held against a budget. Examples: `chunked.ttfb>10ms`, `standard.memory>2x-body`,
 `x-floor>3`, `errors>0`, `aiohttp@aiohttp.copy.total:p95>=1.5s`, `sqlalchemy-orm.chunked.x-floor>4`,
-`1MB/s.keyset.conn-seconds>0.5s`, `max.chunked.ttfb>10ms`.
+`1MB/s.keyset.conn-seconds>0.5s`, `max.chunked.ttfb>10ms`, `h2.chunked.ttfb>20ms`. A budget on
+`h2` alone where no pair spoke HTTP/2 is about what was not offered, and kept.
 """
 
 from __future__ import annotations
@@ -40,10 +42,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .read_rates import ReadRateError, format_rate, parse_read_rate
-from .results import ENDPOINTS, SOURCES, NotOffered, Results, Scenario, Stats
+from .results import ENDPOINTS, SOURCES, NotOffered, Results, Scenario, Stats, http_label
 
 FigureKind = Literal["time", "size", "ratio", "count"]
-ScopeKind = Literal["endpoint", "source", "format", "layer", "name", "rate"]
+ScopeKind = Literal["endpoint", "source", "format", "layer", "name", "rate", "http"]
+# The scope words of the HTTP versions: short, and free of the dot that separates scope words.
+HTTP_SCOPES: dict[str, str] = {"h1": "1.1", "h2": "2"}
 FIGURES: dict[str, FigureKind] = {
     "ttfb": "time",
     "headers": "time",
@@ -86,7 +90,8 @@ GRAMMAR = (
     "[SCOPE.]FIGURE[:STAT] OP NUMBER[UNIT]; FIGURE is ttfb, headers, total, cpu, conn-seconds, "
     "transaction-age, abort, ttfb-p99 (ms, s, min), memory (B, kB, MB, MiB, x-body), x-floor, "
     "x-body-floor, fairness (ratios), errors, fds or starved (counts); SCOPE an endpoint, "
-    "source, format, data layer, port or read rate (max, 1MB/s); STAT median, p95, min or max; OP >, >=, < or <="
+    "source, format, data layer, port, read rate (max, 1MB/s) or HTTP version (h1, h2); STAT "
+    "median, p95, min or max; OP >, >=, < or <="
 )
 
 
@@ -116,7 +121,11 @@ class Budget:
             scenario.contender, scenario.layer,
         }  # fmt: skip
         return all(
-            _rate(word) == scenario.read_rate if kind == "rate" else word in fields
+            _rate(word) == scenario.read_rate
+            if kind == "rate"
+            else HTTP_SCOPES[word] == scenario.http
+            if kind == "http"
+            else word in fields
             for word, kind in zip(
                 self.scope, self.kinds or ("name",) * len(self.scope), strict=True
             )
@@ -127,9 +136,14 @@ class Budget:
         format of its source, and every source too when the port does not serve the layer.
         The scope must name the entry (its layer, source or contender): a budget on every
         scenario, or on an endpoint, is not about what was left out."""
-        if not any(kind in ("source", "layer", "name") for kind in self.kinds):
+        if not any(kind in ("source", "layer", "name", "http") for kind in self.kinds):
             return False
+        if entry.http is not None and "http" not in self.kinds:
+            return False  # an HTTP version left out answers only a budget that names one
         for word, kind in zip(self.scope, self.kinds, strict=True):
+            if kind == "http" and entry.http != HTTP_SCOPES[word]:
+                return False
+
             if kind == "source" and entry.source not in (None, word):
                 return False
             if kind == "layer" and word != entry.layer:
@@ -155,6 +169,8 @@ class Breach:
         )
         if s.read_rate is not None:
             where += f" read at {format_rate(s.read_rate)}"
+        if s.http != "1.1":
+            where += f" over {http_label(s.http)}"
         return f"--fail-if {self.budget.text}: {where}: {self.measured}"
 
 
@@ -187,6 +203,7 @@ def parse_budget(
         **dict.fromkeys(formats, "format"),
         **dict.fromkeys(SOURCES, "source"),
         **dict.fromkeys(ENDPOINTS, "endpoint"),
+        **dict.fromkeys(HTTP_SCOPES, "http"),
     }
     for word in scope:
         if word not in known and _is_rate(word):
@@ -194,8 +211,8 @@ def parse_budget(
         if word not in known:
             raise BudgetError(
                 f"--fail-if {text!r}: {word!r} is no endpoint, source, format, data layer, "
-                f"port or read rate (known: {', '.join(sorted(known))}, or a rate such as max "
-                "or 1MB/s)"
+                f"port, read rate or HTTP version (known: {', '.join(sorted(known))}, or a rate "
+                "such as max or 1MB/s)"
             )
     kind = FIGURES[figure]
     limit, per_body = _limit(text, kind, number, unit)

@@ -88,8 +88,10 @@ def validate(args: argparse.Namespace, settings: Settings) -> CompareOptions:
     defaults = [name for name, pair, _ in pairs if pair is not None and pair.default]
     # The layers each port brings beside the shared ones (Django's ORM): the choices of --layers.
     port_layers = {name: pair.port.layers for name, pair, _ in pairs if pair is not None}
+    # The HTTP versions each pair's server speaks: the choices of --http, pair by pair.
+    pair_http = {name: pair.http_versions for name, pair, _ in pairs if pair is not None}
     options = options_from_args(
-        args, [(name, reason) for name, _, reason in pairs], defaults, port_layers
+        args, [(name, reason) for name, _, reason in pairs], defaults, port_layers, pair_http
     )
     if options.auth and options.targets and not settings.jwt_secret:
         raise OptionError(
@@ -99,7 +101,10 @@ def validate(args: argparse.Namespace, settings: Settings) -> CompareOptions:
     if not cells:
         why = [part for part in note.split("; ") if part.startswith("left out")]
         raise OptionError(f"nothing left to measure: {'; '.join(why) or note}")
-    problem = client_files_problem(cells, processes=1, limit=usable_file_limit())
+    # Each client worker process opens its share of the connections (the Locust engine's
+    # workers theirs, checked by their own machines); 0 is the comparator's own process.
+    processes = max(options.client_processes, 1) if options.load == "processes" else 1
+    problem = client_files_problem(cells, processes=processes, limit=usable_file_limit())
     if problem is not None:
         raise OptionError(problem)
     return options
@@ -109,7 +114,7 @@ def client_files_problem(cells: Sequence[Cell], processes: int, limit: int) -> s
     """Why the client side cannot open the run's connections, before anything starts: the most
     requests at once, twice over when paced readers keep a second client's connections beside
     the first's. The seam for --client-processes: each worker process is checked against its
-    own limit with its share of the requests, so it passes its count here."""
+    own limit with its share of the requests."""
     from .capacity import check_open_files
 
     top = max(cell.concurrency for cell in cells)
@@ -130,6 +135,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from . import environment
     from .budgets import check_budgets, not_offered_for
     from .export import write_csv
+    from .load.processes import EngineError
     from .options import OptionError, plan
     from .progress import progress_for
     from .report import write_reports
@@ -160,12 +166,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     cells, _ = plan(options)
     stopwatch = Stopwatch()
-    with progress_for(console, estimate_work(options, cells), sys.stderr) as progress:
-        results = asyncio.run(
-            run_compare(
-                options, settings, database_url, not settings.database_url, progress, stopwatch
+    try:
+        with progress_for(console, estimate_work(options, cells), sys.stderr) as progress:
+            results = asyncio.run(
+                run_compare(
+                    options, settings, database_url, not settings.database_url, progress, stopwatch
+                )
             )
-        )
+    except EngineError as error:
+        print(f"streambench compare: the load generator cannot run: {error}", file=sys.stderr)
+        return 1
     with stopwatch.phase("writing reports"):
         results.dump(out / "results.json")
         write_csv(results, out / "results.csv")

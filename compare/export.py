@@ -1,8 +1,8 @@
 """results.csv: one row per scenario and figure, for spreadsheets, pandas and CI dashboards.
 
 A scenario is named by its port (`port@server`, or a target), its data layer, endpoint, source,
-rows, format, concurrency and read rate (bytes per second each request was read at; empty: as
-fast as the client could).
+rows, format, concurrency, read rate (bytes per second each request was read at; empty: as
+fast as the client could) and HTTP version (`1.1`, `2`).
 
 Long ("tidy") rather than wide, so a new figure adds rows, not columns, and every row names its
 unit. A figure with a spread has median, p95, min, max and count; a single figure (a rate, a
@@ -27,6 +27,7 @@ COLUMNS = (
     "format",
     "concurrency",
     "read_rate",
+    "http",
     "figure",
     "unit",
     "median",
@@ -86,6 +87,11 @@ def _figures(scenario: Scenario) -> Iterator[tuple[str, str, Stats | float | int
         yield "abort_reset", "s", abort.reset
         yield "abort_close", "s", abort.close
         yield "abort_leaked", "count", abort.leaked
+    client = scenario.client
+    if client is not None:
+        yield "client_cpu_share", "cores", client.cpu_share
+        yield "client_processes", "count", client.processes
+        yield "client_load", "load", client.load
 
 
 def render_csv(results: Results) -> str:
@@ -95,7 +101,10 @@ def render_csv(results: Results) -> str:
     for s in results.scenarios:
         # A target's layer is not known: empty.
         rate = "" if s.read_rate is None else _number(s.read_rate)
-        cell = (s.port, s.layer or "", s.endpoint, s.source, s.rows, s.format, s.concurrency, rate)
+        cell = (
+            s.port, s.layer or "", s.endpoint, s.source, s.rows, s.format, s.concurrency, rate,
+            s.http,
+        )  # fmt: skip
         flags = " ".join(s.flags)
         for figure, unit, value in _figures(s):
             if value is None:

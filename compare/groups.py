@@ -5,7 +5,6 @@ each round."""
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +19,9 @@ from .baselines import Reference
 from .capacity import HELD_BODIES
 from .clients import RequestTiming, Round
 from .database_cost import HELD, BackendWatch, RoundCost, backends_busy, round_cost
+from .load.base import machine_load
 from .options import Cell, CompareOptions
-from .results import SOURCES, AbortCost, ServerSource, Verification
+from .results import DEFAULT_HTTP, SOURCES, AbortCost, ServerSource, Verification, http_label
 from .rounds import Instruments, measure_round
 from .servers import LedgerReader, LocalServer, NoProbe, Probe, metrics_probe, start_locals
 from .work import STARTUP_COST, Progress, Stopwatch, cell_cost
@@ -41,12 +41,18 @@ def group_cells(cells: Sequence[Cell], reuse_servers: bool = False) -> list[list
     the response is expected to hold: streamed before buffered, `copy` and `cursor` before
     `fetch`. A figure is then never hidden by an earlier, heavier one as far as that order is
     right, but it can include memory an earlier scenario left behind: an upper bound.
+
+    A server process serves one HTTP version's cells (Granian switches its HTTP layer to serve
+    HTTP/2), so each version's cells are groups of their own, HTTP/1.1's first.
     """
-    if reuse_servers:
-        return [sorted(cells, key=_expected_memory)] if cells else []
-    groups: dict[tuple[str, str, str], list[Cell]] = {}
+    by_http: dict[str, list[Cell]] = {}
     for cell in cells:
-        groups.setdefault((cell.endpoint, cell.source, cell.format), []).append(cell)
+        by_http.setdefault(cell.http, []).append(cell)
+    if reuse_servers:
+        return [sorted(same, key=_expected_memory) for same in by_http.values()]
+    groups: dict[tuple[str, str, str, str], list[Cell]] = {}
+    for cell in cells:
+        groups.setdefault((cell.http, cell.endpoint, cell.source, cell.format), []).append(cell)
     return [
         sorted(group, key=lambda c: (c.rows * c.concurrency, c.rows, c.concurrency))
         for group in groups.values()
@@ -62,10 +68,11 @@ def group_label(group: Sequence[Cell]) -> str:
     """What a group is, for the console: `standard/fetch text`, or `every scenario` when the
     group spans several endpoints, sources or formats."""
     kinds = {(c.endpoint, c.source, c.format) for c in group}
+    over = "" if group[0].http == DEFAULT_HTTP else f" over {http_label(group[0].http)}"
     if len(kinds) == 1:
         first = group[0]
-        return f"{first.endpoint}/{first.source} {first.format}"
-    return "every scenario"
+        return f"{first.endpoint}/{first.source} {first.format}{over}"
+    return f"every scenario{over}"
 
 
 @dataclass
@@ -83,6 +90,7 @@ class Contender:
     startup: list[float] = field(default_factory=list)
     layer: str | None = None  # None: a target's, whatever it runs
     sources: tuple[str, ...] = SOURCES
+    http: tuple[str, ...] = (DEFAULT_HTTP,)  # the versions of the run its server speaks
 
     @property
     def port(self) -> str:
@@ -90,7 +98,7 @@ class Contender:
         return self.descriptor.name if self.descriptor is not None else self.name
 
     def offers(self, cell: Cell) -> bool:
-        return cell.source in self.sources
+        return cell.source in self.sources and cell.http in self.http
 
 
 def taking_part(group: Sequence[Cell], contenders: Sequence[Contender]) -> list[Contender]:
@@ -141,7 +149,8 @@ async def run_group(
     with stopwatch.phase("starting servers"):
         started = await start_locals(
             [c.descriptor for c in local if c.descriptor],
-            settings,
+            # Every cell of a group goes over one HTTP version (group_cells).
+            settings.replace(http=group[0].http),
             log_dir,
             client,
             label,
@@ -198,7 +207,7 @@ async def run_group(
             if _measures_aborts(cell, options):
                 with stopwatch.phase("aborts"):
                     await _run_aborts(cell, bench, expected_bytes)
-            load = load_average()
+            load = machine_load()
             for contender in contenders:
                 if contender.offers(cell):
                     collected[(contender.name, cell)].load = load
@@ -231,7 +240,7 @@ async def _run_cell(cell: Cell, bench: _Bench, expected_bytes: int) -> None:
     contenders, options, urls = bench.contenders, bench.options, bench.urls
     collected, progress = bench.collected, bench.progress
     params = cell.params(options.batch)
-    cost = cell_cost(cell)
+    cost = cell_cost(cell) * options.requests_per_stream
     for round_number in range(options.warmup + options.repeats):
         warm = round_number < options.warmup
         for contender in contenders:
@@ -248,6 +257,7 @@ async def _run_cell(cell: Cell, bench: _Bench, expected_bytes: int) -> None:
             outcome = await measure_round(
                 cell, bench.instruments, urls[contender.name], params, bench.auth_header,
                 expected_bytes, bench.probes[contender.name], options.memory_cap_bytes,
+                options.requests_per_stream,
             )  # fmt: skip
             progress.advance(cost)
             if outcome.capped:
@@ -281,6 +291,7 @@ def _measures_aborts(cell: Cell, options: CompareOptions) -> bool:
     request at a time. `/standard` sends nothing until the database is done with it."""
     return (
         cell.endpoint == "chunked"
+        and cell.http == DEFAULT_HTTP  # its readers go away over HTTP/1.1 (compare/aborts.py)
         and cell.rows == max(options.rows)
         and cell.concurrency == options.concurrency[0]
     )
@@ -309,10 +320,3 @@ async def _run_aborts(cell: Cell, bench: _Bench, expected_bytes: int) -> None:
             f"{url}/{cell.endpoint}", cell.params(bench.options.batch), auth_header,
             cell.read_rate, expected_bytes, holding,
         )  # fmt: skip
-
-
-def load_average() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:
-        return None

@@ -30,6 +30,8 @@ class LocalContender:
     pair: str
     layer: str
     sources: tuple[str, ...]
+    # The HTTP versions of the run its server speaks (compare/options.py fills them in).
+    http: tuple[str, ...] = ("1.1",)
 
     @property
     def name(self) -> str:

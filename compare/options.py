@@ -6,9 +6,10 @@ Pure: the registry of ports comes in as an argument, nothing is started here.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -20,8 +21,21 @@ from .budgets import GRAMMAR, Budget, BudgetError, parse_budget
 from .capacity import estimated_held_bytes
 from .clients import CLIENTS, DEFAULT_CLIENT
 from .layers import LayerError, LocalContender, chosen_layers, plan_contenders
+from .load.choice import LoadOptionError, LocustOptions, add_load_arguments, load_choice
+from .load.engines import DEFAULT_ENGINE
+from .load.processes import default_client_processes
 from .read_rates import ReadRateError, format_rate, parse_read_rates
-from .results import DEFAULT_SOURCE, ENDPOINTS, SOURCES, Endpoint, NotOffered, Source
+from .results import (
+    DEFAULT_HTTP,
+    DEFAULT_SOURCE,
+    ENDPOINTS,
+    HTTP_VERSIONS,
+    SOURCES,
+    Endpoint,
+    NotOffered,
+    Source,
+    http_label,
+)
 
 DEFAULT_ROWS = (10_000, 100_000, 500_000)
 DEFAULT_FORMATS = ("text",)
@@ -90,6 +104,16 @@ class CompareOptions:
     memory_cap_bytes: int = DEFAULT_MEMORY_CAP
     # The HTTP client that reads every body (compare/clients/).
     client: str = DEFAULT_CLIENT
+    # What sends the rounds (compare/load/engines.py), and over how many client processes of
+    # this machine (0: the comparator's own).
+    load: str = DEFAULT_ENGINE
+    client_processes: int = 1
+    # Requests each stream of a round sends one after another (1: all start together).
+    requests_per_stream: int = 1
+    # --load locust: its workers and master (compare/load/locust/).
+    locust: LocustOptions = field(default_factory=LocustOptions)
+    # The HTTP versions each scenario runs over (--http), HTTP/1.1 first.
+    http: tuple[str, ...] = (DEFAULT_HTTP,)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -110,6 +134,7 @@ class Cell:
     concurrency: int
     source: Source = "fetch"
     read_rate: float | None = None  # bytes per second each request is read at; None: max
+    http: str = DEFAULT_HTTP  # "2": h2c, the concurrency as streams of one connection
 
     def params(self, batch: int) -> dict[str, str]:
         """The query string. `source` only when it is not the endpoint's default, so a port that
@@ -124,7 +149,9 @@ class Cell:
         label = (
             f"{self.endpoint}/{self.source} {self.rows:,} rows {self.format} x{self.concurrency}"
         )
-        return label if self.read_rate is None else f"{label} at {format_rate(self.read_rate)}"
+        if self.read_rate is not None:
+            label = f"{label} at {format_rate(self.read_rate)}"
+        return label if self.http == DEFAULT_HTTP else f"{label} over {http_label(self.http)}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -217,6 +244,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"{DEFAULT_CLIENT}, the faster here; the README says by how much). Each run measures its "
         "ceiling at every concurrency and flags the figures it bounds",
     )
+    parser.add_argument(
+        "--client-processes",
+        help="client worker processes each round's requests are split over, started together "
+        f"(default: {default_client_processes()}, half this machine's cores: the rest serve "
+        "and query); 0 sends them from the comparator's own process",
+    )
+    parser.add_argument(
+        "--requests-per-stream",
+        help="requests each of a round's simultaneous streams sends one after another, each as "
+        "soon as the last ended, as wrk and most load tools keep their connections busy "
+        "(default: 1, every request of a round starts together: a burst). More measure a "
+        "steady load: most requests meet a server already serving the others",
+    )
+    add_load_arguments(parser)
+    parser.add_argument(
+        "--http",
+        help=f"comma list of HTTP versions every scenario runs over: {', '.join(HTTP_VERSIONS)} "
+        f"(default: {DEFAULT_HTTP}). 2 is HTTP/2 in cleartext with prior knowledge (h2c), read "
+        "by httpx with h2 whatever --client says, a round's requests as streams of one "
+        "connection per client process; pairs whose server does not speak it are listed as "
+        "not offered. --fail-if names them h1 and h2 (h2.chunked.ttfb>20ms)",
+    )
     parser.add_argument("--out", type=Path, help="results folder (default: reports/<UTC time>/)")
     parser.add_argument(
         "--fail-if",
@@ -225,7 +274,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="EXPR",
         help=f"exit 1 when a figure breaks this budget, naming every scenario that does "
         f"(repeatable): {GRAMMAR}. E.g. chunked.ttfb>10ms, standard.memory>2x-body, "
-        "x-floor>3, errors>0",
+        "x-floor>3, errors>0, h2.chunked.ttfb>20ms",
     )
 
 
@@ -234,11 +283,13 @@ def options_from_args(
     available: Sequence[tuple[str, str | None]],
     defaults: Sequence[str] = (),
     port_layers: Mapping[str, Sequence[LayerSpec]] | None = None,
+    pair_http: Mapping[str, Sequence[str]] | None = None,
 ) -> CompareOptions:
     """Validate the parsed arguments. `available` is every registered (port, server) pair as
     (`port@server`, reason it cannot be used or None); `defaults` the pairs of each port's
     default server, which a bare port name means; `port_layers` the data layers each pair's port
-    brings beside the shared ones (none when left out)."""
+    brings beside the shared ones (none when left out); `pair_http` the HTTP versions each
+    pair's server speaks (HTTP/1.1 alone when left out)."""
     targets = tuple(parse_target(raw) for raw in args.target)
     ports = _contenders(args, available, defaults, targeted=bool(targets))
     _unique((*ports, *(t.name for t in targets)), "port and target names")
@@ -289,10 +340,30 @@ def options_from_args(
             raise OptionError(
                 f"--client: unknown client {args.client!r}; expected {', '.join(CLIENTS)}"
             )
+    client_processes = default_client_processes()
+    if getattr(args, "client_processes", None) is not None:
+        client_processes = _integer(args.client_processes, "--client-processes", 0)
+    requests_per_stream = 1
+    if getattr(args, "requests_per_stream", None) is not None:
+        requests_per_stream = _integer(args.requests_per_stream, "--requests-per-stream", 1)
+    try:
+        load, locust = load_choice(args, paced=any(rate is not None for rate in read_rates))
+    except LoadOptionError as error:
+        raise OptionError(str(error)) from None
     own = port_layers or {}
     layers, contenders, not_offered = _layers(
         args, ports, own, sources or tuple(DEFAULT_SOURCE[e] for e in endpoints)
     )
+    http = DEFAULT_HTTP_CHOICE
+    if getattr(args, "http", None) is not None:
+        http = _chosen(args.http, "--http", "HTTP version", HTTP_VERSIONS)
+    if load == "locust" and any(version != DEFAULT_HTTP for version in http):
+        raise OptionError(
+            "--http: --load locust speaks HTTP/1.1 only (its workers read with "
+            "geventhttpclient): leave out --http 2, or use the default engine for HTTP/2"
+        )
+    contenders, http_not_offered = _http(http, contenders, targets, pair_http or {})
+    not_offered += http_not_offered
     names = (*ports, *(c.name for c in contenders), *(t.name for t in targets))
     try:
         budgets = tuple(
@@ -322,7 +393,47 @@ def options_from_args(
         read_rates=read_rates,
         memory_cap_bytes=memory_cap,
         client=client,
+        client_processes=client_processes,
+        requests_per_stream=requests_per_stream,
+        load=load,
+        locust=locust,
+        http=http,
     )
+
+
+DEFAULT_HTTP_CHOICE: tuple[str, ...] = (DEFAULT_HTTP,)
+
+
+def _http(
+    http: tuple[str, ...],
+    contenders: tuple[LocalContender, ...],
+    targets: Sequence[Target],
+    pair_http: Mapping[str, Sequence[str]],
+) -> tuple[tuple[LocalContender, ...], tuple[NotOffered, ...]]:
+    """Each contender with the versions of `http` its server speaks, and the rest as not
+    offered; `OptionError` when no contender speaks any of them."""
+    speaking: list[LocalContender] = []
+    not_offered: list[NotOffered] = []
+    for contender in contenders:
+        spoken = tuple(pair_http.get(contender.pair, (DEFAULT_HTTP,)))
+        server = contender.pair.partition("@")[2] or "its server"
+        only = ", ".join(http_label(v) for v in spoken)
+        speaking.append(dataclasses.replace(contender, http=tuple(v for v in http if v in spoken)))
+        not_offered.extend(
+            NotOffered(contender.pair, contender.layer, None, f"{server} speaks {only} only", v)
+            for v in http
+            if v not in spoken
+        )
+    for target in targets:
+        not_offered.extend(
+            NotOffered(target.name, DEFAULT_LAYER, None, "a --target is measured over HTTP/1.1", v)
+            for v in http
+            if v != DEFAULT_HTTP
+        )
+    if not any(c.http for c in speaking) and not (targets and DEFAULT_HTTP in http):
+        reasons = "; ".join(dict.fromkeys(f"{n.port}: {n.reason}" for n in not_offered))
+        raise OptionError(f"--http: no contender speaks {', '.join(http)}: {reasons}")
+    return tuple(speaking), tuple(not_offered)
 
 
 def _layers(
@@ -460,7 +571,8 @@ def plan(options: CompareOptions) -> tuple[list[Cell], str]:
                             f"{concurrency:,} (about {held / 1e9:,.1f} GB)"
                         )
                 cells.extend(
-                    Cell(endpoint, rows, format, concurrency, source, rate)
+                    Cell(endpoint, rows, format, concurrency, source, rate, http)
+                    for http in options.http
                     for rate in options.read_rates
                     for endpoint, source in routes
                 )
@@ -477,6 +589,19 @@ def plan(options: CompareOptions) -> tuple[list[Cell], str]:
         "ports interleaved round by round",
         f"{options.warmup} warm-up round(s) per scenario, not counted",
     ]
+    if options.requests_per_stream > 1:
+        notes.append(
+            f"each stream of a round sends {options.requests_per_stream} requests one after "
+            "another (a closed loop)"
+        )
+    if any(v != DEFAULT_HTTP for v in options.http):
+        notes.append(
+            "HTTP/2 scenarios: read by httpx with h2 whatever the client, a round's requests "
+            "as streams of one connection per client process, on server processes of their "
+            "own; their client ceiling is httpx over HTTP/2 from an in-memory server that "
+            "speaks it through the Python h2 package, slower than the servers' own HTTP/2 "
+            "layers: an upper bound of the reader's cost, so client-bound may be flagged early"
+        )
     paced = [format_rate(rate) for rate in options.read_rates if rate is not None]
     if paced:
         notes.append(

@@ -18,11 +18,23 @@ its ceiling at every concurrency of the matrix: each `client_ceiling` names its 
 `concurrency`, and a scenario is client-bound against the ceiling at its own concurrency. A
 file of versions 1 to 3 measured httpx, one request at a time.
 
-Version 5 added what a scenario's simultaneous streams did side by side (`streams`): the first
+Version 5 made the load generator a choice: `matrix.load` names the engine and
+`matrix.client_processes` how many client processes of this machine sent each round (0: the
+comparator's own, all that files before version 5 used), and each scenario records what the
+sending cost the client side (`client`). The environment's `client` describes the engine.
+
+Version 6 added the HTTP version as an axis (`--http`): each scenario names its `http` ("1.1" or
+"2"; HTTP/2 is cleartext with prior knowledge, every simultaneous request a stream of one
+connection per client process), its key includes it, `matrix.http` lists the versions run, and
+a pair whose server does not speak a version is listed in `not_offered` with that `http`, and each
+`client_ceiling` names the `http` it was read over (HTTP/2's read by httpx with h2 from an in-memory
+HTTP/2 server). Files before version 6 measured HTTP/1.1 only.
+
+Version 7 added what a scenario's simultaneous streams did side by side (`streams`): the first
 byte's 99th percentile over every good request (its median and p95 were in `ttfb` already), the
-server's open files at each round's peak, each stream's
-throughput, their spread and the streams starved while others finished. Files of versions 1 to 4
-did not measure them: `streams` is null there, never filled in.
+server's open files at each round's peak, each stream's throughput, their spread and the streams
+starved while others finished. Files before version 7 did not measure them: `streams` is null
+there, never filled in.
 """
 
 from __future__ import annotations
@@ -40,14 +52,15 @@ from shared.layers import DEFAULT_LAYER
 from .checks import Check as Check
 from .checks import CheckStatus as CheckStatus
 from .checks import Verification as Verification
+from .client_load import ClientFigures
 from .stats import Stats as Stats
 from .stats import percentile as percentile
 from .stats import stats_or_none
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 5
-READABLE_VERSIONS = (1, 2, 3, 4, 5)
+SCHEMA_VERSION = 7
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7)
 # What measured every file before version 4.
 EARLIER_CLIENT = "httpx"
 
@@ -61,6 +74,14 @@ SOURCES: tuple[Source, ...] = ("fetch", "cursor", "copy", "keyset")
 DEFAULT_SOURCE: dict[str, Source] = {"standard": "fetch", "chunked": "cursor"}
 # A contender on another data layer than the default is named `port@server+layer`.
 LAYER_SEPARATOR = "+"
+# The HTTP versions a scenario can be measured over, and what every file before version 6 used.
+HTTP_VERSIONS: tuple[str, ...] = ("1.1", "2")
+DEFAULT_HTTP = "1.1"
+
+
+def http_label(http: str) -> str:
+    """How reports and the console name an HTTP version: "HTTP/1.1", "HTTP/2"."""
+    return f"HTTP/{http}"
 
 
 def contender_name(port: str, layer: str | None) -> str:
@@ -156,6 +177,10 @@ class Matrix:
     memory_cap_bytes: int | None = None
     # The HTTP client that read every body (--client).
     client: str = EARLIER_CLIENT
+    load: str = "in-process"  # what sent the rounds (compare/load/engines.py)
+    client_processes: int = 0  # client processes of this machine; 0: the comparator's own
+    requests_per_stream: int = 1  # each stream's requests one after another; 1: a burst
+    http: tuple[str, ...] = (DEFAULT_HTTP,)  # the HTTP versions run (--http)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Matrix:
@@ -176,6 +201,10 @@ class Matrix:
             read_rates=tuple(data.get("read_rates", (None,))),
             memory_cap_bytes=data.get("memory_cap_bytes"),
             client=data.get("client", EARLIER_CLIENT),
+            load=data.get("load", "in-process"),
+            client_processes=int(data.get("client_processes", 0)),
+            requests_per_stream=int(data.get("requests_per_stream", 1)),
+            http=tuple(str(v) for v in data.get("http", (DEFAULT_HTTP,))),
         )
 
 
@@ -264,6 +293,7 @@ class ClientCeiling:
     megabytes_per_second: float
     concurrency: int = 1
     client: str = EARLIER_CLIENT
+    http: str = DEFAULT_HTTP
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ClientCeiling:
@@ -277,6 +307,7 @@ class ClientCeiling:
             megabytes_per_second=float(data["megabytes_per_second"]),
             concurrency=int(data.get("concurrency", 1)),
             client=data.get("client", EARLIER_CLIENT),
+            http=str(data.get("http", DEFAULT_HTTP)),
         )
 
 
@@ -427,7 +458,8 @@ class StreamFigures:
 
 @dataclass(frozen=True)
 class Scenario:
-    """One (port, layer, endpoint, source, rows, format, concurrency) cell, over `repeats` rounds.
+    """One (port, layer, endpoint, source, rows, format, concurrency, read rate, HTTP version)
+    cell, over `repeats` rounds.
 
     `headers`, `ttfb`, `total` and `chunks` are per request over every successful request; `ttfb`
     is the time to the first non-empty body chunk. Rates are medians over rounds. `floor_ratio` is
@@ -470,6 +502,10 @@ class Scenario:
     database: DatabaseFigures | None = None
     bystander: Bystander | None = None
     abort: AbortCost | None = None
+    # What sending the rounds cost the load generator (None: not measured, files before 5).
+    client: ClientFigures | None = None
+    # The HTTP version the requests went over ("2": streams of one connection per client process).
+    http: str = DEFAULT_HTTP
     # The streams side by side: first byte tail, open files, fairness (None before version 5).
     streams: StreamFigures | None = None
 
@@ -478,11 +514,11 @@ class Scenario:
         return contender_name(self.port, self.layer)
 
     @property
-    def key(self) -> tuple[str, str, str, int, str, int, float | None]:
+    def key(self) -> tuple[str, str, str, int, str, int, float | None, str]:
         """What matches a scenario across runs: its contender (port and layer) and its cell."""
         return (
             self.contender, self.endpoint, self.source, self.rows, self.format, self.concurrency,
-            self.read_rate,
+            self.read_rate, self.http,
         )  # fmt: skip
 
     @property
@@ -530,6 +566,8 @@ class Scenario:
             database=_maybe(DatabaseFigures.from_dict, data.get("database")),
             bystander=_maybe(Bystander.from_dict, data.get("bystander")),
             abort=_maybe(AbortCost.from_dict, data.get("abort")),
+            client=_maybe(ClientFigures.from_dict, data.get("client")),
+            http=str(data.get("http", DEFAULT_HTTP)),
             streams=_maybe(StreamFigures.from_dict, data.get("streams")),
         )
 
@@ -537,19 +575,23 @@ class Scenario:
 @dataclass(frozen=True)
 class NotOffered:
     """A combination the run left out because it does not exist, never a failure: a source the
-    data layer does not offer (`source` set: no `copy` through an ORM), or a layer the port
-    cannot serve at all (`source` None: Django's ORM anywhere but the Django port)."""
+    data layer does not offer (`source` set: no `copy` through an ORM), a layer the port
+    cannot serve at all (`source` None: Django's ORM anywhere but the Django port), or an HTTP
+    version the pair's server does not speak (`http` set: no HTTP/2 on uvicorn)."""
 
     port: str
     layer: str
     source: str | None
     reason: str
+    http: str | None = None
 
     @property
     def contender(self) -> str:
         return contender_name(self.port, self.layer)
 
     def label(self) -> str:
+        if self.http is not None:
+            return f"{self.contender} over {http_label(self.http)}"
         if self.source is None:
             return f"{self.port} on {self.layer}"
         return f"{self.contender} source={self.source}"
@@ -557,7 +599,11 @@ class NotOffered:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NotOffered:
         return cls(
-            port=data["port"], layer=data["layer"], source=data.get("source"), reason=data["reason"]
+            port=data["port"],
+            layer=data["layer"],
+            source=data.get("source"),
+            reason=data["reason"],
+            http=data.get("http"),
         )
 
 
@@ -660,6 +706,21 @@ class Results:
         )
 
     @property
+    def base_http(self) -> str:
+        """The HTTP version the reports that are not about HTTP versions show: HTTP/1.1 when it
+        was measured, else the one that was."""
+        versions = {s.http for s in self.scenarios}
+        if not versions or DEFAULT_HTTP in versions:
+            return DEFAULT_HTTP
+        return min(versions)
+
+    def at_http(self, http: str) -> Results:
+        """These results with only the scenarios measured over `http`."""
+        return dataclasses.replace(
+            self, scenarios=tuple(s for s in self.scenarios if s.http == http)
+        )
+
+    @property
     def paced(self) -> bool:
         """Whether any scenario was read at a set rate."""
         return any(s.read_rate is not None for s in self.scenarios)
@@ -670,23 +731,34 @@ class Results:
     def body_floor_for(self, rows: int, format: str) -> Floor | None:
         return next((f for f in self.body_floor if f.rows == rows and f.format == format), None)
 
-    def ceiling_for(self, rows: int, format: str, concurrency: int = 1) -> ClientCeiling | None:
-        """The client's ceiling for these bytes at `concurrency` (files before version 4 have
-        only concurrency 1)."""
+    def ceiling_for(
+        self, rows: int, format: str, concurrency: int = 1, http: str = DEFAULT_HTTP
+    ) -> ClientCeiling | None:
+        """The client's ceiling for these bytes at `concurrency` over `http` (files before
+        version 4 have only concurrency 1)."""
         return next(
             (
                 c
                 for c in self.client_ceiling
-                if c.rows == rows and c.format == format and c.concurrency == concurrency
+                if c.rows == rows
+                and c.format == format
+                and c.concurrency == concurrency
+                and c.http == http
             ),
             None,
         )
 
-    def ceilings_for(self, rows: int, format: str) -> tuple[ClientCeiling, ...]:
-        """Every concurrency's ceiling for these bytes, lowest concurrency first."""
+    def ceilings_for(
+        self, rows: int, format: str, http: str = DEFAULT_HTTP
+    ) -> tuple[ClientCeiling, ...]:
+        """Every concurrency's ceiling for these bytes over `http`, lowest concurrency first."""
         return tuple(
             sorted(
-                (c for c in self.client_ceiling if c.rows == rows and c.format == format),
+                (
+                    c
+                    for c in self.client_ceiling
+                    if c.rows == rows and c.format == format and c.http == http
+                ),
                 key=lambda c: c.concurrency,
             )
         )

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import asyncpg
 import psutil
 
-from .clients import MeasuringClient, RequestTiming, Round, timed_request, timed_round
+from .clients import MeasuringClient, RequestTiming, Round, timed_request
 from .database_cost import BackendWatch, watch_backends
+from .load.base import LoadEngine, RoundSpec
 from .options import Cell
 from .servers import Probe, Sample
 
@@ -38,17 +39,13 @@ OPEN_FILES_POLL_SECONDS = 0.05
 
 @dataclass(frozen=True)
 class Instruments:
-    """What measures a run: the client reading at full speed, the one for paced readers (small
-    receive buffers), and a database connection for `pg_stat_activity` (None: not watched)."""
+    """What measures a run: the load engine that sends the rounds (at full speed or paced), a
+    client of this process for single requests (the bystander, the aborts), and a database
+    connection for `pg_stat_activity` (None: not watched)."""
 
+    engine: LoadEngine
     client: MeasuringClient
-    paced: MeasuringClient | None = None
     backends: asyncpg.Connection | None = None
-
-    def reader(self, cell: Cell) -> MeasuringClient:
-        if cell.read_rate is None or self.paced is None:
-            return self.client
-        return self.paced
 
 
 @dataclass(frozen=True)
@@ -71,14 +68,15 @@ async def measure_round(
     expected_bytes: int,
     probe: Probe,
     memory_cap: int,
+    requests_per_stream: int = 1,
 ) -> RoundOutcome:
     await probe.before()
     async with watch_backends(instruments.backends, probe.pids) as watch:
-        timing = timed_round(
-            instruments.reader(cell), f"{url}/{cell.endpoint}", params, headers,
-            cell.format, cell.rows, cell.concurrency, expected_bytes, cell.read_rate,
+        spec = RoundSpec(
+            f"{url}/{cell.endpoint}", params, headers, cell.format, cell.rows, cell.concurrency,
+            expected_bytes, cell.read_rate, requests_per_stream, cell.http,
         )  # fmt: skip
-        requests = asyncio.ensure_future(timing)
+        requests = asyncio.ensure_future(instruments.engine.run(spec))
         sent = asyncio.Event()
         bystander = (
             asyncio.ensure_future(_bystander(instruments.client, url, cell, params, headers, sent))

@@ -26,12 +26,22 @@ from shared.settings import Settings
 
 from . import environment
 from .baselines import MemoryServer, Reference, build_reference, measure_ceiling, measure_floor
-from .clients import MeasuringClient, client_version, open_client
+from .clients import MeasuringClient, http2_client_version, open_client
 from .clients.base import REQUEST_TIMEOUT
-from .groups import Contender, group_cells, load_average, run_group
+from .groups import Contender, group_cells, run_group
+from .load.base import LoadEngine, machine_load
+from .load.engines import open_engine
 from .options import Cell, CompareOptions, plan
-from .read_rates import PACED_RECEIVE_BUFFER
-from .results import Check, ClientCeiling, Floor, Matrix, Results, Scenario, Verification
+from .results import (
+    DEFAULT_HTTP,
+    Check,
+    ClientCeiling,
+    Floor,
+    Matrix,
+    Results,
+    Scenario,
+    Verification,
+)
 from .rounds import Instruments
 from .scenarios import build_scenario, port_result
 from .servers import ServerFailed, metrics_probe, start_local
@@ -59,22 +69,25 @@ def estimate_work(options: CompareOptions, cells: Sequence[Cell]) -> float:
         for _ in options.formats:
             work += reference_cost(rows) + 2 * floor_cost(options, rows)
             work += contenders * verify_cost(rows)
-    for rows, _, concurrency in calibrations(cells):
-        work += ceiling_cost(options, rows, concurrency)
+    for http in options.http:
+        for rows, _, concurrency in calibrations(cells, http):
+            work += ceiling_cost(options, rows, concurrency) * options.requests_per_stream
     for cell in cells:
         # A contender whose layer does not offer the cell's source sits it out.
         taking_part = len(options.targets) + sum(
             cell.source in c.sources for c in options.contenders
         )
-        work += taking_part * rounds * cell_cost(cell)
+        work += taking_part * rounds * cell_cost(cell) * options.requests_per_stream
     work += len(group_cells(cells, options.reuse_servers)) * STARTUP_COST
     return work
 
 
-def calibrations(cells: Sequence[Cell]) -> list[tuple[int, str, int]]:
-    """Every (rows, format, concurrency) the matrix measures: the client's ceiling is measured at
-    each, the same bytes as many at a time as the scenarios read them."""
-    return sorted({(cell.rows, cell.format, cell.concurrency) for cell in cells})
+def calibrations(cells: Sequence[Cell], http: str = DEFAULT_HTTP) -> list[tuple[int, str, int]]:
+    """Every (rows, format, concurrency) the matrix measures over `http`: the client's ceiling is
+    measured at each, the same bytes as many at a time as the scenarios read them."""
+    return sorted(
+        {(cell.rows, cell.format, cell.concurrency) for cell in cells if cell.http == http}
+    )
 
 
 async def run_compare(
@@ -96,12 +109,12 @@ async def run_compare(
     )
     auth_header = {"Authorization": f"JWT {make_token(secret, ttl=6 * 3600)}"} if secret else {}
     contenders = [
-        Contender(c.name, load_pair(c.pair), None, layer=c.layer, sources=c.sources)
+        Contender(c.name, load_pair(c.pair), None, layer=c.layer, sources=c.sources, http=c.http)
         for c in options.contenders
     ]
     contenders += [Contender(t.name, None, t.url, url=t.url) for t in options.targets]
 
-    load_before = load_average()
+    load_before = machine_load()
     interrupted = False
     stopwatch = stopwatch or Stopwatch()
     progress.begin("seeding the database")
@@ -122,17 +135,23 @@ async def run_compare(
             progress.begin("COPY floors")
             with stopwatch.phase("floors"):
                 floors, body_floors = await _floors(database, options, progress)
-            progress.begin(f"client ceiling ({options.client}) at every concurrency")
-            # The measuring client reads the bodies; httpx, timing nothing, checks them and
-            # asks the servers whether they are up.
+            progress.begin(
+                f"client ceiling ({options.client}"
+                + (", and httpx over HTTP/2" if "2" in options.http else "")
+                + ") at every concurrency"
+            )
+            # The engine sends the timed rounds; a client of this process the single requests
+            # beside them; httpx, timing nothing, checks the bodies and asks the servers
+            # whether they are up.
             async with (
+                open_engine(options, top) as engine,
                 open_client(options.client, top + 4) as client,
                 httpx.AsyncClient(
                     trust_env=False, timeout=httpx.Timeout(REQUEST_TIMEOUT, connect=10.0)
                 ) as control,
             ):
                 with stopwatch.phase("client ceiling"):
-                    ceilings = await _ceilings(client, reference, cells, options, progress)
+                    ceilings = await _ceilings(engine, reference, cells, options, progress)
                 routes = list(dict.fromkeys((c.endpoint, c.source) for c in cells))
                 progress.begin(
                     f"verifying {len(contenders)} contender(s), {VERIFY_PARALLEL} at a time"
@@ -148,13 +167,16 @@ async def run_compare(
                 timed = [c for c in contenders if c.verification and c.verification.passed]
                 floor_of = {(f.rows, f.format): f for f in floors}
                 body_floor_of = {(f.rows, f.format): f for f in body_floors}
-                ceiling_of = {(c.rows, c.format, c.concurrency): c for c in ceilings}
+                ceiling_of = {(c.rows, c.format, c.concurrency, c.http): c for c in ceilings}
                 scenarios: list[Scenario] = []
-                paced = any(cell.read_rate is not None for cell in cells)
+                engine_described = engine.describe()
+                if any(v != DEFAULT_HTTP for v in options.http):
+                    engine_described += (
+                        f"; HTTP/2 scenarios read by {http2_client_version()}, each round's "
+                        "requests as streams of one connection per client process"
+                    )
                 try:
-                    async with _instruments(
-                        client, options.client, database_url, top, paced
-                    ) as instruments:
+                    async with _instruments(engine, client, database_url) as instruments:
                         for group in group_cells(cells, options.reuse_servers):
                             collected = await run_group(
                                 group, timed, instruments, control, options, server_settings, log_dir,
@@ -168,7 +190,12 @@ async def run_compare(
                                             options, floor_of.get((cell.rows, cell.format)),
                                             body_floor_of.get((cell.rows, cell.format)),
                                             ceiling_of.get(
-                                                (cell.rows, cell.format, cell.concurrency)
+                                                (
+                                                    cell.rows,
+                                                    cell.format,
+                                                    cell.concurrency,
+                                                    cell.http,
+                                                )
                                             ),
                                         )
                                     )  # fmt: skip
@@ -195,10 +222,10 @@ async def run_compare(
                     {t.name: t.url for t in options.targets},
                 ),
                 _layer_libraries(contenders),
-                client_version(options.client),
+                engine_described,
             ),
             load_before=load_before,
-            load_after=load_average(),
+            load_after=machine_load(),
         ),
         # Each contender's layer is its own (the ports' `layer`, the matrix's `layers`).
         settings={
@@ -222,6 +249,10 @@ async def run_compare(
             read_rates=options.read_rates,
             memory_cap_bytes=options.memory_cap_bytes,
             client=options.client,
+            load=options.load,
+            client_processes=options.client_processes,
+            requests_per_stream=options.requests_per_stream,
+            http=options.http,
         ),
         ports=tuple(port_result(c) for c in contenders),
         floor=tuple(floors),
@@ -246,19 +277,15 @@ def _layer_libraries(contenders: Sequence[Contender]) -> tuple[str, ...]:
 
 @contextlib.asynccontextmanager
 async def _instruments(
-    client: MeasuringClient, name: str, database_url: str, connections: int, paced: bool
+    engine: LoadEngine, client: MeasuringClient, database_url: str
 ) -> AsyncIterator[Instruments]:
-    """The run's measuring tools: `client`, a client `name` for paced readers when the run has
-    any, and a connection of its own that watches the servers' backends in pg_stat_activity."""
-    async with contextlib.AsyncExitStack() as stack:
-        slow = None
-        if paced:
-            slow = await stack.enter_async_context(
-                open_client(name, connections + 4, receive_buffer=PACED_RECEIVE_BUFFER)
-            )
-        watcher = await asyncpg.connect(database_url)
-        stack.push_async_callback(watcher.close)
-        yield Instruments(client, slow, watcher)
+    """The run's measuring tools: the engine, `client`, and a connection of its own that watches
+    the servers' backends in pg_stat_activity."""
+    watcher = await asyncpg.connect(database_url)
+    try:
+        yield Instruments(engine, client, watcher)
+    finally:
+        await watcher.close()
 
 
 async def _seed(database_url: str, rows: int) -> None:
@@ -288,7 +315,7 @@ async def _floors(
 
 
 async def _ceilings(
-    client: MeasuringClient,
+    engine: LoadEngine,
     reference: Reference,
     cells: Sequence[Cell],
     options: CompareOptions,
@@ -297,15 +324,24 @@ async def _ceilings(
     server = await MemoryServer.start(reference.folder)
     ceilings: list[ClientCeiling] = []
     try:
-        for rows, format, concurrency in calibrations(cells):
-            expected = reference.expected[(rows, format)]
-            chunks = reference.chunks[(rows, format)]
-            ceilings.append(
-                await measure_ceiling(
-                    client, server, expected, chunks, concurrency, options.repeats, options.warmup
+        for http in options.http:
+            for rows, format, concurrency in calibrations(cells, http):
+                expected = reference.expected[(rows, format)]
+                chunks = reference.chunks[(rows, format)]
+                ceilings.append(
+                    await measure_ceiling(
+                        engine,
+                        server,
+                        expected,
+                        chunks,
+                        concurrency,
+                        options.repeats,
+                        options.warmup,
+                        options.requests_per_stream,
+                        http,
+                    )
                 )
-            )
-            progress.advance(ceiling_cost(options, rows, concurrency))
+                progress.advance(ceiling_cost(options, rows, concurrency))
     finally:
         server.stop()
     return ceilings

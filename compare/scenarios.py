@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .analysis import MEGABYTE, Flag, rate, ratio, scenario_flags, thin
+from .client_load import ClientFigures, client_figures, saturated_reason
 from .groups import Collected, Contender
 from .options import Cell, CompareOptions
 from .read_rates import format_rate
@@ -44,7 +45,7 @@ def build_scenario(
 ) -> Scenario:
     requests = [r for round_ in collected.rounds for r in round_.requests]
     good = [r for r in requests if r.ok]
-    expected_requests = options.repeats * cell.concurrency
+    expected_requests = options.repeats * cell.concurrency * options.requests_per_stream
     errors = (expected_requests - len(good)) if collected.failures else len(requests) - len(good)
     examples = list(dict.fromkeys([*collected.failures, *(r.error for r in requests if r.error)]))[
         :5
@@ -78,6 +79,7 @@ def build_scenario(
     streams = stream_figures(
         collected.rounds, collected.open_files, streamed=cell.endpoint == "chunked"
     )
+    client = client_figures(collected.rounds)
     flags, reasons = scenario_flags(
         ttfb=ttfb,
         total=total,
@@ -91,6 +93,7 @@ def build_scenario(
             rate_unreached(cell.read_rate, reached),
             None if collected.capped is None else Flag("memory-capped", collected.capped),
             starved_flag(streams),
+            client_saturated(client),
         ),
     )
     return Scenario(
@@ -132,6 +135,8 @@ def build_scenario(
         bystander=bystander(collected, cell),
         abort=collected.abort,
         streams=streams,
+        client=client,
+        http=cell.http,
     )
 
 
@@ -185,6 +190,11 @@ def buffers_ahead(cell: Cell, memory: Stats | None, body: int | None) -> Flag | 
         f"{per_stream / 1e6:.1f} MB of server memory per open stream for a body of "
         f"{body / 1e6:.1f} MB: the server holds what its reader has not taken yet",
     )
+
+
+def client_saturated(figures: ClientFigures | None) -> Flag | None:
+    reason = saturated_reason(figures)
+    return None if reason is None else Flag("client-saturated", reason)
 
 
 def rate_unreached(read_rate: float | None, reached: Stats | None) -> Flag | None:

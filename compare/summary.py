@@ -9,8 +9,19 @@ from rich.console import Console
 from rich.table import Table
 
 from .read_rates import format_rate
+from .report.context import generator_text
 from .report.verdict import MEMORY_RESOLUTION, clearly_different
-from .results import ENDPOINTS, LAYER_SEPARATOR, SOURCES, PortResult, Results, Scenario, Stats
+from .results import (
+    DEFAULT_HTTP,
+    ENDPOINTS,
+    LAYER_SEPARATOR,
+    SOURCES,
+    PortResult,
+    Results,
+    Scenario,
+    Stats,
+    http_label,
+)
 
 # Narrow enough for an 80-column terminal with whole `port@server` names: one table per
 # (rows, format, concurrency, endpoint) block, the block in the title; flags as one-letter marks
@@ -32,7 +43,8 @@ FLAG_MARKS = {
     "buffers-ahead": "B",
     "rate-unreached": "R",
     "memory-capped": "M",
-    "starved": "S",
+    "starved": "W",
+    "client-saturated": "S",
 }
 # Paced scenarios get a table of their own: what slow readers cost the server and the database.
 PACED_COLUMNS: tuple[str, ...] = (
@@ -71,14 +83,15 @@ def format_megabytes(stats: Stats | None) -> str:
     return f"{stats.median / 1e6:.1f}"
 
 
-def scenario_order(scenario: Scenario) -> tuple[float, int, str, int, int, int, str]:
-    # Ports side by side: one block per (read rate, rows, format, concurrency), endpoints and
-    # sources within; full speed first, then the rates fastest first.
+def scenario_order(scenario: Scenario) -> tuple[float, int, str, int, str, int, int, str]:
+    # Ports side by side: one block per (read rate, rows, format, concurrency, HTTP version),
+    # endpoints and sources within; full speed first, then the rates fastest first.
     return (
         -(scenario.read_rate or float("inf")),
         scenario.rows,
         scenario.format,
         scenario.concurrency,
+        scenario.http,
         ENDPOINTS.index(scenario.endpoint),
         SOURCES.index(scenario.source),
         scenario.contender,
@@ -174,7 +187,9 @@ def verdict_line(results: Results) -> str:
     scenarios = [
         s
         for s in results.scenarios
-        if s.total is not None and s.read_rate == results.base_read_rate
+        if s.total is not None
+        and s.read_rate == results.base_read_rate
+        and s.http == results.base_http
     ]
     if not scenarios:
         return "verdict: nothing was measured"
@@ -291,11 +306,14 @@ def not_offered_lines(results: Results) -> list[str]:
     never run, never a failure."""
     grouped: dict[tuple[str, str | None, str], list[str]] = {}
     for entry in results.not_offered:
-        grouped.setdefault((entry.layer, entry.source, entry.reason), []).append(entry.port)
+        # An HTTP version not spoken is the pair's, whatever its layer.
+        what = http_label(entry.http) if entry.http else entry.layer
+        name = entry.contender if entry.http else entry.port
+        grouped.setdefault((what, entry.source, entry.reason), []).append(name)
     return [
-        f"not offered, not run: {layer}{f' source={source}' if source else ''} on "
+        f"not offered, not run: {what}{f' source={source}' if source else ''} on "
         f"{', '.join(ports)} ({reason})"
-        for (layer, source, reason), ports in grouped.items()
+        for (what, source, reason), ports in grouped.items()
     ]
 
 
@@ -306,20 +324,24 @@ def print_summary(console: Console, results: Results, paths: Sequence[str] = ())
             console.print(line, style=style if number == 0 else None, markup=False, highlight=False)
     for line in baseline_lines(results):
         console.print(line, markup=False, highlight=False)
-    blocks: dict[tuple[float | None, int, str, int, str], list[Scenario]] = {}
+    console.print(f"load generator: {generator_text(results)}", markup=False, highlight=False)
+    blocks: dict[tuple[float | None, int, str, int, str, str], list[Scenario]] = {}
     for scenario in sorted(results.scenarios, key=scenario_order):
         block = (
             scenario.read_rate,
             scenario.rows,
             scenario.format,
             scenario.concurrency,
+            scenario.http,
             scenario.endpoint,
         )
         blocks.setdefault(block, []).append(scenario)
-    for (rate, rows, fmt, concurrency, endpoint), scenarios in blocks.items():
+    for (rate, rows, fmt, concurrency, http, endpoint), scenarios in blocks.items():
         title = f"/{endpoint}, {rows:,} rows, {fmt}, concurrency {concurrency}"
         if rate is not None:
             title += f", read at {format_rate(rate)}"
+        if http != DEFAULT_HTTP:
+            title += f", over {http_label(http)}"
         table = Table(
             *(COLUMNS if rate is None else PACED_COLUMNS),
             title=f"{title} (medians)",
@@ -344,8 +366,8 @@ def print_summary(console: Console, results: Results, paths: Sequence[str] = ())
         + (" / over the body floor (COPY writing the body)" if results.body_floor else "")
         + "; mem <1: below the 1 MiB step memory is measured in; "
         + "!: C client-bound, N noisy, F faster than the floor, E errors, B buffers ahead of "
-        + "its reader, R read rate not reached, M stopped at the memory cap, S a stream starved "
-        + "while others finished (reasons below)",
+        + "its reader, R read rate not reached, M stopped at the memory cap, W a stream starved "
+        + "(waited) while others finished, S client process saturated (reasons below)",
         markup=False,
         highlight=False,
     )

@@ -40,6 +40,11 @@ class Pair:
     def details(self) -> str:
         return ", ".join(filter(None, (self.port.details, self.server.details)))
 
+    @property
+    def http_versions(self) -> tuple[str, ...]:
+        """The HTTP versions this pair can be served over: its server's, whatever the port."""
+        return self.server.http_versions
+
     def gaps(self) -> Mapping[str, str]:
         """The contract points this pair cannot meet, with the reason (the server's)."""
         return self.server.gaps

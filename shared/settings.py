@@ -42,6 +42,9 @@ class Settings:
     shutdown_grace: float = 10.0
     # The library the rows are read through (shared/layers): one per server process.
     layer: str = "asyncpg"
+    # The HTTP version served beside HTTP/1.1 on the same port: "2" adds HTTP/2 in cleartext with
+    # prior knowledge (h2c) on a server that speaks it (shared/servers); "1.1", nothing more.
+    http: str = "1.1"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -85,6 +88,7 @@ ENV_NAMES: Mapping[str, str] = {
     "head_timeout": "STREAMBENCH_HEAD_TIMEOUT",
     "shutdown_grace": "STREAMBENCH_SHUTDOWN_GRACE",
     "layer": "STREAMBENCH_LAYER",
+    "http": "STREAMBENCH_HTTP",
 }
 
 

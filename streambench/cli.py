@@ -26,7 +26,9 @@ examples:
   streambench report --diff OLD/results.json NEW/results.json
   streambench serve aiohttp --port 8080     one framework port on http://127.0.0.1:8080
   streambench serve fastapi --server granian the FastAPI port on Granian
+  streambench serve starlette --server granian --http 2   ... also over HTTP/2 (h2c)
   streambench ports                         the registered ports, their servers and versions
+  streambench load-worker --master HOST:PORT a Locust worker for `compare --load locust`
 
 `streambench COMMAND --help` shows a command's options.
 """
@@ -61,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from compare import command as compare_command
 
-    from . import commands, report_command
+    from . import commands, load_worker, report_command
 
     parser = argparse.ArgumentParser(
         prog="streambench",
@@ -110,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
         "else asyncpg; `streambench ports` lists each port's layers)",
     )
     serve.add_argument(
+        "--http",
+        help="1.1 (the default), or 2: HTTP/2 in cleartext with prior knowledge (h2c) beside "
+        "HTTP/1.1 on the same port, on a server that speaks it (granian, hypercorn)",
+    )
+    serve.add_argument(
         "--host",
         default=SERVE_HOST,
         help=f"address to listen on (default: {SERVE_HOST}; 0.0.0.0 for every interface)",
@@ -139,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report_command.add_arguments(report)
     report.epilog = report_command.EPILOG
+
+    # The Locust engine's worker, for `compare --load locust` (compare/load/locust/).
+    worker = add("load-worker", load_worker.HELP, load_worker.run)
+    load_worker.add_arguments(worker)
     return parser
 
 

@@ -63,14 +63,14 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     from shared.database import database_problem
     from shared.layers import LayerUnavailable, choose_layer
     from shared.ports import PortUnavailable, load_port
-    from shared.servers import ServerUnavailable
+    from shared.servers import ServerUnavailable, check_http
     from shared.settings import redact_url
 
     from .preflight import announce_when_listening, print_line, require_free_port
 
     try:
         port = load_port(args.framework)
-        port.server(args.server)
+        check_http(port.server(args.server), args.http or settings.http)
         choose_layer(args.layer or settings.layer, port.layers, port.name)
     except (PortUnavailable, ServerUnavailable, LayerUnavailable) as error:
         print(f"streambench serve: {error}", file=sys.stderr)
@@ -81,6 +81,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         access_log=args.access_log or None,
         metrics=args.metrics or None,
         layer=args.layer,
+        http=args.http,
     )
     say = print_line("serve")
     assert settings.database_url is not None
@@ -127,7 +128,9 @@ def ports(args: argparse.Namespace, settings: Settings) -> int:
                 server = load_server(server_name)
             except ServerUnavailable:
                 continue
-            servers.append(f"{server.name} {server.version()}")
+            # HTTP/2 beside a server that speaks it (`compare --http 1.1,2`, `serve --http 2`).
+            versions = " (+HTTP/2)" if "2" in server.http_versions else ""
+            servers.append(f"{server.name} {server.version()}{versions}")
         framework = f"{descriptor.framework} {descriptor.framework_version()}"
         layers = ", ".join(descriptor.data_layers())
         table.add_row(name, framework, ", ".join(servers), layers, "[green]available[/]")

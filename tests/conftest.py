@@ -129,6 +129,19 @@ def pair_params(*, exclude: tuple[str, ...] = ()) -> list[Any]:
     return params
 
 
+def http2_pair_params() -> list[Any]:
+    """Every registered pair whose server speaks HTTP/2 (its descriptor says so), as test
+    parameters named `port@server`; a pair that cannot run here is skipped with the reason."""
+    params = []
+    for name, pair, reason in available_pairs():
+        if pair is None:
+            skip = pytest.mark.skip(reason=reason or "unavailable")
+            params.append(pytest.param(name, marks=[skip], id=name))
+        elif "2" in pair.http_versions:
+            params.append(pytest.param(name, id=name))
+    return params
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "port_name" in metafunc.fixturenames:
         metafunc.parametrize("port_name", pair_params())

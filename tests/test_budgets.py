@@ -62,7 +62,7 @@ def test_grammar(text, scope, figure, stat, op, limit, per_body) -> None:
     [
         ("ttfb 10ms", r"expected \[SCOPE\.\]FIGURE"),
         ("latency>10ms", "unknown figure 'latency'"),
-        ("flask.ttfb>1ms", "'flask' is no endpoint, source, format, data layer, port or read"),
+        ("flask.ttfb>1ms", "'flask' is no endpoint, source, format, data layer, port, read"),
         ("0MB/s.total>1s", "'0MB/s' is no endpoint"),
         ("ttfb>10MB", "a time takes ms, s or min"),
         ("memory>3parsecs", "a size takes"),

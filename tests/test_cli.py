@@ -150,3 +150,18 @@ def test_the_settings_options_read_alike_on_every_command() -> None:
     for option in SETTINGS_OPTIONS:
         said = {name: found[option] for name, found in helps.items() if option in found}
         assert len(set(said.values())) == 1, f"{option} is explained differently: {said}"
+
+
+def test_ports_say_which_servers_speak_http2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.servers import SERVERS, load_server
+    from streambench.cli import main
+
+    monkeypatch.setenv("COLUMNS", "400")  # one line a port: no cell wrapped
+    assert main(["ports"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for name in SERVERS:
+        server = load_server(name)
+        marked = f"{server.name} {server.version()} (+HTTP/2)"
+        assert (marked in text) == ("2" in server.http_versions), name

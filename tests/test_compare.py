@@ -114,6 +114,11 @@ def test_quick_run_times_good_ports_and_refuses_a_broken_one(
     assert results.settings["jwt_secret"] == "<set>"
 
 
+# Each client once, in the comparator's own process or in two worker processes whose streams
+# each send two requests in a row: the two ways a run's load is generated here, and both clients.
+GENERATORS = {"aiohttp": (2, 2), "httpx": (0, 1)}
+
+
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(
     "client_name", [pytest.param(c, id=f"{REFERENCE_PAIR}-{c}") for c in sorted(CLIENTS)]
@@ -127,21 +132,34 @@ def test_the_chosen_client_measures_and_is_calibrated_at_every_concurrency(
 ) -> None:
     server = servers.get(REFERENCE_PAIR)
     out = tmp_path / client_name
+    processes, per_stream = GENERATORS.get(client_name, (1, 1))
     argv = ["compare", "--target", f"ref={server.url}", "--client", client_name]
     argv += ["--rows", "200", "--concurrency", "1,3", "--endpoints", "chunked", "--repeats", "1"]
+    argv += ["--client-processes", str(processes), "--requests-per-stream", str(per_stream)]
     assert main([*argv, "--out", str(out)]) == 0
     printed = " ".join(capsys.readouterr().out.split())  # as one line, however it was wrapped
     results = Results.load(out / "results.json")
     assert results.matrix.client == client_name
     assert results.environment.client.startswith(f"{client_name} ")
+    assert (results.matrix.client_processes, results.matrix.requests_per_stream) == (
+        processes,
+        per_stream,
+    )
     ceilings = results.ceilings_for(200, "text")
     assert [(c.client, c.concurrency, c.total.count) for c in ceilings] == [
-        (client_name, 1, 1),
-        (client_name, 3, 3),
+        (client_name, 1, per_stream),
+        (client_name, 3, 3 * per_stream),
     ]
     assert {s.concurrency for s in results.scenarios} == {1, 3}
     for scenario in results.scenarios:
         assert scenario.errors == 0, scenario.error_examples
+        assert scenario.requests == scenario.concurrency * per_stream
+        client = scenario.client
+        assert client is not None
+        # Three streams over two processes keep both busy; one stream needs only one.
+        assert client.processes == max(1, min(processes, scenario.concurrency))
+        assert client.same_machine
+        assert client.cpu_share is not None
         if "client-bound" in scenario.flags:
             assert f"{client_name}'s own ceiling" in scenario.flag_reasons["client-bound"]
     assert f"{client_name} ceiling x1 " in printed
@@ -220,6 +238,9 @@ def test_target_without_metrics_has_no_server_figures(
         (["--read-rate", "5 mph"], "--read-rate: '5 mph': unknown unit 'mph'"),
         (["--memory-cap", "0"], "--memory-cap: 0 is below 1"),
         (["--client", "nope"], "--client: unknown client 'nope'; expected aiohttp, httpx\n"),
+        (["--client-processes", "-1"], "--client-processes: -1 is below 0"),
+        (["--requests-per-stream", "0"], "--requests-per-stream: 0 is below 1"),
+        (["--load", "locust", "--http", "1.1,2"], "--http: --load locust speaks HTTP/1.1 only"),
     ],
 )
 def test_option_errors(

@@ -234,13 +234,13 @@ def test_the_streams_side_by_side_round_trip(tmp_path: Path) -> None:
 
 
 def test_reads_a_file_written_before_the_streams_were_measured() -> None:
-    """Version 4 measured no streams side by side: `streams` is null, not made up from the
+    """Version 6 measured no streams side by side: `streams` is null, not made up from the
     first byte's samples."""
     data = sample_results().to_dict()
-    data["schema_version"] = 4
+    data["schema_version"] = 6
     for scenario in data["scenarios"]:
         del scenario["streams"]
     loaded = Results.from_dict(data)
-    assert loaded.schema_version == SCHEMA_VERSION == 5
+    assert loaded.schema_version == SCHEMA_VERSION == 7
     assert loaded.scenarios[0].streams is None
     assert loaded.scenarios[0].ttfb == sample_results().scenarios[0].ttfb

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from compare.client_load import ClientFigures
 from compare.report import (
     _format,
     render_diff_html,
@@ -664,6 +665,28 @@ def test_the_reports_name_the_client_and_its_ceiling_at_every_concurrency() -> N
     markdown = render_summary_markdown(results)
     assert "| client ceiling (aiohttp, from memory, x1) |" in markdown
     assert "x8 2.10 ms" in render_summary_html(results)
+
+
+def test_the_reports_name_the_load_generator_and_say_when_it_shared_the_machine() -> None:
+    results = fx.load()
+    assert dict(environment_items(results))["load generator"] == "the comparator's own process"
+    busy = ClientFigures(2, Stats.of([0.35, 0.9]), 1.75, ("here",), same_machine=True)
+    scenarios = tuple(dataclasses.replace(s, client=busy) for s in results.scenarios)
+    results = dataclasses.replace(
+        results,
+        scenarios=scenarios,
+        matrix=dataclasses.replace(results.matrix, load="processes", client_processes=2),
+    )
+    text = dict(environment_items(results))["load generator"]
+    assert text.startswith("2 client worker processes, started together; ")
+    assert "the busiest client process used 62%–62% of a core" in text
+    assert "client machine load 1.75–1.75" in text
+    assert "Client and servers shared this machine's" in text
+    elsewhere = ClientFigures(2, None, None, ("there",), same_machine=False)
+    apart = dataclasses.replace(
+        results, scenarios=tuple(dataclasses.replace(s, client=elsewhere) for s in scenarios)
+    )
+    assert "shared" not in dict(environment_items(apart))["load generator"]
 
 
 def test_a_diff_says_when_the_client_changed_but_not_that_its_ceiling_did() -> None:

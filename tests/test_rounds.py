@@ -7,17 +7,21 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from compare.clients import CLIENTS, open_client
 from compare.groups import Collected, Contender, _Bench, _run_cell
+from compare.load.base import LoadEngine, RoundSpec
+from compare.load.in_process import InProcessEngine
+from compare.load.processes import open_processes
 from compare.options import Cell, add_arguments, options_from_args
 from compare.results import ServerSource
 from compare.rounds import BYSTANDER_DELAY, Instruments, measure_round
 from compare.servers import Sample
+
+from .rawhttp import raw_server
 
 MB = 1_000_000
 CHUNK = b"x" * 65_536
@@ -44,41 +48,55 @@ class GrowingProbe:
         return Sample(None, None)
 
 
-@contextlib.asynccontextmanager
-async def endless_body() -> AsyncIterator[str]:
+def endless_body() -> contextlib.AbstractAsyncContextManager[str]:
     """Any request gets a 200 with a chunked body that never ends."""
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError):
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                if not head:
-                    return
-                writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-                while True:
-                    writer.write(b"%x\r\n%s\r\n" % (len(CHUNK), CHUNK))
-                    await writer.drain()
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        while True:
+            writer.write(b"%x\r\n%s\r\n" % (len(CHUNK), CHUNK))
+            await writer.drain()
 
-    server = await asyncio.start_server(answer, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.close()
+    return raw_server(answer)
 
 
-@pytest.mark.timeout(30)
-@pytest.mark.parametrize("client_name", sorted(CLIENTS))
-async def test_a_round_past_the_memory_cap_is_stopped_and_says_why(client_name: str) -> None:
+def small_body() -> contextlib.AbstractAsyncContextManager[str]:
+    """Any request gets a 200 with `object_id:1 \n`, one row of text, kept alive."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.readuntil(b"\r\n\r\n"):
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nobject_id:1 \n")
+            await writer.drain()
+
+    return raw_server(answer)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("client_name", "processes"), [*((name, 0) for name in sorted(CLIENTS)), ("aiohttp", 2)]
+)
+async def test_a_round_past_the_memory_cap_is_stopped_and_says_why(
+    client_name: str, processes: int
+) -> None:
+    """Stopped mid-round, the engine's workers must not answer the stopped round as if it were
+    the next one: the next round is measured whole."""
     cell = Cell("chunked", 1000, "text", 4, "cursor", 1 * MB)
-    async with (
-        endless_body() as url,
-        open_client(client_name, 8) as client,
-        open_client(client_name, 8, 65_536) as paced,
-    ):
+    async with contextlib.AsyncExitStack() as stack:
+        url = await stack.enter_async_context(endless_body())
+        client = await stack.enter_async_context(open_client(client_name, 8))
+        engine: LoadEngine
+        if processes:
+            engine = await stack.enter_async_context(open_processes(client_name, processes, 8))
+        else:
+            engine = InProcessEngine(client_name, 8)
+            stack.push_async_callback(engine.close)
         outcome = await measure_round(
-            cell, Instruments(client, paced), url, {}, {}, 10 * MB, GrowingProbe(10 * MB), 50 * MB
+            cell, Instruments(engine, client), url, {}, {}, 10 * MB, GrowingProbe(10 * MB), 50 * MB
         )
+        small = await stack.enter_async_context(small_body())
+        after = await engine.run(RoundSpec(small, {}, {}, "text", 1, 4, 13))
+    assert [r.error for r in after.requests] == [None] * 4
     assert outcome.round is None
     assert outcome.capped is not None
     assert "stopped at the memory cap" in outcome.capped
@@ -110,15 +128,16 @@ async def test_a_server_past_the_memory_cap_sits_out_the_rest_of_its_group() -> 
     async with (
         endless_body() as url,
         open_client("httpx", 8) as client,
-        open_client("httpx", 8, 65_536) as paced,
         httpx.AsyncClient() as control,
     ):
+        engine = InProcessEngine("httpx", 8)
         bench = _Bench(
-            [contender], Instruments(client, paced), control, options, {contender.name: url},
+            [contender], Instruments(engine, client), control, options, {contender.name: url},
             {contender.name: GrowingProbe(10 * MB)}, {}, collected, Quiet(),
         )  # fmt: skip
         for cell in (first, later):
             await _run_cell(cell, bench, 10 * MB)
+        await engine.close()
     stopped, skipped = collected[(contender.name, first)], collected[(contender.name, later)]
     assert stopped.capped is not None
     assert "stopped at the memory cap" in stopped.capped

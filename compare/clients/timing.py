@@ -17,7 +17,7 @@ from .base import MeasuringClient
 if TYPE_CHECKING:
     from ..load.base import ClientLoad
 
-__all__ = ["RequestTiming", "Round", "timed_request", "timed_round"]
+__all__ = ["BodyTimer", "RequestTiming", "Round", "timed_request", "timed_round"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,69 @@ class RequestTiming:
         return self.bytes / (self.total - self.ttfb)
 
 
+class BodyTimer:
+    """Times one request from its construction: headers, each body piece as it arrives, then the
+    verdict. Plain synchronous code, so that any reader drives it the same way: the asyncio
+    clients here and a load tool's greenlets in another process (compare/load/)."""
+
+    def __init__(self, format: str) -> None:
+        self.counter = RowCounter(format)
+        self.arrival: list[tuple[float, int]] = []
+        self.received = 0
+        self.chunks = 0
+        self.header_time: float | None = None
+        self.first: float | None = None
+        self.status: int | None = None
+        self.started = time.perf_counter()
+
+    def headers(self, status: int) -> None:
+        self.header_time = time.perf_counter() - self.started
+        self.status = status
+
+    def piece(self, piece: bytes) -> int:
+        """Counts a piece read from the body (an empty one is no piece); the bytes so far."""
+        if piece:
+            now = time.perf_counter() - self.started
+            if self.first is None:
+                self.first = now
+            self.received += len(piece)
+            self.chunks += 1
+            self.counter.feed(piece)
+            self.arrival.append((now, self.received))
+        return self.received
+
+    def failed(self, failure: BaseException) -> RequestTiming:
+        """The timing of a request the client raised on, `failure` named as its error."""
+        return self._timing(f"{type(failure).__name__}: {failure} after {self.received} bytes")
+
+    def finished(self, expected_rows: int, expected_bytes: int | None = None) -> RequestTiming:
+        """The timing of a body read to its end: wrong status, row count or (when given) byte
+        length make it a failed request."""
+        error = None
+        if self.status != 200:
+            error = f"status {self.status}"
+        elif self.counter.rows != expected_rows:
+            error = f"{self.counter.rows} rows, expected {expected_rows}"
+        elif expected_bytes is not None and self.received != expected_bytes:
+            error = f"{self.received} bytes, expected {expected_bytes}"
+        return self._timing(error)
+
+    def _timing(self, error: str | None) -> RequestTiming:
+        return RequestTiming(
+            ok=error is None,
+            error=error,
+            status=self.status,
+            headers=self.header_time,
+            ttfb=self.first,
+            total=time.perf_counter() - self.started,
+            bytes=self.received,
+            rows=self.counter.rows,
+            chunks=self.chunks,
+            arrival=self.arrival,
+            sent=self.started,
+        )
+
+
 async def timed_request(
     client: MeasuringClient,
     url: str,
@@ -64,61 +127,25 @@ async def timed_request(
     """One request read as it arrives, no faster than `read_rate` bytes per second when given;
     wrong status, row count or (when given) byte length make it a failed request. Counting bytes
     is free on the hot path; hashing them is not, and every body was hashed once at verification."""
-    counter = RowCounter(format)
     # Full speed reads without a pacer: nothing more per piece than counting it.
     pacer = Pacer(read_rate) if read_rate is not None else None
-    arrival: list[tuple[float, int]] = []
-    received = 0
-    chunks = 0
-    header_time: float | None = None
-    first: float | None = None
-    status: int | None = None
-    started = time.perf_counter()
+    timer = BodyTimer(format)
     try:
         async with client.stream(url, params, headers) as response:
-            header_time = time.perf_counter() - started
-            status = response.status
+            timer.headers(response.status)
             async for piece in response.pieces:
-                if not piece:
-                    continue
-                now = time.perf_counter() - started
-                if first is None:
-                    first = now
-                received += len(piece)
-                chunks += 1
-                counter.feed(piece)
-                arrival.append((now, received))
-                if pacer is not None:
+                received = timer.piece(piece)
+                if pacer is not None and piece:
                     await pacer.wait(received)
     except client.errors as failure:
-        error: str | None = f"{type(failure).__name__}: {failure} after {received} bytes"
-    else:
-        error = None
-        if status != 200:
-            error = f"status {status}"
-        elif counter.rows != expected_rows:
-            error = f"{counter.rows} rows, expected {expected_rows}"
-        elif expected_bytes is not None and received != expected_bytes:
-            error = f"{received} bytes, expected {expected_bytes}"
-    total = time.perf_counter() - started
-    return RequestTiming(
-        ok=error is None,
-        error=error,
-        status=status,
-        headers=header_time,
-        ttfb=first,
-        total=total,
-        bytes=received,
-        rows=counter.rows,
-        chunks=chunks,
-        arrival=arrival,
-        sent=started,
-    )
+        return timer.failed(failure)
+    return timer.finished(expected_rows, expected_bytes)
 
 
 @dataclass(frozen=True)
 class Round:
-    """`concurrency` simultaneous requests, and the wall time from the first start to the last end;
+    """`concurrency` simultaneous streams of requests, and the wall time from the first start to
+    the last end;
     `load`, what sending them cost the client side, when the engine measured it."""
 
     requests: list[RequestTiming]
@@ -136,14 +163,21 @@ async def timed_round(
     concurrency: int,
     expected_bytes: int | None = None,
     read_rate: float | None = None,
+    requests_per_stream: int = 1,
 ) -> Round:
-    started = time.perf_counter()
-    requests = await asyncio.gather(
-        *(
-            timed_request(
+    """`concurrency` streams that start together, each sending `requests_per_stream` requests one
+    after another (a closed loop, as wrk keeps its connections busy): with one, every request of
+    the round starts at once; with more, most of them meet a server already serving the others,
+    as in a steady load."""
+
+    async def stream() -> list[RequestTiming]:
+        return [
+            await timed_request(
                 client, url, params, headers, format, expected_rows, expected_bytes, read_rate
             )
-            for _ in range(concurrency)
-        )
-    )
-    return Round(list(requests), time.perf_counter() - started)
+            for _ in range(requests_per_stream)
+        ]
+
+    started = time.perf_counter()
+    streams = await asyncio.gather(*(stream() for _ in range(concurrency)))
+    return Round([r for sent in streams for r in sent], time.perf_counter() - started)

@@ -8,24 +8,33 @@ own workers, possibly on other machines. The comparator sees one `Round` whichev
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from ..clients import Round
 
-__all__ = ["ClientLoad", "LoadEngine", "RoundSpec", "saturated_share"]
-
-# A load generator process busier than this share of a core over a round is itself a bottleneck:
-# the round may have measured it rather than the server.
-CLIENT_SATURATED_SHARE = 0.8
+__all__ = [
+    "ClientLoad",
+    "LoadEngine",
+    "RoundSpec",
+    "machine_load",
+    "serves_here",
+    "this_host",
+]
 
 
 @dataclass(frozen=True)
 class RoundSpec:
     """One round: `concurrency` simultaneous GETs of `url` with `params` and `headers`, each read
     to the end (no faster than `read_rate` bytes per second when given) and counted: `rows` rows
-    of `format`, and `expected_bytes` bytes when given, or the request failed."""
+    of `format`, and `expected_bytes` bytes when given, or the request failed. Each stream sends
+    `requests_per_stream` requests one after another. Over `http` "2" the requests are streams
+    of one HTTP/2 connection per client process."""
 
     url: str
     params: Mapping[str, str]
@@ -35,6 +44,8 @@ class RoundSpec:
     concurrency: int
     expected_bytes: int | None = None
     read_rate: float | None = None
+    requests_per_stream: int = 1
+    http: str = "1.1"
 
 
 @dataclass(frozen=True)
@@ -58,17 +69,12 @@ class ClientLoad:
         return max(self.cpu_seconds) / seconds
 
 
-def saturated_share(load: ClientLoad | None, seconds: float) -> float | None:
-    """The busiest process's share of a core, when it passed CLIENT_SATURATED_SHARE."""
-    share = None if load is None else load.busiest_share(seconds)
-    return share if share is not None and share > CLIENT_SATURATED_SHARE else None
-
-
 class LoadEngine(Protocol):
     """Sends rounds. `describe()` names it for the environment block (engine, client, processes,
     hosts); `close()` stops whatever it started."""
 
     name: str
+    client: str  # what reads the bodies, as ceilings and flags name it ("aiohttp")
 
     async def run(self, spec: RoundSpec) -> Round:
         """The round, its `load` filled in when the engine measures its own cost."""
@@ -76,3 +82,27 @@ class LoadEngine(Protocol):
     def describe(self) -> str: ...
 
     async def close(self) -> None: ...
+
+
+def this_host() -> str:
+    return socket.gethostname()
+
+
+def machine_load() -> float | None:
+    """This machine's one-minute load average, where the platform has one."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def serves_here(url: str) -> bool:
+    """Whether the server at `url` runs on this machine as far as its address tells: loopback,
+    or this host's own name."""
+    host = urlsplit(url).hostname or ""
+    if host in ("localhost", this_host()):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -6,7 +6,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ..read_rates import format_rate
-from ..results import DEFAULT_SOURCE, ENDPOINTS, SOURCES, PortResult, Results, Scenario
+from ..results import (
+    DEFAULT_HTTP,
+    DEFAULT_SOURCE,
+    ENDPOINTS,
+    SOURCES,
+    PortResult,
+    Results,
+    Scenario,
+    http_label,
+)
 from . import _format
 
 
@@ -29,6 +38,8 @@ class View:
         """The view of a run's scenarios at its fastest read rate (compare/report/slow_readers.py
         shows the others)."""
         results = results.at_read_rate(results.base_read_rate)
+        # One HTTP version: the others are set beside it in their own section (http_versions.py).
+        results = results.at_http(results.base_http)
         formats = results.matrix.formats or tuple(sorted({s.format for s in results.scenarios}))
         fmt = formats[0] if formats else "text"
         levels = sorted({s.concurrency for s in results.scenarios} or {1})
@@ -155,6 +166,8 @@ def scenario_label(scenario: Scenario, *, with_port: bool = True) -> str:
     if scenario.read_rate is not None:
         # The same cell read at another rate is another scenario: the label must tell them apart.
         parts.append(f"read at {format_rate(scenario.read_rate)}")
+    if scenario.http != DEFAULT_HTTP:
+        parts.append(f"over {http_label(scenario.http)}")
     return ", ".join(parts)
 
 
@@ -163,17 +176,24 @@ def ceiling_text(results: Results) -> str:
     total per request, reading the same bytes from memory as many at a time."""
     if not results.client_ceiling:
         return "not measured"
-    bodies = dict.fromkeys((c.rows, c.format) for c in results.client_ceiling)
-    parts = [
-        f"{_format.rows(rows)} rows {fmt}: "
-        + ", ".join(
-            f"x{c.concurrency} {_format.seconds(c.total.median)}"
-            for c in results.ceilings_for(rows, fmt)
+    texts = []
+    for http in dict.fromkeys(c.http for c in results.client_ceiling):
+        measured = [c for c in results.client_ceiling if c.http == http]
+        bodies = dict.fromkeys((c.rows, c.format) for c in measured)
+        parts = [
+            f"{_format.rows(rows)} rows {fmt}: "
+            + ", ".join(
+                f"x{c.concurrency} {_format.seconds(c.total.median)}"
+                for c in results.ceilings_for(rows, fmt, http)
+            )
+            for rows, fmt in bodies
+        ]
+        over = "" if http == DEFAULT_HTTP else f" over {http_label(http)}"
+        texts.append(
+            f"{measured[0].client}{over} reading the same bytes from memory, median per "
+            "request; " + "; ".join(parts)
         )
-        for rows, fmt in bodies
-    ]
-    client = results.client_ceiling[0].client
-    return f"{client} reading the same bytes from memory, median per request; " + "; ".join(parts)
+    return ". ".join(texts)
 
 
 def environment_items(results: Results) -> list[tuple[str, str]]:
@@ -219,6 +239,7 @@ def environment_items(results: Results) -> list[tuple[str, str]]:
         ("machine", machine),
         ("python", env.python),
         ("client", env.client),
+        ("load generator", generator_text(results)),
         ("client ceiling", ceiling_text(results)),
         (
             "libraries",
@@ -232,6 +253,39 @@ def environment_items(results: Results) -> list[tuple[str, str]]:
         ("load", load_text(results)),
         ("matrix", matrix_text),
     ]
+
+
+def generator_text(results: Results) -> str:
+    """What sent the rounds, what that cost it, and whether it shared the servers' machine."""
+    matrix = results.matrix
+    if matrix.load == "in-process" or (matrix.client_processes == 0 and matrix.load == "processes"):
+        what = "the comparator's own process"
+    elif matrix.load == "processes":
+        count = matrix.client_processes
+        what = (
+            f"{count} client worker processes, started together"
+            if count > 1
+            else "1 client worker process"
+        )
+    else:
+        what = matrix.load
+    figures = [s.client for s in results.scenarios if s.client is not None]
+    shares = [f.cpu_share.median for f in figures if f.cpu_share is not None]
+    if shares:
+        what += (
+            f"; the busiest client process used {min(shares):.0%}–{max(shares):.0%} of a core "
+            "over a median round"
+        )
+    loads = [f.load for f in figures if f.load is not None]
+    if loads:
+        what += f"; client machine load {min(loads):.2f}–{max(loads):.2f}"
+    if any(f.same_machine for f in figures):
+        cores = f"{results.environment.cpu_count} CPUs" if results.environment.cpu_count else "CPUs"
+        what += (
+            f". Client and servers shared this machine's {cores}: what the client used, the "
+            "servers and the database could not"
+        )
+    return what
 
 
 def load_text(results: Results) -> str:

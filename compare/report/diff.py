@@ -138,14 +138,18 @@ def _load(results: Results, scenario: Scenario) -> float | None:
     return sum(loads) / len(loads) if loads else None
 
 
-ScenarioKey = tuple[str, str, str, int, str, int, float | None]
+ScenarioKey = tuple[str, str, str, int, str, int, float | None, str]
 
 
-def key_order(key: ScenarioKey) -> tuple[str, str, str, int, str, int, bool, float]:
+def key_order(key: ScenarioKey) -> tuple[str, str, str, int, str, int, bool, float, str]:
     """Scenario keys in a stable order: their cell, then full speed before the set read rates,
-    fastest first (None, full speed, has no order against a number of its own)."""
-    contender, endpoint, source, rows, fmt, concurrency, rate = key
-    return (contender, endpoint, source, rows, fmt, concurrency, rate is not None, -(rate or 0.0))
+    fastest first (None, full speed, has no order against a number of its own), then HTTP/1.1
+    before HTTP/2."""
+    contender, endpoint, source, rows, fmt, concurrency, rate, http = key
+    return (
+        contender, endpoint, source, rows, fmt, concurrency, rate is not None, -(rate or 0.0),
+        http,
+    )  # fmt: skip
 
 
 def changes(old: Results, new: Results) -> list[Change]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..analysis import CLIENT_BOUND_FACTOR, NOISY_MAX_OVER_MIN, NOISY_P95_OVER_MEDIAN, below_floor
+from ..client_load import CLIENT_SATURATED_SHARE
 from ..results import Scenario, Stats
 from .context import View, scenario_label
 from .svg import Chart, Point
@@ -57,6 +58,10 @@ FLAG_MEANINGS: dict[str, str] = {
     "memory-capped": (
         "its server's resident memory passed the run's cap, so its rounds were stopped there: "
         "its figures cover only the rounds before, if any"
+    ),
+    "client-saturated": (
+        f"a load generator process used more than {CLIENT_SATURATED_SHARE:.0%} of a core over "
+        "the median round: the generator may have set the pace, whatever its ceiling says"
     ),
 }
 

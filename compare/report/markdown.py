@@ -39,6 +39,9 @@ def render_page_markdown(page: Page) -> str:
     if page.layers is not None:
         # An answer too: open, not folded away like the figures further down.
         out += [f"## {page.layers.heading}", "", *figure_body(page.layers), ""]
+    if page.http is not None:
+        # An answer of its own, open like the layers table.
+        out += [f"## {page.http.heading}", "", *figure_body(page.http), ""]
     if page.slow_readers is not None:
         out += render_slow_readers(page.slow_readers)
     if page.not_offered is not None:

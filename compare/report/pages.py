@@ -8,13 +8,14 @@ from dataclasses import dataclass
 
 from shared.layers import DEFAULT_LAYER
 
-from ..results import ENDPOINTS, SOURCES, Check, PortResult, Results, Scenario, Stats
+from ..results import ENDPOINTS, SOURCES, Check, PortResult, Results, Scenario, Stats, http_label
 from . import _format
 from ._format import Kind
 from .context import View, environment_items
 from .figure import Figure, Note, Table, with_below_floor
 from .figures import build_figures, sources_figure
 from .high_concurrency import HighConcurrency, high_concurrency
+from .http_versions import http_figure
 from .layers import layers_figure
 from .slow_readers import SlowReaders, slow_readers
 from .verdict import NOISE_RULE, clearly_different, size_resolved
@@ -48,13 +49,16 @@ class Page:
     # What more streams at once do, when more than one concurrency ran
     # (compare/report/high_concurrency.py).
     high_concurrency: HighConcurrency | None = None
+    # HTTP/1.1 against HTTP/2, when the run measured both (compare/report/http_versions.py).
+    http: Figure | None = None
 
     @property
     def every_figure(self) -> tuple[Figure, ...]:
         """Every figure on the page, wherever it sits: the charts to write out."""
         slow = self.slow_readers.figures if self.slow_readers else ()
         crowded = self.high_concurrency.figures if self.high_concurrency else ()
-        return (*self.figures, *([self.layers] if self.layers else []), *slow, *crowded)
+        extra = [f for f in (self.layers, self.http) if f is not None]
+        return (*self.figures, *extra, *slow, *crowded)
 
 
 def summary_page(results: Results) -> Page:
@@ -85,6 +89,7 @@ def summary_page(results: Results) -> Page:
         layers=layers_figure(view) if ports else None,
         slow_readers=slow_readers(results, ports, "summary-"),
         high_concurrency=high_concurrency(results, ports, "summary-") if ports else None,
+        http=http_figure(results, ports, "summary-") if ports else None,
     )
 
 
@@ -139,12 +144,14 @@ def port_page(results: Results, port: PortResult) -> Page:
         high_concurrency=high_concurrency(results, [port.contender], f"{port.contender}-")
         if timed
         else None,
+        http=http_figure(results, [port.contender], f"{port.contender}-") if timed else None,
     )
 
 
 NOT_OFFERED_CAPTION = (
-    "What a data layer does not offer (no COPY through an ORM) or a port cannot serve (an ORM "
-    "of another framework's): left out of the run, never run and never counted as a failure."
+    "What a data layer does not offer (no COPY through an ORM), a port cannot serve (an ORM "
+    "of another framework's) or a server does not speak (HTTP/2 on uvicorn): left out of the "
+    "run, never run and never counted as a failure."
 )
 
 
@@ -153,7 +160,11 @@ def not_offered_table(results: Results, contender: str | None = None) -> Table |
     rows = tuple(
         (
             entry.contender,
-            f"source={entry.source}" if entry.source else "every source",
+            f"over {http_label(entry.http)}"
+            if entry.http
+            else f"source={entry.source}"
+            if entry.source
+            else "every source",
             entry.reason,
         )
         for entry in results.not_offered

@@ -45,6 +45,7 @@ class SlowReaders:
 def slow_readers(results: Results, contenders: Sequence[str], prefix: str) -> SlowReaders | None:
     """The section for `contenders` (every timed one on the summary, one on its page), or None
     for a run read at full speed only."""
+    results = results.at_http(results.base_http)  # as every section but HTTP/1.1 against HTTP/2
     view = View.of(results)
     cell = _cell(results, view, contenders)
     if cell is None:

@@ -28,6 +28,7 @@ SERVER = ServerDescriptor(
     interface="asgi",
     serve="shared.servers.granian:serve",
     details="Rust HTTP/1.1, one embedded worker, uvloop",
+    http_versions=("1.1", "2"),
     gaps={
         **COMMON_GAPS,
         "huge-heads": "a head beyond its own limits (a buffer of tens of KiB, 100 fields) is "
@@ -80,7 +81,9 @@ def serve(app_factory: Callable[[], Any], settings: Settings, host: str, port: i
         address=host,
         port=port,
         interface=Interfaces.ASGI,
-        http=HTTPModes.http1,
+        # HTTP/2 asked for: its `auto` mode, which takes the h2c preface on the same plain socket
+        # and HTTP/1.1 otherwise (its `2` would refuse the comparator's HTTP/1.1 health checks).
+        http=HTTPModes.auto if settings.http == "2" else HTTPModes.http1,
         # The contract's head timeout (Granian's default is 30 s), in milliseconds: it also
         # closes a silent new connection and an idle kept-alive one.
         http1_settings=HTTP1Settings(header_read_timeout=math.ceil(settings.head_timeout * 1000)),

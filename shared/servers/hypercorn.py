@@ -20,6 +20,10 @@ SERVER = ServerDescriptor(
     serve="shared.servers.hypercorn:serve",
     details="h11, asyncio worker on uvloop",
     gaps=COMMON_GAPS,
+    # Its h11 protocol hands a connection that opens with the HTTP/2 preface to its h2 protocol
+    # (`H2ProtocolAssumedError`, hypercorn/protocol/h11.py): h2c with prior knowledge on the same
+    # plain socket, whatever `settings.http` says, so there is nothing to switch on.
+    http_versions=("1.1", "2"),
 )
 
 

@@ -35,6 +35,13 @@ COMMON_GAPS: Mapping[str, str] = {
     "disconnected' line; nothing leaks",
 }
 
+# The HTTP versions a run or `streambench serve --http` can ask a server for: HTTP/1.1, which every
+# server speaks, and HTTP/2 in cleartext with prior knowledge (h2c), served on the same port as
+# HTTP/1.1 so that health checks, verification and /metrics go on over HTTP/1.1. Cleartext, not
+# TLS with ALPN: on loopback encryption would be a cost of its own in every figure, and both
+# servers that speak HTTP/2 here take the h2c preface on a plain socket.
+HTTP_VERSIONS: tuple[str, ...] = ("1.1", "2")
+
 Serve = Callable[[Callable[[], Any], Settings, str, int], None]
 
 # Every server's listen backlog: connections the kernel completes and queues before the server
@@ -61,6 +68,8 @@ class ServerDescriptor:
     runs it until SIGTERM or SIGINT, then lets in-flight responses finish (up to the contract's
     `shutdown_grace`). `gaps` names each contract point this server cannot meet, with the
     reason: verification reports it as a warning, and the tests expect (strictly) the failure.
+    `http_versions` are the versions it can serve (`HTTP_VERSIONS`); its `serve` reads the one
+    asked for from `settings.http`.
     """
 
     name: str
@@ -69,11 +78,13 @@ class ServerDescriptor:
     serve: str
     details: str = ""
     gaps: Mapping[str, str] = field(default_factory=dict)
+    http_versions: tuple[str, ...] = ("1.1",)
 
     def version(self) -> str:
         return installed_version(self.distribution)
 
     def run(self, app_factory: Callable[[], Any], settings: Settings, host: str, port: int) -> None:
+        check_http(self, settings.http)
         serve: Serve = import_string(self.serve)
         serve(app_factory, settings, host, port)
 
@@ -96,6 +107,17 @@ def load_server(name: str) -> ServerDescriptor:
     if descriptor.version() == "not installed":
         raise ServerUnavailable(f"server {name!r} needs {descriptor.distribution!r}, not installed")
     return descriptor
+
+
+def check_http(server: ServerDescriptor, http: str) -> None:
+    """ServerUnavailable, in one line naming the choices, unless `server` can serve `http`."""
+    if http not in HTTP_VERSIONS:
+        raise ServerUnavailable(f"no HTTP version {http!r}; choose from {', '.join(HTTP_VERSIONS)}")
+    if http not in server.http_versions:
+        raise ServerUnavailable(
+            f"server {server.name!r} does not speak HTTP/{http}; it serves "
+            + ", ".join(f"HTTP/{v}" for v in server.http_versions)
+        )
 
 
 def servers_for(interface: Interface) -> list[str]:
