@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from compare.client_load import ClientFigures
 from compare.report import (
     render_port_html,
     render_port_markdown,
@@ -182,12 +183,29 @@ def test_the_table_shows_every_figure_and_a_dash_where_none_was_measured(
     theirs = rows[3]
     assert theirs["open files at peak"] == "25"
     old = rows[2]
-    for column in ("p99", "open files at peak", "spread", "starved"):
+    for column in ("p99", "open files at peak", "spread", "starved", "client CPU"):
         assert old[column] == DASH, column
     # Its median and p95 first byte were measured before version 5 too.
     assert old["first byte p50"] != DASH
     buffered = _table(_section(results), "standard")
     assert {r["starved"] for r in buffered if r["contender"] == first} == {"n/a (buffered)"}
+
+
+def test_the_client_cpu_stands_beside_the_server_figures(crowded: Results) -> None:
+    busy = ClientFigures(2, Stats.of([0.4, 0.86]), 1.2, ("here",), same_machine=True)
+    one = ClientFigures(1, Stats.of([0.25]), 1.2, ("here",), same_machine=True)
+    results = dataclasses.replace(
+        crowded,
+        scenarios=tuple(
+            dataclasses.replace(s, client=busy if s.concurrency > 1 else one)
+            for s in crowded.scenarios
+        ),
+    )
+    rows = _table(_section(results), "chunked")
+    assert {r["concurrency"]: r["client CPU"] for r in rows} == {
+        "1": "25%",
+        "4": "63% of 2 processes",
+    }
 
 
 def test_a_starved_stream_is_flagged_beside_the_chart(crowded: Results) -> None:

@@ -153,6 +153,7 @@ def _figure(
         "spread",
         "starved",
         "errors",
+        "client CPU",
         "flags",
     )
     return Figure(
@@ -238,8 +239,19 @@ def _row(scenario: Scenario, several: bool) -> tuple[str, ...]:
         else _format.ratio(streams.spread.median),
         _starved(scenario),
         f"{scenario.errors} of {scenario.requests}" if scenario.errors else "0",
+        _client_cpu(scenario),
         flag_names(scenario),
     )
+
+
+def _client_cpu(scenario: Scenario) -> str:
+    """The busiest load generator process's share of a core over the median round, and how
+    many processes sent the requests: next to the server's figures, what the client spent."""
+    client = scenario.client
+    if client is None or client.cpu_share is None:
+        return MISSING
+    processes = f" of {client.processes} processes" if client.processes > 1 else ""
+    return f"{client.cpu_share.median:.0%}{processes}"
 
 
 def _starved(scenario: Scenario) -> str:
