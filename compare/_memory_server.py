@@ -18,6 +18,11 @@ _HEAD = (
     b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
     b"Transfer-Encoding: chunked\r\n\r\n"
 )
+# A body with a `<key>.encoding` file is sent with that Content-Encoding.
+_CODED_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+    b"Content-Encoding: %s\r\nTransfer-Encoding: chunked\r\n\r\n"
+)
 _NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
 
 
@@ -38,15 +43,18 @@ def framed_chunks(body: bytes, sizes: list[int]) -> list[bytes]:
 class _Bodies:
     def __init__(self, folder: Path) -> None:
         self._folder = folder
-        self._cache: dict[str, list[bytes]] = {}
+        self._cache: dict[str, tuple[bytes, list[bytes]]] = {}
 
-    def get(self, key: str) -> list[bytes] | None:
+    def get(self, key: str) -> tuple[bytes, list[bytes]] | None:
+        """The head and the framed chunks for `key`."""
         if key not in self._cache:
             body_path = self._folder / f"{key}.body"
             if not key.isidentifier() or not body_path.exists():
                 return None
             sizes = json.loads((self._folder / f"{key}.chunks").read_text())
-            self._cache[key] = framed_chunks(body_path.read_bytes(), sizes)
+            coding = self._folder / f"{key}.encoding"
+            head = _CODED_HEAD % coding.read_bytes().strip() if coding.exists() else _HEAD
+            self._cache[key] = (head, framed_chunks(body_path.read_bytes(), sizes))
         return self._cache[key]
 
 
@@ -60,12 +68,13 @@ async def _serve_connection(
             except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
                 return
             path = head.split(b" ", 2)[1].decode("latin-1")
-            frames = bodies.get(path.lstrip("/").split("?", 1)[0])
-            if frames is None:
+            found = bodies.get(path.lstrip("/").split("?", 1)[0])
+            if found is None:
                 writer.write(_NOT_FOUND)
                 await writer.drain()
                 continue
-            writer.write(_HEAD)
+            head, frames = found
+            writer.write(head)
             for frame in frames:
                 writer.write(frame)
                 await writer.drain()

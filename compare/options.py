@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from shared.compression import CODINGS, IDENTITY
 from shared.encoders import FORMATS
 from shared.layers import DEFAULT_LAYER, SHARED_LAYERS, LayerSpec
 
@@ -22,9 +23,19 @@ from .layers import LayerError, LocalContender, chosen_layers, plan_contenders
 from .load.engines import DEFAULT_ENGINE
 from .load.processes import default_client_processes
 from .read_rates import ReadRateError, format_rate, parse_read_rates
-from .results import DEFAULT_SOURCE, ENDPOINTS, SOURCES, Endpoint, NotOffered, Source
+from .results import (
+    DEFAULT_SOURCE,
+    ENDPOINTS,
+    NO_COMPRESSION,
+    SOURCES,
+    Endpoint,
+    NotOffered,
+    Source,
+)
 
 DEFAULT_ROWS = (10_000, 100_000, 500_000)
+# The content codings a cell may ask for (`Accept-Encoding`); `none` asks for identity.
+COMPRESSIONS: tuple[str, ...] = (NO_COMPRESSION, *CODINGS)
 DEFAULT_FORMATS = ("text",)
 # Every way of reading the rows that holds a connection per request, on both endpoints: which
 # one to use is the question the default run answers. `keyset` (a query per batch) is asked
@@ -97,6 +108,8 @@ class CompareOptions:
     client_processes: int = 1
     # Requests each stream of a round sends one after another (1: all start together).
     requests_per_stream: int = 1
+    # The content codings each cell is asked in (--compression), `none` first when given.
+    compression: tuple[str, ...] = (NO_COMPRESSION,)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -117,6 +130,14 @@ class Cell:
     concurrency: int
     source: Source = "fetch"
     read_rate: float | None = None  # bytes per second each request is read at; None: max
+    compression: str = NO_COMPRESSION  # the content coding asked for; `none`: identity
+
+    def headers(self) -> dict[str, str]:
+        """The request headers the cell itself sets. `Accept-Encoding` always: both clients
+        would otherwise send their own default (httpx `gzip, deflate, zstd`, aiohttp `gzip,
+        deflate`), and an uncompressed cell must ask for identity in so many words."""
+        coding = IDENTITY if self.compression == NO_COMPRESSION else self.compression
+        return {"Accept-Encoding": coding}
 
     def params(self, batch: int) -> dict[str, str]:
         """The query string. `source` only when it is not the endpoint's default, so a port that
@@ -131,6 +152,8 @@ class Cell:
         label = (
             f"{self.endpoint}/{self.source} {self.rows:,} rows {self.format} x{self.concurrency}"
         )
+        if self.compression != NO_COMPRESSION:
+            label = f"{label} {self.compression}"
         return label if self.read_rate is None else f"{label} at {format_rate(self.read_rate)}"
 
 
@@ -237,6 +260,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: 1, every request of a round starts together: a burst). More measure a "
         "steady load: most requests meet a server already serving the others",
     )
+    parser.add_argument(
+        "--compression",
+        help=f"comma list of content codings each scenario is asked in, {', '.join(COMPRESSIONS)} "
+        f"(default: {NO_COMPRESSION}); sent as Accept-Encoding, bodies decoded as they are read",
+    )
     parser.add_argument("--out", type=Path, help="results folder (default: reports/<UTC time>/)")
     parser.add_argument(
         "--fail-if",
@@ -315,6 +343,9 @@ def options_from_args(
     requests_per_stream = 1
     if getattr(args, "requests_per_stream", None) is not None:
         requests_per_stream = _integer(args.requests_per_stream, "--requests-per-stream", 1)
+    compression: tuple[str, ...] = (NO_COMPRESSION,)
+    if getattr(args, "compression", None) is not None:
+        compression = _chosen(args.compression, "--compression", "coding", COMPRESSIONS)
     own = port_layers or {}
     layers, contenders, not_offered = _layers(
         args, ports, own, sources or tuple(DEFAULT_SOURCE[e] for e in endpoints)
@@ -350,6 +381,7 @@ def options_from_args(
         client=client,
         client_processes=client_processes,
         requests_per_stream=requests_per_stream,
+        compression=compression,
     )
 
 
@@ -469,10 +501,11 @@ def plan(options: CompareOptions) -> tuple[list[Cell], str]:
                     skipped.append(f"{rows:,} rows x {concurrency}")
                     continue
                 cells.extend(
-                    Cell(endpoint, rows, format, concurrency, source, rate)
+                    Cell(endpoint, rows, format, concurrency, source, rate, compression)
                     for rate in options.read_rates
                     for endpoint in options.endpoints
                     for source in (options.sources or (DEFAULT_SOURCE[endpoint],))
+                    for compression in options.compression
                 )
     processes = (
         "one server process per contender for every scenario, in rising order of the memory a "
@@ -491,6 +524,11 @@ def plan(options: CompareOptions) -> tuple[list[Cell], str]:
         notes.append(
             f"each stream of a round sends {options.requests_per_stream} requests one after "
             "another (a closed loop)"
+        )
+    if options.compression != (NO_COMPRESSION,):
+        notes.append(
+            f"bodies asked for in {', '.join(options.compression)} (Accept-Encoding), decoded "
+            "as they are read: totals include the client's decoding"
         )
     paced = [format_rate(rate) for rate in options.read_rates if rate is not None]
     if paced:

@@ -60,7 +60,7 @@ def estimate_work(options: CompareOptions, cells: Sequence[Cell]) -> float:
         for _ in options.formats:
             work += reference_cost(rows) + 2 * floor_cost(options, rows)
             work += contenders * verify_cost(rows)
-    for rows, _, concurrency in calibrations(cells):
+    for rows, _, concurrency, _ in calibrations(cells):
         work += ceiling_cost(options, rows, concurrency) * options.requests_per_stream
     for cell in cells:
         # A contender whose layer does not offer the cell's source sits it out.
@@ -72,10 +72,10 @@ def estimate_work(options: CompareOptions, cells: Sequence[Cell]) -> float:
     return work
 
 
-def calibrations(cells: Sequence[Cell]) -> list[tuple[int, str, int]]:
-    """Every (rows, format, concurrency) the matrix measures: the client's ceiling is measured at
-    each, the same bytes as many at a time as the scenarios read them."""
-    return sorted({(cell.rows, cell.format, cell.concurrency) for cell in cells})
+def calibrations(cells: Sequence[Cell]) -> list[tuple[int, str, int, str]]:
+    """Every (rows, format, concurrency, compression) the matrix measures: the client's ceiling
+    is measured at each, the same bytes as many at a time as the scenarios read them."""
+    return sorted({(cell.rows, cell.format, cell.concurrency, cell.compression) for cell in cells})
 
 
 async def run_compare(
@@ -117,8 +117,9 @@ async def run_compare(
             progress.begin("computing expected bodies")
             with stopwatch.phase("expected bodies"):
                 reference = await build_reference(
-                    database, options.rows, options.formats, options.batch, Path(scratch)
-                )
+                    database, options.rows, options.formats, options.batch, Path(scratch),
+                    options.compression,
+                )  # fmt: skip
             progress.advance(sum(map(reference_cost, options.rows)) * len(options.formats))
             progress.begin("COPY floors")
             with stopwatch.phase("floors"):
@@ -144,14 +145,14 @@ async def run_compare(
                     verify = functools.partial(
                         _verify, client=control, reference=reference, options=options,
                         settings=server_settings, log_dir=log_dir, auth_header=auth_header,
-                        routes=routes,
+                        routes=routes, compression=options.compression,
                     )  # fmt: skip
                     work = sum(map(verify_cost, options.rows)) * len(options.formats)
                     await _verify_all(contenders, verify, work, progress)
                 timed = [c for c in contenders if c.verification and c.verification.passed]
                 floor_of = {(f.rows, f.format): f for f in floors}
                 body_floor_of = {(f.rows, f.format): f for f in body_floors}
-                ceiling_of = {(c.rows, c.format, c.concurrency): c for c in ceilings}
+                ceiling_of = {(c.rows, c.format, c.concurrency, c.compression): c for c in ceilings}
                 scenarios: list[Scenario] = []
                 engine_described = engine.describe()
                 try:
@@ -169,7 +170,8 @@ async def run_compare(
                                             options, floor_of.get((cell.rows, cell.format)),
                                             body_floor_of.get((cell.rows, cell.format)),
                                             ceiling_of.get(
-                                                (cell.rows, cell.format, cell.concurrency)
+                                                (cell.rows, cell.format, cell.concurrency,
+                                                 cell.compression)
                                             ),
                                         )
                                     )  # fmt: skip
@@ -226,6 +228,7 @@ async def run_compare(
             load=options.load,
             client_processes=options.client_processes,
             requests_per_stream=options.requests_per_stream,
+            compression=options.compression,
         ),
         ports=tuple(port_result(c) for c in contenders),
         floor=tuple(floors),
@@ -297,7 +300,7 @@ async def _ceilings(
     server = await MemoryServer.start(reference.folder)
     ceilings: list[ClientCeiling] = []
     try:
-        for rows, format, concurrency in calibrations(cells):
+        for rows, format, concurrency, compression in calibrations(cells):
             expected = reference.expected[(rows, format)]
             chunks = reference.chunks[(rows, format)]
             ceilings.append(
@@ -310,6 +313,7 @@ async def _ceilings(
                     options.repeats,
                     options.warmup,
                     options.requests_per_stream,
+                    compression,
                 )
             )
             progress.advance(ceiling_cost(options, rows, concurrency))
@@ -350,6 +354,7 @@ async def _verify(
     log_dir: Path,
     auth_header: dict[str, str],
     routes: Sequence[tuple[str, str]],
+    compression: Sequence[str] = (),
 ) -> None:
     expected = list(reference.expected.values())
     offered = [(e, s) for e, s in routes if s in contender.sources]
@@ -358,8 +363,9 @@ async def _verify(
     if contender.descriptor is None:
         assert contender.target_url is not None
         contender.verification = await verify_port(
-            client, contender.target_url, expected, options.batch, auth_header, routes
-        )
+            client, contender.target_url, expected, options.batch, auth_header, routes,
+            compression=compression or options.compression,
+        )  # fmt: skip
         probe = await metrics_probe(client, contender.target_url, auth_header)
         contender.source = probe.source
         return
@@ -381,8 +387,9 @@ async def _verify(
         if server.startup_seconds is not None:
             contender.startup.append(server.startup_seconds)
         verification = await verify_port(
-            client, server.url, expected, options.batch, auth_header, offered, refused
-        )
+            client, server.url, expected, options.batch, auth_header, offered, refused,
+            compression=compression or options.compression,
+        )  # fmt: skip
     finally:
         await server.stop()
     # A contract point the server cannot meet under hostile clients (limits, log lines,

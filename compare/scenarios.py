@@ -52,6 +52,7 @@ def build_scenario(
     total = Stats.maybe(r.total for r in good)
     ttfb = Stats.maybe(r.ttfb for r in good if r.ttfb is not None)
     byte_counts = sorted(r.bytes for r in good)
+    decoded_counts = sorted(r.decoded_bytes for r in good)
     round_rows: list[float] = []
     round_bytes: list[float] = []
     round_requests: list[float] = []
@@ -75,6 +76,7 @@ def build_scenario(
     reached = Stats.maybe(r.reached_rate for r in good if r.reached_rate is not None)
     memory = Stats.maybe(collected.memory)
     body = byte_counts[(len(byte_counts) - 1) // 2] if byte_counts else None
+    decoded = decoded_counts[(len(decoded_counts) - 1) // 2] if decoded_counts else None
     client = client_figures(collected.rounds)
     flags, reasons = scenario_flags(
         ttfb=ttfb,
@@ -130,6 +132,8 @@ def build_scenario(
         bystander=bystander(collected, cell),
         abort=collected.abort,
         client=client,
+        compression=cell.compression,
+        decoded_bytes=None if decoded == body else decoded,
     )
 
 

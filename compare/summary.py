@@ -144,7 +144,9 @@ def verdict_line(results: Results) -> str:
     scenarios = [
         s
         for s in results.scenarios
-        if s.total is not None and s.read_rate == results.base_read_rate
+        if s.total is not None
+        and s.read_rate == results.base_read_rate
+        and s.compression == results.base_compression
     ]
     if not scenarios:
         return "verdict: nothing was measured"

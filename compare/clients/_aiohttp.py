@@ -56,7 +56,11 @@ class AiohttpClient:
         self, url: str, params: Mapping[str, str], headers: Mapping[str, str]
     ) -> AsyncIterator[Streamed]:
         async with self._session.get(url, params=dict(params), headers=dict(headers)) as response:
-            yield Streamed(response.status, response.content.iter_any())
+            yield Streamed(
+                response.status,
+                response.content.iter_any(),
+                response.headers.get("Content-Encoding"),
+            )
 
     async def aclose(self) -> None:
         await self._session.close()

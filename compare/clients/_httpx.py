@@ -38,7 +38,9 @@ class HttpxClient:
         async with self._client.stream(
             "GET", url, params=dict(params), headers=dict(headers)
         ) as response:
-            yield Streamed(response.status_code, response.aiter_raw())
+            yield Streamed(
+                response.status_code, response.aiter_raw(), response.headers.get("content-encoding")
+            )
 
     async def aclose(self) -> None:
         await self._client.aclose()

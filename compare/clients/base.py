@@ -24,6 +24,8 @@ class Streamed:
 
     status: int
     pieces: AsyncIterator[bytes]
+    # The response's Content-Encoding (None: identity): the timing decodes the pieces by it.
+    content_encoding: str | None = None
 
 
 class MeasuringClient(Protocol):

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from shared.compression import DecodeError, open_decoder
+
 from ..analysis import RowCounter
 from ..read_rates import Pacer
 from .base import MeasuringClient
@@ -26,7 +28,8 @@ class RequestTiming:
 
     `ttfb` is the time to the first non-empty body piece (None for an empty body); `arrival`
     is the cumulative byte count after each piece; `chunks` is how many pieces the client's reads
-    returned.
+    returned. `bytes` and `arrival` count what arrived on the wire; `decoded` the body once its
+    `Content-Encoding` is undone (the same as `bytes` for an identity body).
     """
 
     ok: bool
@@ -39,6 +42,11 @@ class RequestTiming:
     rows: int
     chunks: int
     arrival: list[tuple[float, int]] = field(default_factory=list)
+    decoded: int | None = None  # None: as `bytes` (an identity body, or a file before it)
+
+    @property
+    def decoded_bytes(self) -> int:
+        return self.bytes if self.decoded is None else self.decoded
 
     @property
     def reached_rate(self) -> float | None:
@@ -60,12 +68,17 @@ async def timed_request(
 ) -> RequestTiming:
     """One request read as it arrives, no faster than `read_rate` bytes per second when given;
     wrong status, row count or (when given) byte length make it a failed request. Counting bytes
-    is free on the hot path; hashing them is not, and every body was hashed once at verification."""
+    is free on the hot path; hashing them is not, and every body was hashed once at verification.
+
+    A compressed body is decoded as it is read, by its `Content-Encoding`, to count its rows and
+    its decoded bytes (`expected_bytes` is the decoded length): the client pays for decoding, as
+    any real client of a compressed response does, so the total includes it."""
     counter = RowCounter(format)
     # Full speed reads without a pacer: nothing more per piece than counting it.
     pacer = Pacer(read_rate) if read_rate is not None else None
     arrival: list[tuple[float, int]] = []
     received = 0
+    decoded = 0
     chunks = 0
     header_time: float | None = None
     first: float | None = None
@@ -75,6 +88,7 @@ async def timed_request(
         async with client.stream(url, params, headers) as response:
             header_time = time.perf_counter() - started
             status = response.status
+            decoder = open_decoder(response.content_encoding)
             async for piece in response.pieces:
                 if not piece:
                     continue
@@ -83,20 +97,25 @@ async def timed_request(
                     first = now
                 received += len(piece)
                 chunks += 1
-                counter.feed(piece)
+                body = decoder.decode(piece)
+                decoded += len(body)
+                counter.feed(body)
                 arrival.append((now, received))
                 if pacer is not None:
                     await pacer.wait(received)
+            decoder.finish()
     except client.errors as failure:
         error: str | None = f"{type(failure).__name__}: {failure} after {received} bytes"
+    except DecodeError as failure:
+        error = f"{failure} after {received} bytes"
     else:
         error = None
         if status != 200:
             error = f"status {status}"
         elif counter.rows != expected_rows:
             error = f"{counter.rows} rows, expected {expected_rows}"
-        elif expected_bytes is not None and received != expected_bytes:
-            error = f"{received} bytes, expected {expected_bytes}"
+        elif expected_bytes is not None and decoded != expected_bytes:
+            error = f"{decoded} decoded bytes, expected {expected_bytes}"
     total = time.perf_counter() - started
     return RequestTiming(
         ok=error is None,
@@ -109,6 +128,7 @@ async def timed_request(
         rows=counter.rows,
         chunks=chunks,
         arrival=arrival,
+        decoded=None if decoded == received else decoded,
     )
 
 

@@ -51,6 +51,7 @@ def timing_to_wire(timing: RequestTiming) -> dict[str, Any]:
         "rows": timing.rows,
         "chunks": timing.chunks,
         "arrival": timing.arrival,
+        "decoded": timing.decoded,
     }
 
 
@@ -66,4 +67,5 @@ def timing_from_wire(raw: dict[str, Any]) -> RequestTiming:
         rows=int(raw["rows"]),
         chunks=int(raw["chunks"]),
         arrival=[(float(seconds), int(count)) for seconds, count in raw["arrival"]],
+        decoded=raw.get("decoded"),
     )

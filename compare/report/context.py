@@ -6,7 +6,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ..read_rates import format_rate
-from ..results import DEFAULT_SOURCE, ENDPOINTS, SOURCES, PortResult, Results, Scenario
+from ..results import (
+    DEFAULT_SOURCE,
+    ENDPOINTS,
+    NO_COMPRESSION,
+    SOURCES,
+    PortResult,
+    Results,
+    Scenario,
+)
 from . import _format
 
 
@@ -29,6 +37,8 @@ class View:
         """The view of a run's scenarios at its fastest read rate (compare/report/slow_readers.py
         shows the others)."""
         results = results.at_read_rate(results.base_read_rate)
+        # Identity bodies when they were measured: the compression section shows the codings.
+        results = results.at_compression(results.base_compression)
         formats = results.matrix.formats or tuple(sorted({s.format for s in results.scenarios}))
         fmt = formats[0] if formats else "text"
         levels = sorted({s.concurrency for s in results.scenarios} or {1})
@@ -155,6 +165,8 @@ def scenario_label(scenario: Scenario, *, with_port: bool = True) -> str:
     if scenario.read_rate is not None:
         # The same cell read at another rate is another scenario: the label must tell them apart.
         parts.append(f"read at {format_rate(scenario.read_rate)}")
+    if scenario.compression != NO_COMPRESSION:
+        parts.append(scenario.compression)
     return ", ".join(parts)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Literal
 
-from ..results import Results, Scenario, Stats
+from ..results import NO_COMPRESSION, Results, Scenario, Stats
 from . import _format, html, markdown
 from ._format import Kind
 from .context import environment_items, scenario_label
@@ -126,14 +126,18 @@ def _load(results: Results, scenario: Scenario) -> float | None:
     return sum(loads) / len(loads) if loads else None
 
 
-ScenarioKey = tuple[str, str, str, int, str, int, float | None]
+ScenarioKey = tuple[str, str, str, int, str, int, float | None, str]
 
 
-def key_order(key: ScenarioKey) -> tuple[str, str, str, int, str, int, bool, float]:
+def key_order(key: ScenarioKey) -> tuple[str, str, str, int, str, int, bool, float, bool, str]:
     """Scenario keys in a stable order: their cell, then full speed before the set read rates,
-    fastest first (None, full speed, has no order against a number of its own)."""
-    contender, endpoint, source, rows, fmt, concurrency, rate = key
-    return (contender, endpoint, source, rows, fmt, concurrency, rate is not None, -(rate or 0.0))
+    fastest first (None, full speed, has no order against a number of its own), then identity
+    before the content codings. A scenario is matched across runs in its own coding only."""
+    contender, endpoint, source, rows, fmt, concurrency, rate, compression = key
+    return (
+        contender, endpoint, source, rows, fmt, concurrency, rate is not None, -(rate or 0.0),
+        compression != NO_COMPRESSION, compression,
+    )  # fmt: skip
 
 
 def changes(old: Results, new: Results) -> list[Change]:
