@@ -5,14 +5,18 @@ Pure: an expression is parsed into a `Budget`, and a budget is checked against `
     EXPR   = [SCOPE "."]... FIGURE [":" STAT] OP NUMBER [UNIT]
     SCOPE  = an endpoint (standard, chunked), a source (fetch, cursor, copy, keyset), a format
              (text, ndjson, csv, json), a data layer (asyncpg, psycopg, ...), a port's name
-             (`port@server`, every layer it ran on), a contender's (`port@server+layer`) or a
-             read rate (`max`, `1MB/s`; without one, every rate); several narrow it further
+             (`port@server`, every layer it ran on), a contender's (`port@server+layer`), a
+             read rate (`max`, `1MB/s`; without one, every rate) or a content coding (`none`,
+             `gzip`, `zstd`; without one, every coding); several narrow it further
     FIGURE = ttfb | headers | total | cpu    a time:  UNIT ms, s or min (a bare number is seconds)
+           | cpu-per-mb                      the server's CPU per MB of decoded body, a time
            | conn-seconds | transaction-age  connection-seconds per request, the oldest open
            | abort                           transaction, an abort's cost (its slower kind): times
            | memory                          a size:  UNIT B, kB, MB, GB, KiB, MiB, GiB, or x-body
                                              (multiples of the response body's size)
+           | wire                            the bytes that arrived (compressed when asked), a size
            | x-floor | x-body-floor          total time over the rows floor / the body floor
+           | ratio                           compression ratio, decoded bytes over wire bytes
            | errors                          failed requests, a count
     STAT   = median (the default) | p95 | min | max
     OP     = > | >= | < | <=
@@ -23,7 +27,8 @@ pass silently); one that matches no scenario at all is broken too, since it is m
 unless what it names is not offered (`sqlalchemy-orm.copy...`: no COPY through an ORM), which is
 never held against a budget. Examples: `chunked.ttfb>10ms`, `standard.memory>2x-body`,
 `x-floor>3`, `errors>0`, `aiohttp@aiohttp.copy.total:p95>=1.5s`, `sqlalchemy-orm.chunked.x-floor>4`,
-`1MB/s.keyset.conn-seconds>0.5s`, `max.chunked.ttfb>10ms`.
+`1MB/s.keyset.conn-seconds>0.5s`, `max.chunked.ttfb>10ms`, `gzip.chunked.ttfb>20ms`,
+`zstd.ratio<3`.
 """
 
 from __future__ import annotations
@@ -34,16 +39,23 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from shared.compression import CODINGS
+
 from .read_rates import ReadRateError, format_rate, parse_read_rate
-from .results import ENDPOINTS, SOURCES, NotOffered, Results, Scenario, Stats
+from .results import ENDPOINTS, NO_COMPRESSION, SOURCES, NotOffered, Results, Scenario, Stats
 
 FigureKind = Literal["time", "size", "ratio", "count"]
-ScopeKind = Literal["endpoint", "source", "format", "layer", "name", "rate"]
+ScopeKind = Literal["endpoint", "source", "format", "layer", "name", "rate", "compression"]
+# The content codings a scope word may name (compare/options.py's --compression choices).
+COMPRESSIONS = (NO_COMPRESSION, *CODINGS)
 FIGURES: dict[str, FigureKind] = {
     "ttfb": "time",
     "headers": "time",
     "total": "time",
     "cpu": "time",
+    "cpu-per-mb": "time",
+    "wire": "size",
+    "ratio": "ratio",
     "conn-seconds": "time",
     "transaction-age": "time",
     "abort": "time",
@@ -74,10 +86,11 @@ _EXPRESSION = re.compile(
     r"(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>[A-Za-z-]*)\s*$"
 )
 GRAMMAR = (
-    "[SCOPE.]FIGURE[:STAT] OP NUMBER[UNIT]; FIGURE is ttfb, headers, total, cpu, conn-seconds, "
-    "transaction-age, abort (ms, s, min), memory (B, kB, MB, MiB, x-body), x-floor, "
-    "x-body-floor or errors; SCOPE an endpoint, source, format, data layer, port or read rate "
-    "(max, 1MB/s); STAT median, p95, min or max; OP >, >=, < or <="
+    "[SCOPE.]FIGURE[:STAT] OP NUMBER[UNIT]; FIGURE is ttfb, headers, total, cpu, cpu-per-mb, "
+    "conn-seconds, transaction-age, abort (ms, s, min), memory, wire (B, kB, MB, MiB, x-body), "
+    "x-floor, x-body-floor, ratio or errors; SCOPE an endpoint, source, format, data layer, "
+    "port, read rate (max, 1MB/s) or coding (none, gzip, zstd); STAT median, p95, min or max; "
+    "OP >, >=, < or <="
 )
 
 
@@ -107,7 +120,9 @@ class Budget:
             scenario.contender, scenario.layer,
         }  # fmt: skip
         return all(
-            _rate(word) == scenario.read_rate if kind == "rate" else word in fields
+            _rate(word) == scenario.read_rate
+            if kind == "rate"
+            else (word == scenario.compression if kind == "compression" else word in fields)
             for word, kind in zip(
                 self.scope, self.kinds or ("name",) * len(self.scope), strict=True
             )
@@ -146,6 +161,8 @@ class Breach:
         )
         if s.read_rate is not None:
             where += f" read at {format_rate(s.read_rate)}"
+        if s.compression != NO_COMPRESSION:
+            where += f" {s.compression}"
         return f"--fail-if {self.budget.text}: {where}: {self.measured}"
 
 
@@ -178,6 +195,7 @@ def parse_budget(
         **dict.fromkeys(formats, "format"),
         **dict.fromkeys(SOURCES, "source"),
         **dict.fromkeys(ENDPOINTS, "endpoint"),
+        **dict.fromkeys(COMPRESSIONS, "compression"),
     }
     for word in scope:
         if word not in known and _is_rate(word):
@@ -185,8 +203,8 @@ def parse_budget(
         if word not in known:
             raise BudgetError(
                 f"--fail-if {text!r}: {word!r} is no endpoint, source, format, data layer, "
-                f"port or read rate (known: {', '.join(sorted(known))}, or a rate such as max "
-                "or 1MB/s)"
+                f"port or read rate, nor a coding (known: {', '.join(sorted(known))}, or a rate "
+                "such as max or 1MB/s)"
             )
     kind = FIGURES[figure]
     limit, per_body = _limit(text, kind, number, unit)
@@ -239,6 +257,12 @@ def _figure(scenario: Scenario, budget: Budget) -> Stats | float | None:
         return scenario.total
     if figure == "cpu":
         return scenario.server.cpu_seconds
+    if figure == "cpu-per-mb":
+        return scenario.cpu_seconds_per_megabyte
+    if figure == "wire":
+        return None if scenario.bytes is None else float(scenario.bytes)
+    if figure == "ratio":
+        return scenario.compression_ratio
     if figure == "memory":
         return scenario.server.peak_memory_growth_bytes
     if figure == "x-floor":
@@ -267,10 +291,11 @@ def _reading(budget: Budget, scenario: Scenario) -> tuple[float | None, str]:
         number = value
     kind = FIGURES[budget.figure]
     if budget.per_body:
-        if not scenario.bytes:
+        body = scenario.body_bytes  # decoded: what the rows take, whatever the coding
+        if not body:
             return None, "the body size is not known"
-        shown = f"{_size(number)}, {number / scenario.bytes:.2f}x the {_size(scenario.bytes)} body"
-        return number / scenario.bytes, shown
+        shown = f"{_size(number)}, {number / body:.2f}x the {_size(body)} body"
+        return number / body, shown
     if kind == "time":
         return number, f"{budget.stat} {number * 1000:.1f} ms"
     if kind == "size":

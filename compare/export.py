@@ -1,8 +1,9 @@
 """results.csv: one row per scenario and figure, for spreadsheets, pandas and CI dashboards.
 
 A scenario is named by its port (`port@server`, or a target), its data layer, endpoint, source,
-rows, format, concurrency and read rate (bytes per second each request was read at; empty: as
-fast as the client could).
+rows, format, concurrency, read rate (bytes per second each request was read at; empty: as
+fast as the client could) and compression (the content coding asked for; `none`: identity).
+`bytes` are what arrived on the wire; `decoded_bytes` the body decoded.
 
 Long ("tidy") rather than wide, so a new figure adds rows, not columns, and every row names its
 unit. A figure with a spread has median, p95, min, max and count; a single figure (a rate, a
@@ -27,6 +28,7 @@ COLUMNS = (
     "format",
     "concurrency",
     "read_rate",
+    "compression",
     "figure",
     "unit",
     "median",
@@ -46,6 +48,9 @@ def _figures(scenario: Scenario) -> Iterator[tuple[str, str, Stats | float | int
     yield "memory_growth", "bytes", scenario.server.peak_memory_growth_bytes
     yield "cpu", "s", scenario.server.cpu_seconds
     yield "bytes", "bytes", scenario.bytes
+    yield "decoded_bytes", "bytes", scenario.body_bytes
+    yield "compression_ratio", "ratio", scenario.compression_ratio
+    yield "cpu_per_megabyte", "s/MB", scenario.cpu_seconds_per_megabyte
     yield "rows_per_second", "rows/s", scenario.rows_per_second
     yield "megabytes_per_second", "MB/s", scenario.megabytes_per_second
     yield "requests_per_second", "req/s", scenario.requests_per_second
@@ -89,7 +94,10 @@ def render_csv(results: Results) -> str:
     for s in results.scenarios:
         # A target's layer is not known: empty.
         rate = "" if s.read_rate is None else _number(s.read_rate)
-        cell = (s.port, s.layer or "", s.endpoint, s.source, s.rows, s.format, s.concurrency, rate)
+        cell = (
+            s.port, s.layer or "", s.endpoint, s.source, s.rows, s.format, s.concurrency, rate,
+            s.compression,
+        )  # fmt: skip
         flags = " ".join(s.flags)
         for figure, unit, value in _figures(s):
             if value is None:

@@ -87,7 +87,7 @@ def build_scenario(
         requests=max(expected_requests, len(requests)),
         floor_ratio=floor_ratio,
         extra=(
-            buffers_ahead(cell, memory, body),
+            buffers_ahead(cell, memory, decoded),
             rate_unreached(cell.read_rate, reached),
             None if collected.capped is None else Flag("memory-capped", collected.capped),
             client_saturated(client),

@@ -90,6 +90,8 @@ def render_page_html(page: Page) -> str:
         body += render_table(page.answer)
     if page.layers is not None:
         body += render_figure(page.layers)
+    if page.compression is not None:
+        body += render_figure(page.compression)
     if page.slow_readers is not None:
         body += render_slow_readers(page.slow_readers)
     if page.not_offered is not None:

@@ -38,6 +38,8 @@ def render_page_markdown(page: Page) -> str:
     if page.layers is not None:
         # An answer too: open, not folded away like the figures further down.
         out += [f"## {page.layers.heading}", "", *figure_body(page.layers), ""]
+    if page.compression is not None:
+        out += [f"## {page.compression.heading}", "", *figure_body(page.compression), ""]
     if page.slow_readers is not None:
         out += render_slow_readers(page.slow_readers)
     if page.not_offered is not None:

@@ -11,6 +11,7 @@ from shared.layers import DEFAULT_LAYER
 from ..results import ENDPOINTS, SOURCES, Check, PortResult, Results, Scenario, Stats
 from . import _format
 from ._format import Kind
+from .compression import compression_figure
 from .context import View, environment_items
 from .figure import Figure, Note, Table, with_below_floor
 from .figures import build_figures, sources_figure
@@ -44,12 +45,15 @@ class Page:
     layers: Figure | None = None
     # What slow readers cost, when the run read at a set rate (compare/report/slow_readers.py).
     slow_readers: SlowReaders | None = None
+    # With and without compression, when the run asked for a coding (compare/report/compression.py).
+    compression: Figure | None = None
 
     @property
     def every_figure(self) -> tuple[Figure, ...]:
         """Every figure on the page, wherever it sits: the charts to write out."""
         slow = self.slow_readers.figures if self.slow_readers else ()
-        return (*self.figures, *([self.layers] if self.layers else []), *slow)
+        coded = [self.compression] if self.compression else []
+        return (*self.figures, *([self.layers] if self.layers else []), *coded, *slow)
 
 
 def summary_page(results: Results) -> Page:
@@ -79,6 +83,7 @@ def summary_page(results: Results) -> Page:
         not_offered=not_offered_table(results),
         layers=layers_figure(view) if ports else None,
         slow_readers=slow_readers(results, ports, "summary-"),
+        compression=compression_figure(results, view, ports, "summary-") if ports else None,
     )
 
 
@@ -128,6 +133,9 @@ def port_page(results: Results, port: PortResult) -> Page:
         links=(SUMMARY, *(p.contender for p in results.ports if p.contender != port.contender)),
         not_offered=not_offered_table(results, port.contender),
         slow_readers=slow_readers(results, [port.contender], f"{port.contender}-")
+        if timed
+        else None,
+        compression=compression_figure(results, view, [port.contender], f"{port.contender}-")
         if timed
         else None,
     )
