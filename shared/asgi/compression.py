@@ -95,8 +95,11 @@ class Compressing:
     time, each flushed (the client decodes every batch as it arrives), the stream finished with
     the last message. For a framework whose own compressor lacks the coding or does not stream.
 
-    A body that ends without its last message (a stream cut on purpose, a client gone) is left
-    unfinished too: a decoder sees it end inside the frame, never a clean end.
+    A response that announced its `Content-Length` (`/standard`) is whole before it starts: its
+    compressed pieces are kept and sent as one message behind the compressed length, so a
+    buffered response stays one. A body that ends without its last message (a stream cut on
+    purpose, a client gone) is left unfinished too: a decoder sees it end inside the frame, never
+    a clean end.
     """
 
     def __init__(self, app: ASGIApp, coding: str) -> None:
@@ -110,9 +113,10 @@ class Compressing:
             return
         compressor = None
         start: Message | None = None
+        whole: list[bytes] | None = None  # the compressed pieces of a body with a length
 
         async def send_compressed(message: Message) -> None:
-            nonlocal compressor, start
+            nonlocal compressor, start, whole
             kind = message["type"]
             if kind == "http.response.start":
                 names = {name.lower() for name, _ in message.get("headers", ())}
@@ -120,6 +124,7 @@ class Compressing:
                     await send(message)
                     return
                 start = message
+                whole = [] if b"content-length" in names else None
                 compressor = open_compressor(self.coding)
                 return
             if kind != "http.response.body" or compressor is None:
@@ -129,6 +134,11 @@ class Compressing:
             more_body = bool(message.get("more_body", False))
             if not more_body:
                 body += compressor.finish()
+            if whole is not None:
+                whole.append(body)
+                if more_body:
+                    return
+                body = b"".join(whole)
             if start is not None:
                 await send(self._start(start, None if more_body else len(body)))
                 start = None
