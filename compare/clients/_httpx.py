@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import httpx
 
-from .base import CONNECT_TIMEOUT, REQUEST_TIMEOUT, Streamed
+from .base import CONNECT_TIMEOUT, DEFAULT_HEADERS, REQUEST_TIMEOUT, Streamed
 
 
 class HttpxClient:
@@ -29,6 +29,7 @@ class HttpxClient:
             limits=limits,
             transport=transport,
             trust_env=False,
+            headers=DEFAULT_HEADERS,
         )
 
     @contextlib.asynccontextmanager
