@@ -10,7 +10,16 @@ from rich.table import Table
 
 from .read_rates import format_rate
 from .report.verdict import MEMORY_RESOLUTION, clearly_different
-from .results import ENDPOINTS, LAYER_SEPARATOR, SOURCES, PortResult, Results, Scenario, Stats
+from .results import (
+    ENDPOINTS,
+    LAYER_SEPARATOR,
+    NO_COMPRESSION,
+    SOURCES,
+    PortResult,
+    Results,
+    Scenario,
+    Stats,
+)
 
 # Narrow enough for an 80-column terminal with whole `port@server` names: one table per
 # (rows, format, concurrency, endpoint) block, the block in the title; flags as one-letter marks
@@ -71,9 +80,9 @@ def format_megabytes(stats: Stats | None) -> str:
     return f"{stats.median / 1e6:.1f}"
 
 
-def scenario_order(scenario: Scenario) -> tuple[float, int, str, int, int, int, str]:
+def scenario_order(scenario: Scenario) -> tuple[float, int, str, int, int, int, bool, str, str]:
     # Ports side by side: one block per (read rate, rows, format, concurrency), endpoints and
-    # sources within; full speed first, then the rates fastest first.
+    # sources within, identity before the codings; full speed first, then the rates fastest first.
     return (
         -(scenario.read_rate or float("inf")),
         scenario.rows,
@@ -81,8 +90,17 @@ def scenario_order(scenario: Scenario) -> tuple[float, int, str, int, int, int, 
         scenario.concurrency,
         ENDPOINTS.index(scenario.endpoint),
         SOURCES.index(scenario.source),
+        scenario.compression != NO_COMPRESSION,
+        scenario.compression,
         scenario.contender,
     )
+
+
+def source_label(scenario: Scenario) -> str:
+    """The source, and the coding when one was asked for (`cursor gzip`)."""
+    if scenario.compression == NO_COMPRESSION:
+        return scenario.source
+    return f"{scenario.source} {scenario.compression}"
 
 
 def flag_marks(scenario: Scenario) -> str:
@@ -99,7 +117,7 @@ def scenario_row(scenario: Scenario) -> list[str]:
     return [
         # Another layer than the default on a line of its own: the pair's name stays whole.
         scenario.contender.replace(LAYER_SEPARATOR, "\n" + LAYER_SEPARATOR),
-        scenario.source,
+        source_label(scenario),
         format_ms(scenario.ttfb),
         format_ms(scenario.total),
         floor,
