@@ -20,6 +20,16 @@ _HEAD = (
     b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
     b"Transfer-Encoding: chunked\r\n\r\n"
 )
+# A body with a `<key>.encoding` file is sent with that Content-Encoding.
+_CODED_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+    b"Content-Encoding: %s\r\nTransfer-Encoding: chunked\r\n\r\n"
+)
+# A body with a `<key>.encoding` file is sent with that Content-Encoding.
+_CODED_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+    b"Content-Encoding: %s\r\nTransfer-Encoding: chunked\r\n\r\n"
+)
 _NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
 _H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
@@ -52,16 +62,18 @@ def pieces(body: bytes, sizes: list[int]) -> list[bytes]:
 class _Bodies:
     def __init__(self, folder: Path) -> None:
         self._folder = folder
-        self._cache: dict[str, list[bytes]] = {}
+        self._cache: dict[str, tuple[bytes, list[bytes]]] = {}
         self._pieces: dict[str, list[bytes]] = {}
 
-    def get(self, key: str) -> list[bytes] | None:
-        """The body's chunked-encoding frames (HTTP/1.1)."""
+    def get(self, key: str) -> tuple[bytes, list[bytes]] | None:
+        """The head and the body's chunked-encoding frames (HTTP/1.1)."""
         if key not in self._cache:
             loaded = self._load(key)
             if loaded is None:
                 return None
-            self._cache[key] = framed_chunks(*loaded)
+            coding = self.coding(key)
+            head = _CODED_HEAD % coding.encode("latin-1") if coding else _HEAD
+            self._cache[key] = (head, framed_chunks(*loaded))
         return self._cache[key]
 
     def pieces(self, key: str) -> list[bytes] | None:
@@ -72,6 +84,11 @@ class _Bodies:
                 return None
             self._pieces[key] = pieces(*loaded)
         return self._pieces[key]
+
+    def coding(self, key: str) -> str | None:
+        """The Content-Encoding a body is sent with: its `<key>.encoding` file's, if any."""
+        path = self._folder / f"{key}.encoding"
+        return path.read_text().strip() if path.exists() else None
 
     def _load(self, key: str) -> tuple[bytes, list[int]] | None:
         body_path = self._folder / f"{key}.body"
@@ -101,12 +118,13 @@ async def _serve_connection(
                 return
             first = False
             path = head.split(b" ", 2)[1].decode("latin-1")
-            frames = bodies.get(path.lstrip("/").split("?", 1)[0])
-            if frames is None:
+            found = bodies.get(path.lstrip("/").split("?", 1)[0])
+            if found is None:
                 writer.write(_NOT_FOUND)
                 await writer.drain()
                 continue
-            writer.write(_HEAD)
+            head, frames = found
+            writer.write(head)
             for frame in frames:
                 writer.write(frame)
                 await writer.drain()
@@ -143,9 +161,10 @@ async def _serve_http2(
             writer.write(data)
             await writer.drain()
 
-    async def send_body(stream_id: int, cut: list[bytes]) -> None:
+    async def send_body(stream_id: int, cut: list[bytes], coding: str | None) -> None:
+        head = [(":status", "200"), ("content-type", "application/octet-stream")]
         connection.send_headers(
-            stream_id, [(":status", "200"), ("content-type", "application/octet-stream")]
+            stream_id, head + ([("content-encoding", coding)] if coding else [])
         )
         for piece in cut:
             view = memoryview(piece)
@@ -179,7 +198,7 @@ async def _serve_http2(
                         )
                         continue
                     senders[event.stream_id] = asyncio.ensure_future(
-                        send_body(event.stream_id, cut)
+                        send_body(event.stream_id, cut, bodies.coding(key))
                     )
                 elif isinstance(event, h2.events.WindowUpdated):
                     window.set()

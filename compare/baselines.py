@@ -4,7 +4,9 @@
 - The floor: `COPY (the same query) TO STDOUT` through asyncpg, what the database alone costs.
 - The client ceiling: the run's client reading the same bytes, in the same chunking as /chunked,
   from a server that has them in memory (its own process), at each concurrency of the matrix:
-  what the client alone costs.
+  what the client alone costs. For a compressed cell the server holds the body compressed chunk
+  by chunk by the shared compressor (each flushed, as the ports send it), so the ceiling is that
+  of reading and decoding it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.compression import open_compressor
 from shared.database import Database
 from shared.encoders import ENCODERS, Row, batch_chunk, closing_chunk, encode_all
 from shared.row_stream import batch_sizes
@@ -25,7 +28,7 @@ from shared.row_stream import batch_sizes
 from .analysis import MEGABYTE
 from .clients import HTTP2_READER
 from .load.base import LoadEngine, RoundSpec
-from .results import DEFAULT_HTTP, ClientCeiling, Floor, Stats
+from .results import DEFAULT_HTTP, NO_COMPRESSION, ClientCeiling, Floor, Stats
 from .servers import ServerFailed
 from .verify import ExpectedBody, expected_body
 
@@ -56,8 +59,22 @@ class Reference:
     folder: Path
 
     @staticmethod
-    def key(rows: int, format: str) -> str:
-        return f"b_{format}_{rows}"
+    def key(rows: int, format: str, compression: str = NO_COMPRESSION) -> str:
+        if compression == NO_COMPRESSION:
+            return f"b_{format}_{rows}"
+        return f"b_{format}_{rows}_{compression}"
+
+
+def compressed_chunks(body: bytes, sizes: Sequence[int], coding: str) -> list[bytes]:
+    """The body as a port sends it in `coding`: each chunk compressed and flushed, the stream
+    finished in a last chunk of its own."""
+    compressor = open_compressor(coding)
+    pieces: list[bytes] = []
+    offset = 0
+    for size in sizes:
+        pieces.append(compressor.compress(body[offset : offset + size]))
+        offset += size
+    return [*pieces, compressor.finish()]
 
 
 async def build_reference(
@@ -66,6 +83,7 @@ async def build_reference(
     formats: Sequence[str],
     batch: int,
     folder: Path,
+    compression: Sequence[str] = (),
 ) -> Reference:
     folder.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (once per run, before timing)
     expected: dict[tuple[int, str], ExpectedBody] = {}
@@ -84,6 +102,14 @@ async def build_reference(
             key = Reference.key(rows, format)
             (folder / f"{key}.body").write_bytes(body)
             (folder / f"{key}.chunks").write_text(json.dumps(sizes))
+            for coding in compression:
+                if coding == NO_COMPRESSION:
+                    continue
+                pieces = compressed_chunks(body, sizes, coding)
+                coded = Reference.key(rows, format, coding)
+                (folder / f"{coded}.body").write_bytes(b"".join(pieces))
+                (folder / f"{coded}.chunks").write_text(json.dumps([len(p) for p in pieces]))
+                (folder / f"{coded}.encoding").write_text(coding)
             expected[(rows, format)] = expected_body(body, rows, format)
             chunks[(rows, format)] = len(sizes)
         del everything
@@ -162,13 +188,15 @@ async def measure_ceiling(
     warmup: int,
     requests_per_stream: int = 1,
     http: str = DEFAULT_HTTP,
+    compression: str = NO_COMPRESSION,
 ) -> ClientCeiling:
     """`concurrency` simultaneous requests for the body, `warmup + repeats` times; the figures are
     over every request of the measured rounds, as a scenario's are. Over `http` "2" the reader is
     the HTTP/2 client, whatever the engine's, and the in-memory server answers in HTTP/2."""
-    url = f"{server.url}/{Reference.key(expected.rows, expected.format)}"
+    url = f"{server.url}/{Reference.key(expected.rows, expected.format, compression)}"
     ttfb: list[float] = []
     totals: list[float] = []
+    wire: int | None = None
     for round_number in range(warmup + repeats):
         measured = await engine.run(
             RoundSpec(
@@ -179,6 +207,7 @@ async def measure_ceiling(
         for timing in measured.requests:
             if not timing.ok:
                 raise ServerFailed(f"the in-memory server gave a wrong body: {timing.error}")
+            wire = timing.bytes
             if round_number >= warmup:
                 totals.append(timing.total)
                 if timing.ttfb is not None:
@@ -195,4 +224,6 @@ async def measure_ceiling(
         concurrency=concurrency,
         client=engine.client if http == DEFAULT_HTTP else HTTP2_READER,
         http=http,
+        compression=compression,
+        wire_bytes=None if compression == NO_COMPRESSION else wire,
     )

@@ -5,15 +5,19 @@ Pure: an expression is parsed into a `Budget`, and a budget is checked against `
     EXPR   = [SCOPE "."]... FIGURE [":" STAT] OP NUMBER [UNIT]
     SCOPE  = an endpoint (standard, chunked), a source (fetch, cursor, copy, keyset), a format
              (text, ndjson, csv, json), a data layer (asyncpg, psycopg, ...), a port's name
-             (`port@server`, every layer it ran on), a contender's (`port@server+layer`) or a
-             read rate (`max`, `1MB/s`; without one, every rate) or an HTTP version (`h1` for
-             HTTP/1.1, `h2` for HTTP/2; without one, both); several narrow it further
+             (`port@server`, every layer it ran on), a contender's (`port@server+layer`), a
+             read rate (`max`, `1MB/s`; without one, every rate), an HTTP version (`h1` for
+             HTTP/1.1, `h2` for HTTP/2; without one, both) or a content coding (`none`, `gzip`,
+             `zstd`; without one, every coding); several narrow it further
     FIGURE = ttfb | headers | total | cpu    a time:  UNIT ms, s or min (a bare number is seconds)
+           | cpu-per-mb                      the server's CPU per MB of decoded body, a time
            | conn-seconds | transaction-age  connection-seconds per request, the oldest open
            | abort                           transaction, an abort's cost (its slower kind): times
            | memory                          a size:  UNIT B, kB, MB, GB, KiB, MiB, GiB, or x-body
                                              (multiples of the response body's size)
+           | wire                            the bytes that arrived (compressed when asked), a size
            | x-floor | x-body-floor          total time over the rows floor / the body floor
+           | ratio                           compression ratio, decoded bytes over wire bytes
            | errors                          failed requests, a count
            | ttfb-p99                        first byte's 99th percentile over every request
            | fds                             the server's open files at a round's peak, a count
@@ -29,8 +33,9 @@ pass silently); one that matches no scenario at all is broken too, since it is m
 unless what it names is not offered (`sqlalchemy-orm.copy...`: no COPY through an ORM), which is
 never held against a budget. Examples: `chunked.ttfb>10ms`, `standard.memory>2x-body`,
 `x-floor>3`, `errors>0`, `aiohttp@aiohttp.copy.total:p95>=1.5s`, `sqlalchemy-orm.chunked.x-floor>4`,
-`1MB/s.keyset.conn-seconds>0.5s`, `max.chunked.ttfb>10ms`, `h2.chunked.ttfb>20ms`. A budget on
-`h2` alone where no pair spoke HTTP/2 is about what was not offered, and kept.
+`1MB/s.keyset.conn-seconds>0.5s`, `max.chunked.ttfb>10ms`, `h2.chunked.ttfb>20ms`,
+`gzip.chunked.ttfb>20ms`, `zstd.ratio<3`. A budget on `h2` alone where no pair spoke HTTP/2 is
+about what was not offered, and kept.
 """
 
 from __future__ import annotations
@@ -41,18 +46,34 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from shared.compression import CODINGS
+
 from .read_rates import ReadRateError, format_rate, parse_read_rate
-from .results import ENDPOINTS, SOURCES, NotOffered, Results, Scenario, Stats, http_label
+from .results import (
+    ENDPOINTS,
+    NO_COMPRESSION,
+    SOURCES,
+    NotOffered,
+    Results,
+    Scenario,
+    Stats,
+    http_label,
+)
 
 FigureKind = Literal["time", "size", "ratio", "count"]
-ScopeKind = Literal["endpoint", "source", "format", "layer", "name", "rate", "http"]
+ScopeKind = Literal["endpoint", "source", "format", "layer", "name", "rate", "http", "compression"]
 # The scope words of the HTTP versions: short, and free of the dot that separates scope words.
 HTTP_SCOPES: dict[str, str] = {"h1": "1.1", "h2": "2"}
+# The content codings a scope word may name (compare/options.py's --compression choices).
+COMPRESSIONS = (NO_COMPRESSION, *CODINGS)
 FIGURES: dict[str, FigureKind] = {
     "ttfb": "time",
     "headers": "time",
     "total": "time",
     "cpu": "time",
+    "cpu-per-mb": "time",
+    "wire": "size",
+    "ratio": "ratio",
     "conn-seconds": "time",
     "transaction-age": "time",
     "abort": "time",
@@ -87,11 +108,11 @@ _EXPRESSION = re.compile(
     r"(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>[A-Za-z-]*)\s*$"
 )
 GRAMMAR = (
-    "[SCOPE.]FIGURE[:STAT] OP NUMBER[UNIT]; FIGURE is ttfb, headers, total, cpu, conn-seconds, "
-    "transaction-age, abort, ttfb-p99 (ms, s, min), memory (B, kB, MB, MiB, x-body), x-floor, "
-    "x-body-floor, fairness (ratios), errors, fds or starved (counts); SCOPE an endpoint, "
-    "source, format, data layer, port, read rate (max, 1MB/s) or HTTP version (h1, h2); STAT "
-    "median, p95, min or max; OP >, >=, < or <="
+    "[SCOPE.]FIGURE[:STAT] OP NUMBER[UNIT]; FIGURE is ttfb, headers, total, cpu, cpu-per-mb, "
+    "conn-seconds, transaction-age, abort, ttfb-p99 (ms, s, min), memory, wire (B, kB, MB, MiB, "
+    "x-body), x-floor, x-body-floor, ratio, fairness (ratios), errors, fds or starved (counts); "
+    "SCOPE an endpoint, source, format, data layer, port, read rate (max, 1MB/s), HTTP version "
+    "(h1, h2) or coding (none, gzip, zstd); STAT median, p95, min or max; OP >, >=, < or <="
 )
 
 
@@ -125,6 +146,8 @@ class Budget:
             if kind == "rate"
             else HTTP_SCOPES[word] == scenario.http
             if kind == "http"
+            else word == scenario.compression
+            if kind == "compression"
             else word in fields
             for word, kind in zip(
                 self.scope, self.kinds or ("name",) * len(self.scope), strict=True
@@ -171,6 +194,8 @@ class Breach:
             where += f" read at {format_rate(s.read_rate)}"
         if s.http != "1.1":
             where += f" over {http_label(s.http)}"
+        if s.compression != NO_COMPRESSION:
+            where += f" {s.compression}"
         return f"--fail-if {self.budget.text}: {where}: {self.measured}"
 
 
@@ -204,6 +229,7 @@ def parse_budget(
         **dict.fromkeys(SOURCES, "source"),
         **dict.fromkeys(ENDPOINTS, "endpoint"),
         **dict.fromkeys(HTTP_SCOPES, "http"),
+        **dict.fromkeys(COMPRESSIONS, "compression"),
     }
     for word in scope:
         if word not in known and _is_rate(word):
@@ -211,7 +237,7 @@ def parse_budget(
         if word not in known:
             raise BudgetError(
                 f"--fail-if {text!r}: {word!r} is no endpoint, source, format, data layer, "
-                f"port, read rate or HTTP version (known: {', '.join(sorted(known))}, or a rate "
+                f"port, read rate, HTTP version or coding (known: {', '.join(sorted(known))}, or a rate "
                 "such as max or 1MB/s)"
             )
     kind = FIGURES[figure]
@@ -265,6 +291,12 @@ def _figure(scenario: Scenario, budget: Budget) -> Stats | float | None:
         return scenario.total
     if figure == "cpu":
         return scenario.server.cpu_seconds
+    if figure == "cpu-per-mb":
+        return scenario.cpu_seconds_per_megabyte
+    if figure == "wire":
+        return None if scenario.bytes is None else float(scenario.bytes)
+    if figure == "ratio":
+        return scenario.compression_ratio
     if figure == "memory":
         return scenario.server.peak_memory_growth_bytes
     if figure == "x-floor":
@@ -302,10 +334,11 @@ def _reading(budget: Budget, scenario: Scenario) -> tuple[float | None, str]:
         number = value
     kind = FIGURES[budget.figure]
     if budget.per_body:
-        if not scenario.bytes:
+        body = scenario.body_bytes  # decoded: what the rows take, whatever the coding
+        if not body:
             return None, "the body size is not known"
-        shown = f"{_size(number)}, {number / scenario.bytes:.2f}x the {_size(scenario.bytes)} body"
-        return number / scenario.bytes, shown
+        shown = f"{_size(number)}, {number / body:.2f}x the {_size(body)} body"
+        return number / body, shown
     if kind == "time":
         return number, f"{budget.stat} {number * 1000:.1f} ms"
     if kind == "size":

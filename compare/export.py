@@ -2,7 +2,8 @@
 
 A scenario is named by its port (`port@server`, or a target), its data layer, endpoint, source,
 rows, format, concurrency, read rate (bytes per second each request was read at; empty: as
-fast as the client could) and HTTP version (`1.1`, `2`).
+fast as the client could), HTTP version (`1.1`, `2`) and compression (the content coding asked
+for; `none`: identity). `bytes` are what arrived on the wire; `decoded_bytes` the body decoded.
 
 Long ("tidy") rather than wide, so a new figure adds rows, not columns, and every row names its
 unit. A figure with a spread has median, p95, min, max and count; a single figure (a rate, a
@@ -28,6 +29,7 @@ COLUMNS = (
     "concurrency",
     "read_rate",
     "http",
+    "compression",
     "figure",
     "unit",
     "median",
@@ -47,6 +49,9 @@ def _figures(scenario: Scenario) -> Iterator[tuple[str, str, Stats | float | int
     yield "memory_growth", "bytes", scenario.server.peak_memory_growth_bytes
     yield "cpu", "s", scenario.server.cpu_seconds
     yield "bytes", "bytes", scenario.bytes
+    yield "decoded_bytes", "bytes", scenario.body_bytes
+    yield "compression_ratio", "ratio", scenario.compression_ratio
+    yield "cpu_per_megabyte", "s/MB", scenario.cpu_seconds_per_megabyte
     yield "rows_per_second", "rows/s", scenario.rows_per_second
     yield "megabytes_per_second", "MB/s", scenario.megabytes_per_second
     yield "requests_per_second", "req/s", scenario.requests_per_second
@@ -104,6 +109,7 @@ def render_csv(results: Results) -> str:
         cell = (
             s.port, s.layer or "", s.endpoint, s.source, s.rows, s.format, s.concurrency, rate,
             s.http,
+            s.compression,
         )  # fmt: skip
         flags = " ".join(s.flags)
         for figure, unit, value in _figures(s):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from shared.compression import CODINGS, IDENTITY
 from shared.encoders import FORMATS
 from shared.layers import DEFAULT_LAYER, SHARED_LAYERS, LayerSpec
 
@@ -30,6 +31,7 @@ from .results import (
     DEFAULT_SOURCE,
     ENDPOINTS,
     HTTP_VERSIONS,
+    NO_COMPRESSION,
     SOURCES,
     Endpoint,
     NotOffered,
@@ -38,6 +40,8 @@ from .results import (
 )
 
 DEFAULT_ROWS = (10_000, 100_000, 500_000)
+# The content codings a cell may ask for (`Accept-Encoding`); `none` asks for identity.
+COMPRESSIONS: tuple[str, ...] = (NO_COMPRESSION, *CODINGS)
 DEFAULT_FORMATS = ("text",)
 # Every way of reading the rows that holds a connection per request, on both endpoints: which
 # one to use is the question the default run answers. `keyset` (a query per batch) is asked
@@ -114,6 +118,8 @@ class CompareOptions:
     locust: LocustOptions = field(default_factory=LocustOptions)
     # The HTTP versions each scenario runs over (--http), HTTP/1.1 first.
     http: tuple[str, ...] = (DEFAULT_HTTP,)
+    # The content codings each cell is asked in (--compression), `none` first when given.
+    compression: tuple[str, ...] = (NO_COMPRESSION,)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -135,6 +141,14 @@ class Cell:
     source: Source = "fetch"
     read_rate: float | None = None  # bytes per second each request is read at; None: max
     http: str = DEFAULT_HTTP  # "2": h2c, the concurrency as streams of one connection
+    compression: str = NO_COMPRESSION  # the content coding asked for; `none`: identity
+
+    def headers(self) -> dict[str, str]:
+        """The request headers the cell itself sets. `Accept-Encoding` always: both clients
+        would otherwise send their own default (httpx `gzip, deflate, zstd`, aiohttp `gzip,
+        deflate`), and an uncompressed cell must ask for identity in so many words."""
+        coding = IDENTITY if self.compression == NO_COMPRESSION else self.compression
+        return {"Accept-Encoding": coding}
 
     def params(self, batch: int) -> dict[str, str]:
         """The query string. `source` only when it is not the endpoint's default, so a port that
@@ -149,6 +163,8 @@ class Cell:
         label = (
             f"{self.endpoint}/{self.source} {self.rows:,} rows {self.format} x{self.concurrency}"
         )
+        if self.compression != NO_COMPRESSION:
+            label = f"{label} {self.compression}"
         if self.read_rate is not None:
             label = f"{label} at {format_rate(self.read_rate)}"
         return label if self.http == DEFAULT_HTTP else f"{label} over {http_label(self.http)}"
@@ -266,6 +282,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "connection per client process; pairs whose server does not speak it are listed as "
         "not offered. --fail-if names them h1 and h2 (h2.chunked.ttfb>20ms)",
     )
+    parser.add_argument(
+        "--compression",
+        help=f"comma list of content codings each scenario is asked in, {', '.join(COMPRESSIONS)} "
+        f"(default: {NO_COMPRESSION}); sent as Accept-Encoding, bodies decoded as they are read",
+    )
     parser.add_argument("--out", type=Path, help="results folder (default: reports/<UTC time>/)")
     parser.add_argument(
         "--fail-if",
@@ -350,6 +371,9 @@ def options_from_args(
         load, locust = load_choice(args, paced=any(rate is not None for rate in read_rates))
     except LoadOptionError as error:
         raise OptionError(str(error)) from None
+    compression: tuple[str, ...] = (NO_COMPRESSION,)
+    if getattr(args, "compression", None) is not None:
+        compression = _chosen(args.compression, "--compression", "coding", COMPRESSIONS)
     own = port_layers or {}
     layers, contenders, not_offered = _layers(
         args, ports, own, sources or tuple(DEFAULT_SOURCE[e] for e in endpoints)
@@ -398,6 +422,7 @@ def options_from_args(
         load=load,
         locust=locust,
         http=http,
+        compression=compression,
     )
 
 
@@ -571,10 +596,11 @@ def plan(options: CompareOptions) -> tuple[list[Cell], str]:
                             f"{concurrency:,} (about {held / 1e9:,.1f} GB)"
                         )
                 cells.extend(
-                    Cell(endpoint, rows, format, concurrency, source, rate, http)
+                    Cell(endpoint, rows, format, concurrency, source, rate, http, compression)
                     for http in options.http
                     for rate in options.read_rates
                     for endpoint, source in routes
+                    for compression in options.compression
                 )
     processes = (
         "one server process per contender for every scenario, in rising order of the memory a "
@@ -601,6 +627,11 @@ def plan(options: CompareOptions) -> tuple[list[Cell], str]:
             "own; their client ceiling is httpx over HTTP/2 from an in-memory server that "
             "speaks it through the Python h2 package, slower than the servers' own HTTP/2 "
             "layers: an upper bound of the reader's cost, so client-bound may be flagged early"
+        )
+    if options.compression != (NO_COMPRESSION,):
+        notes.append(
+            f"bodies asked for in {', '.join(options.compression)} (Accept-Encoding), decoded "
+            "as they are read: totals include the client's decoding"
         )
     paced = [format_rate(rate) for rate in options.read_rates if rate is not None]
     if paced:

@@ -35,6 +35,11 @@ byte's 99th percentile over every good request (its median and p95 were in `ttfb
 server's open files at each round's peak, each stream's throughput, their spread and the streams
 starved while others finished. Files before version 7 did not measure them: `streams` is null
 there, never filled in.
+
+Version 8 added content codings (`--compression`): each scenario and client ceiling names its
+`compression` (`none`, `gzip`, `zstd`; a scenario's key includes it), a scenario's `bytes` are
+what arrived on the wire and `decoded_bytes` the body once decoded, and `matrix.compression`
+lists the codings run. Files before version 8 measured identity bodies only: `none`.
 """
 
 from __future__ import annotations
@@ -59,8 +64,10 @@ from .stats import stats_or_none
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 7
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7)
+SCHEMA_VERSION = 8
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8)
+# A scenario's content coding when it asked for none (and every scenario before version 8).
+NO_COMPRESSION = "none"
 # What measured every file before version 4.
 EARLIER_CLIENT = "httpx"
 
@@ -181,6 +188,7 @@ class Matrix:
     client_processes: int = 0  # client processes of this machine; 0: the comparator's own
     requests_per_stream: int = 1  # each stream's requests one after another; 1: a burst
     http: tuple[str, ...] = (DEFAULT_HTTP,)  # the HTTP versions run (--http)
+    compression: tuple[str, ...] = (NO_COMPRESSION,)  # the content codings asked for
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Matrix:
@@ -205,6 +213,7 @@ class Matrix:
             client_processes=int(data.get("client_processes", 0)),
             requests_per_stream=int(data.get("requests_per_stream", 1)),
             http=tuple(str(v) for v in data.get("http", (DEFAULT_HTTP,))),
+            compression=tuple(data.get("compression", (NO_COMPRESSION,))),
         )
 
 
@@ -294,6 +303,10 @@ class ClientCeiling:
     concurrency: int = 1
     client: str = EARLIER_CLIENT
     http: str = DEFAULT_HTTP
+    # The coding the body was read in: the in-memory server sends the reference compressed per
+    # chunk by the shared compressor, so the ceiling is that of reading and decoding it.
+    compression: str = NO_COMPRESSION
+    wire_bytes: int | None = None  # what arrived; None: `bytes` (identity)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ClientCeiling:
@@ -308,6 +321,8 @@ class ClientCeiling:
             concurrency=int(data.get("concurrency", 1)),
             client=data.get("client", EARLIER_CLIENT),
             http=str(data.get("http", DEFAULT_HTTP)),
+            compression=data.get("compression", NO_COMPRESSION),
+            wire_bytes=data.get("wire_bytes"),
         )
 
 
@@ -508,18 +523,43 @@ class Scenario:
     http: str = DEFAULT_HTTP
     # The streams side by side: first byte tail, open files, fairness (None before version 5).
     streams: StreamFigures | None = None
+    # The content coding asked for (`Accept-Encoding`); `bytes` are what arrived on the wire,
+    # `decoded_bytes` the body decoded (None: the same, an identity body).
+    compression: str = NO_COMPRESSION
+    decoded_bytes: int | None = None
 
     @property
     def contender(self) -> str:
         return contender_name(self.port, self.layer)
 
     @property
-    def key(self) -> tuple[str, str, str, int, str, int, float | None, str]:
+    def key(self) -> tuple[str, str, str, int, str, int, float | None, str, str]:
         """What matches a scenario across runs: its contender (port and layer) and its cell."""
         return (
             self.contender, self.endpoint, self.source, self.rows, self.format, self.concurrency,
-            self.read_rate, self.http,
+            self.read_rate, self.http, self.compression,
         )  # fmt: skip
+
+    @property
+    def body_bytes(self) -> int | None:
+        """The body's length once decoded: what the rows take, whatever the coding."""
+        return self.bytes if self.decoded_bytes is None else self.decoded_bytes
+
+    @property
+    def compression_ratio(self) -> float | None:
+        """Decoded bytes over wire bytes (1.0 for an identity body)."""
+        body, wire = self.body_bytes, self.bytes
+        return None if body is None or not wire else body / wire
+
+    @property
+    def cpu_seconds_per_megabyte(self) -> float | None:
+        """The server's CPU seconds per MB (10^6 bytes) of decoded body, median round over the
+        round's requests: what compressing (or not) costs the server."""
+        cpu, body = self.server.cpu_seconds, self.body_bytes
+        if cpu is None or not body or not self.requests or not self.repeats:
+            return None
+        per_round = self.requests / self.repeats
+        return cpu.median / (body * per_round / 1_000_000)
 
     @property
     def memory_per_stream(self) -> float | None:
@@ -569,6 +609,8 @@ class Scenario:
             client=_maybe(ClientFigures.from_dict, data.get("client")),
             http=str(data.get("http", DEFAULT_HTTP)),
             streams=_maybe(StreamFigures.from_dict, data.get("streams")),
+            compression=data.get("compression", NO_COMPRESSION),
+            decoded_bytes=data.get("decoded_bytes"),
         )
 
 
@@ -721,6 +763,27 @@ class Results:
         )
 
     @property
+    def base_compression(self) -> str:
+        """The coding the reports that are not about compression show: none when it ran."""
+        codings = {s.compression for s in self.scenarios}
+        if not codings or NO_COMPRESSION in codings:
+            return NO_COMPRESSION
+        return next(c for c in self.matrix.compression if c in codings)
+
+    def at_compression(self, compression: str) -> Results:
+        """These results with only the scenarios (and ceilings) in `compression`."""
+        return dataclasses.replace(
+            self,
+            scenarios=tuple(s for s in self.scenarios if s.compression == compression),
+            client_ceiling=tuple(c for c in self.client_ceiling if c.compression == compression),
+        )
+
+    @property
+    def compressed(self) -> bool:
+        """Whether any scenario asked for a content coding."""
+        return any(s.compression != NO_COMPRESSION for s in self.scenarios)
+
+    @property
     def paced(self) -> bool:
         """Whether any scenario was read at a set rate."""
         return any(s.read_rate is not None for s in self.scenarios)
@@ -732,10 +795,16 @@ class Results:
         return next((f for f in self.body_floor if f.rows == rows and f.format == format), None)
 
     def ceiling_for(
-        self, rows: int, format: str, concurrency: int = 1, http: str = DEFAULT_HTTP
+        self,
+        rows: int,
+        format: str,
+        concurrency: int = 1,
+        *,
+        http: str = DEFAULT_HTTP,
+        compression: str = NO_COMPRESSION,
     ) -> ClientCeiling | None:
-        """The client's ceiling for these bytes at `concurrency` over `http` (files before
-        version 4 have only concurrency 1)."""
+        """The client's ceiling for these bytes at `concurrency` over `http` in `compression`
+        (files before version 4 have only concurrency 1)."""
         return next(
             (
                 c
@@ -744,20 +813,25 @@ class Results:
                 and c.format == format
                 and c.concurrency == concurrency
                 and c.http == http
+                and c.compression == compression
             ),
             None,
         )
 
     def ceilings_for(
-        self, rows: int, format: str, http: str = DEFAULT_HTTP
+        self, rows: int, format: str, *, http: str = DEFAULT_HTTP, compression: str = NO_COMPRESSION
     ) -> tuple[ClientCeiling, ...]:
-        """Every concurrency's ceiling for these bytes over `http`, lowest concurrency first."""
+        """Every concurrency's ceiling for these bytes over `http` in `compression`, lowest
+        concurrency first."""
         return tuple(
             sorted(
                 (
                     c
                     for c in self.client_ceiling
-                    if c.rows == rows and c.format == format and c.http == http
+                    if c.rows == rows
+                    and c.format == format
+                    and c.http == http
+                    and c.compression == compression
                 ),
                 key=lambda c: c.concurrency,
             )

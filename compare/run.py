@@ -69,9 +69,8 @@ def estimate_work(options: CompareOptions, cells: Sequence[Cell]) -> float:
         for _ in options.formats:
             work += reference_cost(rows) + 2 * floor_cost(options, rows)
             work += contenders * verify_cost(rows)
-    for http in options.http:
-        for rows, _, concurrency in calibrations(cells, http):
-            work += ceiling_cost(options, rows, concurrency) * options.requests_per_stream
+    for rows, _, concurrency, _, _ in calibrations(cells):
+        work += ceiling_cost(options, rows, concurrency) * options.requests_per_stream
     for cell in cells:
         # A contender whose layer does not offer the cell's source sits it out.
         taking_part = len(options.targets) + sum(
@@ -82,11 +81,12 @@ def estimate_work(options: CompareOptions, cells: Sequence[Cell]) -> float:
     return work
 
 
-def calibrations(cells: Sequence[Cell], http: str = DEFAULT_HTTP) -> list[tuple[int, str, int]]:
-    """Every (rows, format, concurrency) the matrix measures over `http`: the client's ceiling is
-    measured at each, the same bytes as many at a time as the scenarios read them."""
+def calibrations(cells: Sequence[Cell]) -> list[tuple[int, str, int, str, str]]:
+    """Every (rows, format, concurrency, HTTP version, compression) the matrix measures: the
+    client's ceiling is measured at each, the same bytes as many at a time as the scenarios read
+    them, over the same version in the same coding."""
     return sorted(
-        {(cell.rows, cell.format, cell.concurrency) for cell in cells if cell.http == http}
+        {(cell.rows, cell.format, cell.concurrency, cell.http, cell.compression) for cell in cells}
     )
 
 
@@ -129,8 +129,9 @@ async def run_compare(
             progress.begin("computing expected bodies")
             with stopwatch.phase("expected bodies"):
                 reference = await build_reference(
-                    database, options.rows, options.formats, options.batch, Path(scratch)
-                )
+                    database, options.rows, options.formats, options.batch, Path(scratch),
+                    options.compression,
+                )  # fmt: skip
             progress.advance(sum(map(reference_cost, options.rows)) * len(options.formats))
             progress.begin("COPY floors")
             with stopwatch.phase("floors"):
@@ -160,14 +161,16 @@ async def run_compare(
                     verify = functools.partial(
                         _verify, client=control, reference=reference, options=options,
                         settings=server_settings, log_dir=log_dir, auth_header=auth_header,
-                        routes=routes,
+                        routes=routes, compression=options.compression,
                     )  # fmt: skip
                     work = sum(map(verify_cost, options.rows)) * len(options.formats)
                     await _verify_all(contenders, verify, work, progress)
                 timed = [c for c in contenders if c.verification and c.verification.passed]
                 floor_of = {(f.rows, f.format): f for f in floors}
                 body_floor_of = {(f.rows, f.format): f for f in body_floors}
-                ceiling_of = {(c.rows, c.format, c.concurrency, c.http): c for c in ceilings}
+                ceiling_of = {
+                    (c.rows, c.format, c.concurrency, c.http, c.compression): c for c in ceilings
+                }
                 scenarios: list[Scenario] = []
                 engine_described = engine.describe()
                 if any(v != DEFAULT_HTTP for v in options.http):
@@ -195,6 +198,7 @@ async def run_compare(
                                                     cell.format,
                                                     cell.concurrency,
                                                     cell.http,
+                                                    cell.compression,
                                                 )
                                             ),
                                         )
@@ -253,6 +257,7 @@ async def run_compare(
             client_processes=options.client_processes,
             requests_per_stream=options.requests_per_stream,
             http=options.http,
+            compression=options.compression,
         ),
         ports=tuple(port_result(c) for c in contenders),
         floor=tuple(floors),
@@ -324,24 +329,24 @@ async def _ceilings(
     server = await MemoryServer.start(reference.folder)
     ceilings: list[ClientCeiling] = []
     try:
-        for http in options.http:
-            for rows, format, concurrency in calibrations(cells, http):
-                expected = reference.expected[(rows, format)]
-                chunks = reference.chunks[(rows, format)]
-                ceilings.append(
-                    await measure_ceiling(
-                        engine,
-                        server,
-                        expected,
-                        chunks,
-                        concurrency,
-                        options.repeats,
-                        options.warmup,
-                        options.requests_per_stream,
-                        http,
-                    )
+        for rows, format, concurrency, http, compression in calibrations(cells):
+            expected = reference.expected[(rows, format)]
+            chunks = reference.chunks[(rows, format)]
+            ceilings.append(
+                await measure_ceiling(
+                    engine,
+                    server,
+                    expected,
+                    chunks,
+                    concurrency,
+                    options.repeats,
+                    options.warmup,
+                    options.requests_per_stream,
+                    http,
+                    compression,
                 )
-                progress.advance(ceiling_cost(options, rows, concurrency))
+            )
+            progress.advance(ceiling_cost(options, rows, concurrency))
     finally:
         server.stop()
     return ceilings
@@ -379,6 +384,7 @@ async def _verify(
     log_dir: Path,
     auth_header: dict[str, str],
     routes: Sequence[tuple[str, str]],
+    compression: Sequence[str] = (),
 ) -> None:
     expected = list(reference.expected.values())
     offered = [(e, s) for e, s in routes if s in contender.sources]
@@ -387,8 +393,9 @@ async def _verify(
     if contender.descriptor is None:
         assert contender.target_url is not None
         contender.verification = await verify_port(
-            client, contender.target_url, expected, options.batch, auth_header, routes
-        )
+            client, contender.target_url, expected, options.batch, auth_header, routes,
+            compression=compression or options.compression,
+        )  # fmt: skip
         probe = await metrics_probe(client, contender.target_url, auth_header)
         contender.source = probe.source
         return
@@ -410,8 +417,9 @@ async def _verify(
         if server.startup_seconds is not None:
             contender.startup.append(server.startup_seconds)
         verification = await verify_port(
-            client, server.url, expected, options.batch, auth_header, offered, refused
-        )
+            client, server.url, expected, options.batch, auth_header, offered, refused,
+            compression=compression or options.compression,
+        )  # fmt: skip
     finally:
         await server.stop()
     # A contract point the server cannot meet under hostile clients (limits, log lines,

@@ -53,6 +53,7 @@ def build_scenario(
     total = Stats.maybe(r.total for r in good)
     ttfb = Stats.maybe(r.ttfb for r in good if r.ttfb is not None)
     byte_counts = sorted(r.bytes for r in good)
+    decoded_counts = sorted(r.decoded_bytes for r in good)
     round_rows: list[float] = []
     round_bytes: list[float] = []
     round_requests: list[float] = []
@@ -79,6 +80,7 @@ def build_scenario(
     streams = stream_figures(
         collected.rounds, collected.open_files, streamed=cell.endpoint == "chunked"
     )
+    decoded = decoded_counts[(len(decoded_counts) - 1) // 2] if decoded_counts else None
     client = client_figures(collected.rounds)
     flags, reasons = scenario_flags(
         ttfb=ttfb,
@@ -89,7 +91,7 @@ def build_scenario(
         requests=max(expected_requests, len(requests)),
         floor_ratio=floor_ratio,
         extra=(
-            buffers_ahead(cell, memory, body),
+            buffers_ahead(cell, memory, decoded),
             rate_unreached(cell.read_rate, reached),
             None if collected.capped is None else Flag("memory-capped", collected.capped),
             starved_flag(streams),
@@ -137,6 +139,8 @@ def build_scenario(
         streams=streams,
         client=client,
         http=cell.http,
+        compression=cell.compression,
+        decoded_bytes=None if decoded == body else decoded,
     )
 
 

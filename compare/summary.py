@@ -15,6 +15,7 @@ from .results import (
     DEFAULT_HTTP,
     ENDPOINTS,
     LAYER_SEPARATOR,
+    NO_COMPRESSION,
     SOURCES,
     PortResult,
     Results,
@@ -83,9 +84,12 @@ def format_megabytes(stats: Stats | None) -> str:
     return f"{stats.median / 1e6:.1f}"
 
 
-def scenario_order(scenario: Scenario) -> tuple[float, int, str, int, str, int, int, str]:
+def scenario_order(
+    scenario: Scenario,
+) -> tuple[float, int, str, int, str, int, int, bool, str, str]:
     # Ports side by side: one block per (read rate, rows, format, concurrency, HTTP version),
-    # endpoints and sources within; full speed first, then the rates fastest first.
+    # endpoints and sources within, identity before the codings; full speed first, then the
+    # rates fastest first.
     return (
         -(scenario.read_rate or float("inf")),
         scenario.rows,
@@ -94,8 +98,17 @@ def scenario_order(scenario: Scenario) -> tuple[float, int, str, int, str, int, 
         scenario.http,
         ENDPOINTS.index(scenario.endpoint),
         SOURCES.index(scenario.source),
+        scenario.compression != NO_COMPRESSION,
+        scenario.compression,
         scenario.contender,
     )
+
+
+def source_label(scenario: Scenario) -> str:
+    """The source, and the coding when one was asked for (`cursor gzip`)."""
+    if scenario.compression == NO_COMPRESSION:
+        return scenario.source
+    return f"{scenario.source} {scenario.compression}"
 
 
 def flag_marks(scenario: Scenario) -> str:
@@ -112,7 +125,7 @@ def scenario_row(scenario: Scenario) -> list[str]:
     return [
         # Another layer than the default on a line of its own: the pair's name stays whole.
         scenario.contender.replace(LAYER_SEPARATOR, "\n" + LAYER_SEPARATOR),
-        scenario.source,
+        source_label(scenario),
         format_ms(scenario.ttfb),
         format_ms(scenario.total),
         floor,
@@ -190,6 +203,7 @@ def verdict_line(results: Results) -> str:
         if s.total is not None
         and s.read_rate == results.base_read_rate
         and s.http == results.base_http
+        and s.compression == results.base_compression
     ]
     if not scenarios:
         return "verdict: nothing was measured"

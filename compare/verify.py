@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 import httpx
 
+from shared.compression import IDENTITY, DecodeError, decode
 from shared.contract import JSON_CONTENT_TYPE
 from shared.encoders import ENCODERS
 
 from .analysis import count_rows
-from .results import DEFAULT_SOURCE, ENDPOINTS, Check, CheckStatus, Verification
+from .results import DEFAULT_SOURCE, ENDPOINTS, NO_COMPRESSION, Check, CheckStatus, Verification
 
 
 @dataclass(frozen=True)
@@ -56,16 +57,21 @@ async def verify_port(
     auth_header: Mapping[str, str],
     routes: Sequence[tuple[str, str]] | None = None,
     not_offered: Sequence[tuple[str, str]] = (),
+    compression: Sequence[str] = (NO_COMPRESSION,),
 ) -> Verification:
     """Check /healthz, every (endpoint, source) of `routes` (default: each endpoint with its own
-    source) for every (rows, format), refusals, and auth if on. Each (endpoint, source) of
-    `not_offered`, which the server's data layer cannot read, must be the contract's 400."""
+    source) for every (rows, format) in every coding of `compression`, refusals, and auth if on.
+    Each (endpoint, source) of `not_offered`, which the server's data layer cannot read, must be
+    the contract's 400. A compressed body is decoded and its SHA-256 checked like any other."""
     checks = _Checks()
     await _check_health(client, base_url, checks)
     pairs = routes if routes is not None else [(e, DEFAULT_SOURCE[e]) for e in ENDPOINTS]
     for body in expected:
         for endpoint, source in pairs:
-            await _check_data(client, base_url, endpoint, source, body, batch, auth_header, checks)
+            for coding in compression:
+                await _check_data(
+                    client, base_url, endpoint, source, body, batch, auth_header, checks, coding
+                )
     await _check_refusals(client, base_url, auth_header, checks)
     for endpoint, source in not_offered:
         await _check_refusal(
@@ -102,6 +108,19 @@ async def _check_health(client: httpx.AsyncClient, base_url: str, checks: _Check
     )
 
 
+async def _get_raw(
+    client: httpx.AsyncClient, url: str, headers: Mapping[str, str], checks: _Checks, name: str
+) -> tuple[httpx.Response, bytes] | None:
+    """The response and its body as it arrived, not decoded: httpx decodes only the first
+    member of a gzip body, and the checks must see the wire bytes."""
+    try:
+        async with client.stream("GET", url, headers=dict(headers)) as response:
+            return response, b"".join([piece async for piece in response.aiter_raw()])
+    except httpx.HTTPError as error:
+        checks.add(name, "fail", f"request failed: {type(error).__name__}: {error}", url)
+        return None
+
+
 async def _check_data(
     client: httpx.AsyncClient,
     base_url: str,
@@ -111,25 +130,50 @@ async def _check_data(
     batch: int,
     auth_header: Mapping[str, str],
     checks: _Checks,
+    compression: str = NO_COMPRESSION,
 ) -> None:
     url = f"{base_url}/{endpoint}?rows={expected.rows}&format={expected.format}&batch={batch}"
     # The endpoint's own source is asked for as a port that predates the parameter serves it.
     if source != DEFAULT_SOURCE[endpoint]:
         url += f"&source={source}"
     label = f"{endpoint} source={source} rows={expected.rows} format={expected.format}"
+    coding = IDENTITY if compression == NO_COMPRESSION else compression
+    if coding != IDENTITY:
+        label += f" {coding}"
     request_id = f"verify-{secrets.token_hex(6)}"
-    response = await _get(
-        client, url, {**auth_header, "X-Request-ID": request_id}, checks, f"{label}: request"
-    )
-    if response is None:
+    request_headers = {**auth_header, "X-Request-ID": request_id, "Accept-Encoding": coding}
+    answer = await _get_raw(client, url, request_headers, checks, f"{label}: request")
+    if answer is None:
         return
+    response, wire = answer
     headers = response.headers
-    body = response.content
+    encoding = headers.get("content-encoding", IDENTITY).lower()
+    try:
+        body = decode(encoding, wire)
+        decoded = f"decoded from {len(wire)} bytes of {encoding}" if encoding != IDENTITY else ""
+    except DecodeError as error:
+        body, decoded = b"", f"not decodable: {error}"
+    checks.expect(
+        f"{label}: Content-Encoding",
+        encoding == coding and not decoded.startswith("not"),
+        coding if coding != IDENTITY else "none",
+        f"Content-Encoding {headers.get('content-encoding')!r}, asked for {coding}; {decoded}",
+        url,
+    )
+    vary = [v.strip().lower() for v in headers.get("vary", "").split(",")]
+    checks.expect(
+        f"{label}: Vary",
+        "accept-encoding" in vary,
+        "Vary: Accept-Encoding",
+        f"Vary {headers.get('vary')!r}: a cache could hand this coding to another client",
+        url,
+        warn=True,
+    )
     checks.expect(
         f"{label}: status",
         response.status_code == 200,
         "200",
-        f"status {response.status_code}: {response.text[:200]!r}",
+        f"status {response.status_code}: {body[:200]!r}",
         url,
     )
     content_type = ENCODERS[expected.format].content_type
@@ -149,7 +193,17 @@ async def _check_data(
     )
     transfer = headers.get("transfer-encoding", "").lower()
     length = headers.get("content-length")
-    if endpoint == "standard":
+    if endpoint == "standard" and coding != IDENTITY:
+        # The contract promises a compressed /standard whole, not its framing: a framework's
+        # compressor that is handed the body in pieces sends it chunked.
+        checks.expect(
+            f"{label}: framing",
+            (length is not None and int(length) == len(wire)) or transfer == "chunked",
+            f"Content-Length {length} or chunked",
+            f"Content-Length {length!r}, Transfer-Encoding {transfer!r}, {len(wire)} bytes",
+            url,
+        )
+    elif endpoint == "standard":
         checks.expect(
             f"{label}: Content-Length",
             length is not None and length.isdigit() and int(length) == len(body) and not transfer,

@@ -6,6 +6,11 @@ piece by piece: aiohttp's writer joins a `web.Response`'s headers and body into 
 Python < 3.12.9), a second copy of the body. `/chunked` is a `web.StreamResponse` that writes each
 chunk and awaits `write()`, which drains the transport, so a slow client holds the server back
 instead of making it buffer.
+
+Compression is the shared compressor (`shared.compression`), on both endpoints. aiohttp's own
+`enable_compression()` compresses each write without a flush: a streamed body's bytes wait
+inside zlib until its buffers fill, and `/chunked` would stop streaming. On `/standard` alone it
+would do, but one compressor for both endpoints keeps the two bodies' wire bytes alike.
 """
 
 from __future__ import annotations
@@ -26,6 +31,14 @@ from shared.answers import (
 )
 from shared.auth import check_authorization
 from shared.bodies import open_body, read_body, refusing_unavailable
+from shared.compression import (
+    IDENTITY,
+    Compressor,
+    coding_headers,
+    compress_chunk,
+    negotiate_coding,
+    open_compressor,
+)
 from shared.contract import (
     ContractError,
     DataRequest,
@@ -108,11 +121,22 @@ def _data_request(request: web.Request, endpoint: str) -> DataRequest:
     )
 
 
+def _coding(request: web.Request) -> str:
+    # First, as in front of the ASGI ports' routes (shared.asgi.compression): a 406 for the
+    # coding comes before auth and the parameters.
+    return negotiate_coding(request.headers.get("Accept-Encoding"))
+
+
 async def standard(request: web.Request) -> web.StreamResponse:
+    coding = _coding(request)
     data = _data_request(request, "standard")
     with refusing_unavailable():
         pieces = await read_body(request.app[DATABASE], data)
-    headers = data_headers(data.encoder, streamed=False)
+    headers = {**data_headers(data.encoder, streamed=False), **coding_headers(coding)}
+    if coding != IDENTITY:
+        compressor = open_compressor(coding)
+        compressed = [await compress_chunk(compressor, piece) for piece in pieces]
+        pieces = [*compressed, compressor.finish()]
     if len(pieces) == 1:
         return web.Response(body=pieces[0], headers=headers)
     response = web.StreamResponse(headers=headers)
@@ -128,11 +152,14 @@ async def standard(request: web.Request) -> web.StreamResponse:
 
 
 async def chunked(request: web.Request) -> web.StreamResponse:
+    coding = _coding(request)
     data = _data_request(request, "chunked")
     # The database has answered before the headers: a failure up to here is still a 503.
     with refusing_unavailable():
         body = await open_body(request.app[DATABASE], data)
-    response = web.StreamResponse(headers=data_headers(data.encoder, streamed=True))
+    headers = {**data_headers(data.encoder, streamed=True), **coding_headers(coding)}
+    response = web.StreamResponse(headers=headers)
+    compressor = open_compressor(coding) if coding != IDENTITY else None
     if request.version >= HttpVersion11:
         response.enable_chunked_encoding()
     else:
@@ -144,7 +171,8 @@ async def chunked(request: web.Request) -> web.StreamResponse:
         try:
             await response.prepare(request)
             async for chunk in body:
-                await response.write(chunk)  # drains: waits for a slow reader
+                # drains: waits for a slow reader
+                await response.write(await _encoded(compressor, chunk))
                 sent += len(chunk)
         except StreamFailed as error:
             log_stream_failed(logger, request[REQUEST_ID], sent, error)
@@ -160,11 +188,18 @@ async def chunked(request: web.Request) -> web.StreamResponse:
             return response
     try:
         # After the stream is closed: its connection is back in the pool before the last chunk.
+        if compressor is not None:
+            await response.write(compressor.finish())
         await response.write_eof()
     except ConnectionError:
         # Gone after the last row but before the terminating chunk: still a body cut short.
         log_client_gone(logger, request[REQUEST_ID], sent)
     return response
+
+
+async def _encoded(compressor: Compressor | None, chunk: bytes) -> bytes:
+    # Flushed per chunk (shared.compression): the client decodes each batch as it arrives.
+    return chunk if compressor is None else await compress_chunk(compressor, chunk)
 
 
 async def healthz(request: web.Request) -> web.Response:

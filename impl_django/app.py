@@ -29,6 +29,7 @@ from django.urls import path
 
 from shared.answers import Answer, refusal, server_error
 from shared.asgi import AppResources, ASGIApp, RequestIdMiddleware, WithLifespan, endpoints
+from shared.asgi.compression import Compressing, NegotiatedCoding
 from shared.asgi.iterated_body import CutShort, iterate_body
 from shared.asgi.request_id import request_id_of
 from shared.contract import ContractError, method_not_allowed, not_found
@@ -106,7 +107,13 @@ def create_app(settings: Settings) -> ASGIApp:
         ]
     urlconf = _URLConf(routes)
     handler = _Handler(urlconf)
-    return WithLifespan(RequestIdMiddleware(CutShortGuard(handler)), resources)
+    # Both codings are the shared compressor, in front of Django. Django's own GZipMiddleware
+    # streams an async response by making each chunk a gzip member of its own (with up to 100
+    # random bytes in each member's header); httpx 0.28 decodes only a gzip body's first member
+    # and returns the rest of it as if it were not there: this suite's own httpx-based tests got
+    # a truncated `/chunked` body from it, with no error. One member per body, flushed per chunk.
+    coded = Compressing(Compressing(CutShortGuard(handler), coding="gzip"), coding="zstd")
+    return WithLifespan(RequestIdMiddleware(NegotiatedCoding(coded)), resources)
 
 
 class _URLConf:

@@ -20,8 +20,8 @@ import logging
 
 from fastapi import FastAPI
 
-from shared.asgi import AppResources, ASGIApp, RequestIdMiddleware, WithLifespan
-from shared.asgi.starlette import contract_routes, exception_handlers
+from shared.asgi import AppResources, ASGIApp, WithLifespan
+from shared.asgi.starlette import contract_middleware, contract_routes, exception_handlers
 from shared.settings import Settings
 
 logger = logging.getLogger("streambench.fastapi")
@@ -36,8 +36,8 @@ def create_app(settings: Settings) -> ASGIApp:
         redirect_slashes=False,
         telemetry={"tracing": False, "metrics": False, "logs": False},
         exception_handlers=exception_handlers(),
+        middleware=contract_middleware(),
     )
-    app.add_middleware(RequestIdMiddleware)
     for route in contract_routes(resources, logger):
         app.add_api_route(route.path, route.endpoint, methods=[route.method])
     return WithLifespan(app, resources)

@@ -16,6 +16,10 @@ The routes' work is `shared.asgi.endpoints`; what is Litestar's own:
   mid-stream surfaces as an `ExceptionGroup` re-raised as `LitestarException`.
 - The request id is the shared pure ASGI middleware, outside Litestar, so the router's 404 and
   405 carry `X-Request-ID` too.
+- Compression is Litestar's own `CompressionConfig` (its gzip, and zstd through a facade on the
+  shared compressor: impl_litestar/compression.py), behind the contract's negotiation
+  (`shared.asgi.compression.NegotiatedCoding`), which hands it an `Accept-Encoding` naming only
+  the coding decided: Litestar picks a coding by substring, so `gzip;q=0` would get gzip.
 """
 
 from __future__ import annotations
@@ -39,8 +43,11 @@ from shared.asgi import (
     endpoints,
     request_id_of,
 )
+from shared.asgi.compression import NegotiatedCoding
 from shared.contract import ContractError, method_not_allowed, not_found
 from shared.settings import Settings
+
+from .compression import compression_config
 
 logger = logging.getLogger("streambench.litestar")
 
@@ -80,6 +87,7 @@ def create_app(settings: Settings) -> ASGIApp:
         route_handlers=handlers,
         logging_config=None,
         openapi_config=None,
+        compression_config=compression_config(),
         exception_handlers={
             ContractError: _contract_error,
             HTTPException: _http_error,
@@ -87,7 +95,7 @@ def create_app(settings: Settings) -> ASGIApp:
         },
     )
     _drop_automatic_options(app)
-    return WithLifespan(RequestIdMiddleware(ExactPaths(app)), resources)
+    return WithLifespan(RequestIdMiddleware(NegotiatedCoding(ExactPaths(app))), resources)
 
 
 class ExactPaths:

@@ -11,11 +11,15 @@ from __future__ import annotations
 import logging
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from shared.asgi import AppResources, ASGIApp, RequestIdMiddleware, WithLifespan
-from shared.asgi.starlette import ContractRoute, contract_routes, exception_handlers
+from shared.asgi import AppResources, ASGIApp, WithLifespan
+from shared.asgi.starlette import (
+    ContractRoute,
+    contract_middleware,
+    contract_routes,
+    exception_handlers,
+)
 from shared.settings import Settings
 
 logger = logging.getLogger("streambench.starlette")
@@ -25,7 +29,7 @@ def create_app(settings: Settings) -> ASGIApp:
     resources = AppResources(settings)
     app = Starlette(
         routes=[_route(route) for route in contract_routes(resources, logger)],
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=contract_middleware(),
         exception_handlers=exception_handlers(),
     )
     # Trailing-slash variants are unknown paths: 404, not a redirect.

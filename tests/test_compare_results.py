@@ -241,6 +241,6 @@ def test_reads_a_file_written_before_the_streams_were_measured() -> None:
     for scenario in data["scenarios"]:
         del scenario["streams"]
     loaded = Results.from_dict(data)
-    assert loaded.schema_version == SCHEMA_VERSION == 7
+    assert loaded.schema_version == SCHEMA_VERSION == 8
     assert loaded.scenarios[0].streams is None
     assert loaded.scenarios[0].ttfb == sample_results().scenarios[0].ttfb

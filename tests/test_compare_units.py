@@ -131,7 +131,11 @@ def test_calibration_measures_each_rows_format_and_concurrency_once() -> None:
         for concurrency in (1, 8)
         if rows * concurrency <= 10_000
     ]
-    assert calibrations(cells) == [(1_000, "text", 1), (1_000, "text", 8), (10_000, "text", 1)]
+    assert calibrations(cells) == [
+        (1_000, "text", 1, "1.1", "none"),
+        (1_000, "text", 8, "1.1", "none"),
+        (10_000, "text", 1, "1.1", "none"),
+    ]
 
 
 def test_noisy_spread() -> None:

@@ -24,6 +24,7 @@ from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.definitions import OPENAPI_31
 
 from shared.auth import check_authorization, make_token
+from shared.compression import negotiate_coding
 from shared.contract import (
     DEFAULT_SOURCES,
     RETRY_AFTER_SECONDS,
@@ -301,6 +302,10 @@ def test_400_bodies_match(
 def test_406_body_matches(registry: referencing.Registry[Any]) -> None:
     with pytest.raises(ContractError) as refused:
         negotiate("image/png")
+    assert refused.value.status == 406
+    _validate(registry, "#/components/schemas/NotAcceptableError", json.loads(refused.value.body()))
+    with pytest.raises(ContractError) as refused:
+        negotiate_coding("gzip;q=0, *;q=0")
     assert refused.value.status == 406
     _validate(registry, "#/components/schemas/NotAcceptableError", json.loads(refused.value.body()))
 

@@ -98,8 +98,8 @@ def test_results_record_the_version_and_older_files_read_as_http11() -> None:
     results = _over_both()
     one, two = results.scenarios
     assert one.key != two.key
-    assert one.key[-1] == "1.1"
-    assert two.key[-1] == "2"
+    assert one.key[-2] == "1.1"  # then the coding
+    assert two.key[-2] == "2"
     assert Results.from_dict(results.to_dict()).scenarios == results.scenarios
     older = results.to_dict()
     older["schema_version"] = 5
@@ -118,8 +118,8 @@ def test_ceilings_are_per_version() -> None:
     results = dataclasses.replace(results, client_ceiling=(ceiling, over_http2))
     rows, fmt, at = ceiling.rows, ceiling.format, ceiling.concurrency
     assert results.ceiling_for(rows, fmt, at) == ceiling
-    assert results.ceiling_for(rows, fmt, at, "2") == over_http2
-    assert results.ceilings_for(rows, fmt, "2") == (over_http2,)
+    assert results.ceiling_for(rows, fmt, at, http="2") == over_http2
+    assert results.ceilings_for(rows, fmt, http="2") == (over_http2,)
     assert Results.from_dict(results.to_dict()).client_ceiling == results.client_ceiling
 
 

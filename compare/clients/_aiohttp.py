@@ -12,7 +12,7 @@ from typing import ClassVar
 import aiohttp
 from aiohttp.connector import AddrInfoType
 
-from .base import CONNECT_TIMEOUT, REQUEST_TIMEOUT, Streamed
+from .base import CONNECT_TIMEOUT, DEFAULT_HEADERS, REQUEST_TIMEOUT, Streamed
 
 # aiohttp's default read buffer, and a paced reader's.
 DEFAULT_READ_BUFFER = 2**16
@@ -45,6 +45,7 @@ class AiohttpClient:
             ),
             trust_env=False,
             auto_decompress=False,
+            headers=DEFAULT_HEADERS,
             # A paced reader holds little beyond the kernel's small buffer: aiohttp's own read
             # buffer (twice this before it stops reading) would otherwise take hundreds of kB
             # more off the server than httpx's reader does.
@@ -56,7 +57,11 @@ class AiohttpClient:
         self, url: str, params: Mapping[str, str], headers: Mapping[str, str]
     ) -> AsyncIterator[Streamed]:
         async with self._session.get(url, params=dict(params), headers=dict(headers)) as response:
-            yield Streamed(response.status, response.content.iter_any())
+            yield Streamed(
+                response.status,
+                response.content.iter_any(),
+                response.headers.get("Content-Encoding"),
+            )
 
     async def aclose(self) -> None:
         await self._session.close()

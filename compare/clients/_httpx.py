@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import httpx
 
-from .base import CONNECT_TIMEOUT, REQUEST_TIMEOUT, Streamed
+from .base import CONNECT_TIMEOUT, DEFAULT_HEADERS, REQUEST_TIMEOUT, Streamed
 
 
 class HttpxClient:
@@ -43,6 +43,7 @@ class HttpxClient:
             limits=limits,
             transport=transport,
             trust_env=False,
+            headers=DEFAULT_HEADERS,
         )
 
     @contextlib.asynccontextmanager
@@ -57,7 +58,9 @@ class HttpxClient:
                 raise httpx.RemoteProtocolError(
                     f"asked for HTTP/2, answered in {response.http_version}"
                 )
-            yield Streamed(response.status_code, response.aiter_raw())
+            yield Streamed(
+                response.status_code, response.aiter_raw(), response.headers.get("content-encoding")
+            )
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -8,13 +8,17 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-__all__ = ["REQUEST_TIMEOUT", "MeasuringClient", "Streamed"]
+__all__ = ["DEFAULT_HEADERS", "REQUEST_TIMEOUT", "MeasuringClient", "Streamed"]
 
 # Longer than any scenario's wait between two pieces: a slow response is a figure to report, not
 # an error. Both clients apply it to each read, not to the whole response: a paced reader of a
 # large body takes longer than this in all.
 REQUEST_TIMEOUT = 600.0
 CONNECT_TIMEOUT = 10.0
+# What every measuring client sends unless a request says otherwise: httpx would ask for
+# `gzip, deflate, zstd` and aiohttp's client for `gzip, deflate` by default, and the ports now
+# honour it. A figure is of an identity body unless the scenario asks for a coding.
+DEFAULT_HEADERS = {"Accept-Encoding": "identity"}
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,8 @@ class Streamed:
 
     status: int
     pieces: AsyncIterator[bytes]
+    # The response's Content-Encoding (None: identity): the timing decodes the pieces by it.
+    content_encoding: str | None = None
 
 
 class MeasuringClient(Protocol):

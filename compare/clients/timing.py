@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from shared.compression import DecodeError, open_decoder
+
 from ..analysis import RowCounter
 from ..read_rates import Pacer
 from .base import MeasuringClient
@@ -26,9 +28,11 @@ class RequestTiming:
 
     `ttfb` is the time to the first non-empty body piece (None for an empty body); `arrival`
     is the cumulative byte count after each piece; `chunks` is how many pieces the client's reads
-    returned. `sent` is when it was sent on `time.perf_counter()`'s clock (the system's monotonic
-    clock, one for every process of the machine), so the requests of a round can be set against
-    each other (compare/streams.py); None where it was not recorded.
+    returned. `bytes` and `arrival` count what arrived on the wire; `decoded` the body once its
+    `Content-Encoding` is undone (the same as `bytes` for an identity body). `sent` is when it was
+    sent on `time.perf_counter()`'s clock (the system's monotonic clock, one for every process of
+    the machine), so the requests of a round can be set against each other (compare/streams.py);
+    None where it was not recorded.
     """
 
     ok: bool
@@ -42,6 +46,11 @@ class RequestTiming:
     chunks: int
     arrival: list[tuple[float, int]] = field(default_factory=list)
     sent: float | None = None
+    decoded: int | None = None  # None: as `bytes` (an identity body, or a file before it)
+
+    @property
+    def decoded_bytes(self) -> int:
+        return self.bytes if self.decoded is None else self.decoded
 
     @property
     def reached_rate(self) -> float | None:
@@ -54,21 +63,28 @@ class RequestTiming:
 class BodyTimer:
     """Times one request from its construction: headers, each body piece as it arrives, then the
     verdict. Plain synchronous code, so that any reader drives it the same way: the asyncio
-    clients here and a load tool's greenlets in another process (compare/load/)."""
+    clients here and a load tool's greenlets in another process (compare/load/).
+
+    A compressed body is decoded as it is read, by its `Content-Encoding`, to count its rows and
+    its decoded bytes (`expected_bytes` is the decoded length): the client pays for decoding, as
+    any real client of a compressed response does, so the total includes it."""
 
     def __init__(self, format: str) -> None:
         self.counter = RowCounter(format)
         self.arrival: list[tuple[float, int]] = []
         self.received = 0
+        self.decoded = 0
+        self.decoder = open_decoder(None)
         self.chunks = 0
         self.header_time: float | None = None
         self.first: float | None = None
         self.status: int | None = None
         self.started = time.perf_counter()
 
-    def headers(self, status: int) -> None:
+    def headers(self, status: int, content_encoding: str | None = None) -> None:
         self.header_time = time.perf_counter() - self.started
         self.status = status
+        self.decoder = open_decoder(content_encoding)
 
     def piece(self, piece: bytes) -> int:
         """Counts a piece read from the body (an empty one is no piece); the bytes so far."""
@@ -78,13 +94,19 @@ class BodyTimer:
                 self.first = now
             self.received += len(piece)
             self.chunks += 1
-            self.counter.feed(piece)
+            body = self.decoder.decode(piece)  # DecodeError: see `undecodable`
+            self.decoded += len(body)
+            self.counter.feed(body)
             self.arrival.append((now, self.received))
         return self.received
 
     def failed(self, failure: BaseException) -> RequestTiming:
         """The timing of a request the client raised on, `failure` named as its error."""
         return self._timing(f"{type(failure).__name__}: {failure} after {self.received} bytes")
+
+    def undecodable(self, failure: DecodeError) -> RequestTiming:
+        """The timing of a body its Content-Encoding could not decode."""
+        return self._timing(f"{failure} after {self.received} bytes")
 
     def finished(self, expected_rows: int, expected_bytes: int | None = None) -> RequestTiming:
         """The timing of a body read to its end: wrong status, row count or (when given) byte
@@ -94,8 +116,9 @@ class BodyTimer:
             error = f"status {self.status}"
         elif self.counter.rows != expected_rows:
             error = f"{self.counter.rows} rows, expected {expected_rows}"
-        elif expected_bytes is not None and self.received != expected_bytes:
-            error = f"{self.received} bytes, expected {expected_bytes}"
+        elif expected_bytes is not None and self.decoded != expected_bytes:
+            what = "bytes" if self.decoded == self.received else "decoded bytes"
+            error = f"{self.decoded} {what}, expected {expected_bytes}"
         return self._timing(error)
 
     def _timing(self, error: str | None) -> RequestTiming:
@@ -111,6 +134,7 @@ class BodyTimer:
             chunks=self.chunks,
             arrival=self.arrival,
             sent=self.started,
+            decoded=None if self.decoded == self.received else self.decoded,
         )
 
 
@@ -126,19 +150,22 @@ async def timed_request(
 ) -> RequestTiming:
     """One request read as it arrives, no faster than `read_rate` bytes per second when given;
     wrong status, row count or (when given) byte length make it a failed request. Counting bytes
-    is free on the hot path; hashing them is not, and every body was hashed once at verification."""
+    is free on the hot path; hashing them is not, and every body was hashed once at verification.
+    A compressed body is decoded as it arrives (`BodyTimer`)."""
     # Full speed reads without a pacer: nothing more per piece than counting it.
     pacer = Pacer(read_rate) if read_rate is not None else None
     timer = BodyTimer(format)
     try:
         async with client.stream(url, params, headers) as response:
-            timer.headers(response.status)
+            timer.headers(response.status, response.content_encoding)
             async for piece in response.pieces:
                 received = timer.piece(piece)
                 if pacer is not None and piece:
                     await pacer.wait(received)
     except client.errors as failure:
         return timer.failed(failure)
+    except DecodeError as failure:
+        return timer.undecodable(failure)
     return timer.finished(expected_rows, expected_bytes)
 
 

@@ -54,6 +54,7 @@ def timing_to_wire(timing: RequestTiming) -> dict[str, Any]:
         "chunks": timing.chunks,
         "arrival": timing.arrival,
         "sent": timing.sent,
+        "decoded": timing.decoded,
     }
 
 
@@ -70,4 +71,5 @@ def timing_from_wire(raw: dict[str, Any]) -> RequestTiming:
         chunks=int(raw["chunks"]),
         arrival=[(float(seconds), int(count)) for seconds, count in raw["arrival"]],
         sent=None if raw.get("sent") is None else float(raw["sent"]),
+        decoded=raw.get("decoded"),
     )

@@ -10,6 +10,7 @@ from ..results import (
     DEFAULT_HTTP,
     DEFAULT_SOURCE,
     ENDPOINTS,
+    NO_COMPRESSION,
     SOURCES,
     PortResult,
     Results,
@@ -40,6 +41,8 @@ class View:
         results = results.at_read_rate(results.base_read_rate)
         # One HTTP version: the others are set beside it in their own section (http_versions.py).
         results = results.at_http(results.base_http)
+        # Identity bodies when they were measured: the compression section shows the codings.
+        results = results.at_compression(results.base_compression)
         formats = results.matrix.formats or tuple(sorted({s.format for s in results.scenarios}))
         fmt = formats[0] if formats else "text"
         levels = sorted({s.concurrency for s in results.scenarios} or {1})
@@ -168,6 +171,8 @@ def scenario_label(scenario: Scenario, *, with_port: bool = True) -> str:
         parts.append(f"read at {format_rate(scenario.read_rate)}")
     if scenario.http != DEFAULT_HTTP:
         parts.append(f"over {http_label(scenario.http)}")
+    if scenario.compression != NO_COMPRESSION:
+        parts.append(scenario.compression)
     return ", ".join(parts)
 
 
@@ -184,7 +189,7 @@ def ceiling_text(results: Results) -> str:
             f"{_format.rows(rows)} rows {fmt}: "
             + ", ".join(
                 f"x{c.concurrency} {_format.seconds(c.total.median)}"
-                for c in results.ceilings_for(rows, fmt, http)
+                for c in results.ceilings_for(rows, fmt, http=http)
             )
             for rows, fmt in bodies
         ]

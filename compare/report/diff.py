@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Literal
 
-from ..results import Results, Scenario, Stats
+from ..results import NO_COMPRESSION, Results, Scenario, Stats
 from . import _format, html, markdown
 from ._format import Kind
 from .context import environment_items, scenario_label
@@ -138,17 +138,20 @@ def _load(results: Results, scenario: Scenario) -> float | None:
     return sum(loads) / len(loads) if loads else None
 
 
-ScenarioKey = tuple[str, str, str, int, str, int, float | None, str]
+ScenarioKey = tuple[str, str, str, int, str, int, float | None, str, str]
 
 
-def key_order(key: ScenarioKey) -> tuple[str, str, str, int, str, int, bool, float, str]:
+def key_order(
+    key: ScenarioKey,
+) -> tuple[str, str, str, int, str, int, bool, float, str, bool, str]:
     """Scenario keys in a stable order: their cell, then full speed before the set read rates,
     fastest first (None, full speed, has no order against a number of its own), then HTTP/1.1
-    before HTTP/2."""
-    contender, endpoint, source, rows, fmt, concurrency, rate, http = key
+    before HTTP/2, then identity before the content codings. A scenario is matched across runs
+    in its own version and coding only."""
+    contender, endpoint, source, rows, fmt, concurrency, rate, http, compression = key
     return (
         contender, endpoint, source, rows, fmt, concurrency, rate is not None, -(rate or 0.0),
-        http,
+        http, compression != NO_COMPRESSION, compression,
     )  # fmt: skip
 
 

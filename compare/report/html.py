@@ -93,6 +93,8 @@ def render_page_html(page: Page) -> str:
         body += render_figure(page.layers)
     if page.http is not None:
         body += render_figure(page.http)
+    if page.compression is not None:
+        body += render_figure(page.compression)
     if page.slow_readers is not None:
         body += render_slow_readers(page.slow_readers)
     if page.high_concurrency is not None:

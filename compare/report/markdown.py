@@ -42,6 +42,8 @@ def render_page_markdown(page: Page) -> str:
     if page.http is not None:
         # An answer of its own, open like the layers table.
         out += [f"## {page.http.heading}", "", *figure_body(page.http), ""]
+    if page.compression is not None:
+        out += [f"## {page.compression.heading}", "", *figure_body(page.compression), ""]
     if page.slow_readers is not None:
         out += render_slow_readers(page.slow_readers)
     if page.not_offered is not None:

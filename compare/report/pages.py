@@ -11,6 +11,7 @@ from shared.layers import DEFAULT_LAYER
 from ..results import ENDPOINTS, SOURCES, Check, PortResult, Results, Scenario, Stats, http_label
 from . import _format
 from ._format import Kind
+from .compression import compression_figure
 from .context import View, environment_items
 from .figure import Figure, Note, Table, with_below_floor
 from .figures import build_figures, sources_figure
@@ -51,13 +52,15 @@ class Page:
     high_concurrency: HighConcurrency | None = None
     # HTTP/1.1 against HTTP/2, when the run measured both (compare/report/http_versions.py).
     http: Figure | None = None
+    # With and without compression, when the run asked for a coding (compare/report/compression.py).
+    compression: Figure | None = None
 
     @property
     def every_figure(self) -> tuple[Figure, ...]:
         """Every figure on the page, wherever it sits: the charts to write out."""
         slow = self.slow_readers.figures if self.slow_readers else ()
         crowded = self.high_concurrency.figures if self.high_concurrency else ()
-        extra = [f for f in (self.layers, self.http) if f is not None]
+        extra = [f for f in (self.layers, self.http, self.compression) if f is not None]
         return (*self.figures, *extra, *slow, *crowded)
 
 
@@ -89,7 +92,12 @@ def summary_page(results: Results) -> Page:
         layers=layers_figure(view) if ports else None,
         slow_readers=slow_readers(results, ports, "summary-"),
         high_concurrency=high_concurrency(results, ports, "summary-") if ports else None,
-        http=http_figure(results, ports, "summary-") if ports else None,
+        http=http_figure(results.at_compression(results.base_compression), ports, "summary-")
+        if ports
+        else None,
+        compression=compression_figure(results.at_http(results.base_http), view, ports, "summary-")
+        if ports
+        else None,
     )
 
 
@@ -144,7 +152,18 @@ def port_page(results: Results, port: PortResult) -> Page:
         high_concurrency=high_concurrency(results, [port.contender], f"{port.contender}-")
         if timed
         else None,
-        http=http_figure(results, [port.contender], f"{port.contender}-") if timed else None,
+        http=http_figure(
+            results.at_compression(results.base_compression),
+            [port.contender],
+            f"{port.contender}-",
+        )
+        if timed
+        else None,
+        compression=compression_figure(
+            results.at_http(results.base_http), view, [port.contender], f"{port.contender}-"
+        )
+        if timed
+        else None,
     )
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive as StarletteReceive
@@ -22,8 +24,9 @@ from shared.answers import Answer, refusal, server_error
 from shared.contract import ContractError, method_not_allowed, not_found
 
 from . import endpoints
+from .compression import Compressing, NegotiatedCoding
 from .lifespan import AppResources
-from .request_id import request_id_of
+from .request_id import RequestIdMiddleware, request_id_of
 from .types import Receive, Scope, Send
 
 Handler = Callable[[Request, Exception], Coroutine[Any, Any, Response]]
@@ -70,6 +73,20 @@ def contract_routes(resources: AppResources, logger: logging.Logger) -> list[Con
             ContractRoute("POST", "/metrics/reset-peak", reset_peak),
         ]
     return routes
+
+
+def contract_middleware() -> list[Middleware]:
+    """The middleware of both Starlette ports, outermost first: the request id, the contract's
+    coding negotiation, then Starlette's own gzip (it flushes every body message since
+    Starlette 1.4, so `/chunked` stays streamed; its defaults, level 9 and nothing under 500
+    bytes, are what its users get) and the shared compressor for zstd, which Starlette lacks.
+    """
+    return [
+        Middleware(RequestIdMiddleware),
+        Middleware(NegotiatedCoding),
+        Middleware(GZipMiddleware),
+        Middleware(Compressing, coding="zstd"),
+    ]
 
 
 class SendsItself(Protocol):

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping, Sequence
 
+from shared.compression import IDENTITY
+
+from .request_id import header_value
 from .streaming import raw_headers
 from .types import Receive, Scope, Send
 
@@ -28,6 +31,12 @@ class WholeBody:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         pieces, self._pieces = self._pieces or [b""], []
+        if len(pieces) > 1 and header_value(scope, b"accept-encoding") not in (None, IDENTITY):
+            # A coding was negotiated (shared.asgi.compression.NegotiatedCoding): a framework's
+            # compressor handed several messages streams them, chunked and without a length.
+            # One message keeps `/standard` a whole response behind its compressed
+            # Content-Length, at the cost of a second copy of the body while it is compressed.
+            pieces = [b"".join(pieces)]
         last = len(pieces) - 1
         for index, piece in enumerate(pieces):
             await send({"type": "http.response.body", "body": piece, "more_body": index < last})

@@ -96,7 +96,8 @@ class StreamUser(FastHttpUser):
             failure = getattr(response, "error", None)
             if failure is not None:
                 raise failure
-            timer.headers(int(response.status_code))
+            coding = response.headers.get("content-encoding") if response.headers else None
+            timer.headers(int(response.status_code), str(coding) if coding else None)
             for piece in _arriving(response._response):
                 timer.piece(piece)
         # Whatever a request raises is that request's failure, never a lost sample.
