@@ -1,7 +1,9 @@
 """What every ASGI port shares: the lifespan, the request id, the streamed response, the
-accounting of open streams. Pure ASGI, so a port is routing plus its framework's quirks."""
+accounting of open streams, the content-coding negotiation and a compressor. Pure ASGI, so a
+port is routing plus its framework's quirks."""
 
 from . import endpoints
+from .compression import Compressing, NegotiatedCoding
 from .lifespan import AppResources, WithLifespan
 from .open_streams import OpenStreams
 from .request_id import RequestIdMiddleware, header_value, request_id_of
@@ -12,7 +14,9 @@ from .whole_body import WholeBody
 __all__ = [
     "ASGIApp",
     "AppResources",
+    "Compressing",
     "Message",
+    "NegotiatedCoding",
     "OpenStreams",
     "Receive",
     "RequestIdMiddleware",
