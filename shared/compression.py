@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import anyio.to_thread
 
-from .contract import ContractError
+from .contract import ContractError, q_value
 
 IDENTITY = "identity"
 # What a client may be sent besides the bytes as they are, in the server's order of preference
@@ -69,7 +69,7 @@ def negotiate_coding(accept_encoding: str | None) -> str:
         name = name.strip().lower()
         name = _ALIASES.get(name, name)
         if name and name not in explicit:
-            explicit[name] = (_quality(params), position)
+            explicit[name] = (q_value(params), position)
     star = explicit.get("*")
     candidates: list[tuple[float, int, str]] = []
     for rank, coding in enumerate(CODINGS):
@@ -91,19 +91,6 @@ def negotiate_coding(accept_encoding: str | None) -> str:
     if identity_quality != 0:
         return IDENTITY
     raise not_acceptable()
-
-
-def _quality(params: str) -> float:
-    # As for `Accept` (shared.contract): a q-value that is not a number from 0 to 1 counts as 0.
-    for param in params.split(";"):
-        key, _, value = param.strip().partition("=")
-        if key.strip().lower() == "q":
-            try:
-                quality = float(value)
-            except ValueError:
-                return 0.0
-            return quality if 0.0 <= quality <= 1.0 else 0.0
-    return 1.0
 
 
 class Compressor(Protocol):

@@ -131,7 +131,7 @@ def negotiate(accept: str | None) -> str:
     for position, part in enumerate(accept.split(",")):
         media, _, params = part.strip().partition(";")
         media = media.strip().lower()
-        quality = _quality(params)
+        quality = q_value(params)
         if quality <= 0 or not media:
             continue
         if media in _MEDIA_TO_FORMAT:
@@ -149,7 +149,10 @@ def negotiate(accept: str | None) -> str:
     return max(candidates)[2]
 
 
-def _quality(params: str) -> float:
+def q_value(params: str) -> float:
+    """The q-value among a header entry's parameters (`q=0.5`), 1 when none is given; one that
+    is not a number from 0 to 1 counts as 0. For `Accept` here and `Accept-Encoding`
+    (shared/compression.py) alike."""
     for param in params.split(";"):
         key, _, value = param.strip().partition("=")
         if key.strip().lower() == "q":
