@@ -97,8 +97,6 @@ def render_page_html(page: Page) -> str:
         body += render_figure(page.compression)
     if page.slow_readers is not None:
         body += render_slow_readers(page.slow_readers)
-    if page.high_concurrency is not None:
-        body += render_high_concurrency(page.high_concurrency)
     if page.not_offered is not None:
         body += [
             '<h2 id="not-offered">Not offered</h2>',
@@ -112,6 +110,10 @@ def render_page_html(page: Page) -> str:
         ]
     for figure in page.figures:
         body += render_figure(figure)
+    # After the streamed-against-buffered figures the page is about: a default run's three
+    # concurrencies draw it too, with a table as long as its scenarios.
+    if page.high_concurrency is not None:
+        body += render_high_concurrency(page.high_concurrency)
     body += ['<h2 id="verification">Verification</h2>', *render_table(page.verification)]
     body += render_environment(page.environment)
     return render_document(page.title, body)

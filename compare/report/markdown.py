@@ -55,10 +55,11 @@ def render_page_markdown(page: Page) -> str:
     if page.figures:
         html_page = "index.html" if page.slug == SUMMARY else f"{page.slug}.html"
         out += [f"Charts: `{html_page}` beside this file, or the SVG files in `{CHART_DIR}/`.", ""]
-    if page.high_concurrency is not None:
-        out += render_high_concurrency(page.high_concurrency)
     for figure in page.figures:
         out += render_figure(figure)
+    # After the figures, as on the HTML page.
+    if page.high_concurrency is not None:
+        out += render_high_concurrency(page.high_concurrency)
     out += _details("Verification", render_table(page.verification))
     out += _details("Environment", render_environment(page.environment)[2:])
     return "\n".join(out).rstrip() + "\n"
