@@ -4,15 +4,15 @@ medians with their spread, and its verdicts; plus the notes every figure derives
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from ..analysis import CLIENT_BOUND_FACTOR, NOISY_MAX_OVER_MIN, NOISY_P95_OVER_MEDIAN, below_floor
 from ..client_load import CLIENT_SATURATED_SHARE
-from ..results import Scenario, Stats
-from .context import View, scenario_label
-from .svg import Chart, Point
+from ..results import SOURCES, Scenario, Stats
+from .context import View, line_style, scenario_label
+from .svg import Chart, Point, Series
 
 NoteLevel = Literal["flag", "error", "excluded"]
 NOTE_ICONS: dict[NoteLevel, str] = {"flag": "⚠", "error": "✖", "excluded": "⛔"}
@@ -175,3 +175,42 @@ def stats_point(x: float, stats: Stats, scenario: Scenario) -> Point:
         max(stats.p95, stats.median),
         bool(scenario.flags or scenario.errors),
     )
+
+
+def memory_per_stream_point(scenario: Scenario, x: float) -> Point | None:
+    """The scenario's peak memory growth per open stream at `x`, in MB, its spread with it."""
+    growth = scenario.server.peak_memory_growth_bytes
+    if growth is None:
+        return None
+    return scale_points((stats_point(x, growth, scenario),), 1e-6 / scenario.concurrency)[0]
+
+
+def route_series(
+    view: View,
+    contenders: Sequence[str],
+    endpoint: str,
+    scenarios: Sequence[Scenario],
+    point_of: Callable[[Scenario], Point | None],
+    *,
+    named_by_contender: bool = False,
+) -> tuple[Series, ...]:
+    """One line per contender and source of one endpoint, a point per scenario where `point_of`
+    has one. A line is named `contender source` among several contenders (`contender` alone
+    with `named_by_contender`, when one source ran), `/endpoint/source` on a pair's page."""
+    found = []
+    for contender in contenders:
+        for source in SOURCES:
+            mine = [s for s in scenarios if (s.contender, s.source) == (contender, source)]
+            points = sorted(
+                (point for s in mine if (point := point_of(s)) is not None),
+                key=lambda point: point.x,
+            )
+            if not points:
+                continue
+            if len(contenders) > 1:
+                name = contender if named_by_contender else f"{contender} {source}"
+            else:
+                name = f"{endpoint}/{source}"
+            dash = line_style(endpoint, source)
+            found.append(Series(name, tuple(points), view.colour(contender), dash))
+    return tuple(found)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from ..results import ENDPOINTS, SOURCES, Results, Scenario
 from . import _format
-from .context import View, line_style
-from .figure import Figure, Table, flag_names, notes_for, scale_points, stats_point
-from .svg import Axis, LineChart, Point, Series
+from .context import View
+from .figure import Figure, Table, flag_names, memory_per_stream_point, notes_for, route_series
+from .svg import Axis, LineChart, Point
 from .verdict import size_resolved
 
 HEADING = "High concurrency: throughput, memory and fairness as streams are added"
@@ -110,6 +110,7 @@ def _figure(
 
     mine = sorted((s for s in measured if s.endpoint == endpoint), key=order)
     several = len(contenders) > 1
+    one_source = len({s.source for s in mine}) == 1
     ident = f"{prefix}high-concurrency-{endpoint}"
     x = Axis(
         "streams open at once (log scale)",
@@ -127,7 +128,9 @@ def _figure(
             subtitle=f"all streams of a round together, median over rounds, {words}",
             x=x,
             y=Axis("throughput (MB/s)", start=0.0),
-            series=_series(view, contenders, endpoint, mine, _throughput_point),
+            series=route_series(
+                view, contenders, endpoint, mine, _throughput_point, named_by_contender=one_source
+            ),
         ),
         LineChart(
             ident=f"{ident}-memory",
@@ -135,7 +138,9 @@ def _figure(
             subtitle=f"median peak growth ÷ concurrency, [min, p95] whiskers, {words}",
             x=x,
             y=Axis("peak memory growth per open stream (MB)", start=0.0),
-            series=_series(view, contenders, endpoint, mine, _memory_point),
+            series=route_series(
+                view, contenders, endpoint, mine, _memory_point, named_by_contender=one_source
+            ),
         ),
     )
     headers = (
@@ -177,39 +182,7 @@ def _throughput_point(scenario: Scenario) -> Point | None:
 
 
 def _memory_point(scenario: Scenario) -> Point | None:
-    growth = scenario.server.peak_memory_growth_bytes
-    if growth is None:
-        return None
-    point = stats_point(float(scenario.concurrency), growth, scenario)
-    return scale_points((point,), 1e-6 / scenario.concurrency)[0]
-
-
-def _series(
-    view: View,
-    contenders: Sequence[str],
-    endpoint: str,
-    scenarios: Sequence[Scenario],
-    point_of: PointOf,
-) -> tuple[Series, ...]:
-    """One line per contender and source, a point per concurrency where it was measured."""
-    found = []
-    several_sources = len({s.source for s in scenarios}) > 1
-    for contender in contenders:
-        for source in SOURCES:
-            mine = [s for s in scenarios if (s.contender, s.source) == (contender, source)]
-            points = sorted(
-                (point for s in mine if (point := point_of(s)) is not None),
-                key=lambda point: point.x,
-            )
-            if not points:
-                continue
-            if len(contenders) > 1:
-                name = f"{contender} {source}" if several_sources else contender
-            else:
-                name = f"{endpoint}/{source}"
-            dash = line_style(endpoint, source)
-            found.append(Series(name, tuple(points), view.colour(contender), dash))
-    return tuple(found)
+    return memory_per_stream_point(scenario, float(scenario.concurrency))
 
 
 def _row(scenario: Scenario, several: bool) -> tuple[str, ...]:

@@ -16,10 +16,19 @@ from dataclasses import dataclass
 from ..read_rates import format_rate, rate_order
 from ..results import ENDPOINTS, SOURCES, Results, Scenario, Stats
 from . import _format
-from .context import View, line_style
-from .figure import Figure, Note, Table, flag_names, notes_for, scale_points, stats_point
+from .context import View
+from .figure import (
+    Figure,
+    Note,
+    Table,
+    flag_names,
+    memory_per_stream_point,
+    notes_for,
+    route_series,
+    stats_point,
+)
 from .slow_advice import advice, held_per_request, verdicts
-from .svg import Axis, LineChart, Point, Series
+from .svg import Axis, LineChart, Point
 from .verdict import size_resolved
 
 HEADING = "Slow readers: what a streamed export costs the database"
@@ -126,6 +135,9 @@ def _figure(
         # Fastest rate first, then the contract's order of sources, then the run's of contenders.
         return rates.index(s.read_rate), SOURCES.index(s.source), contenders.index(s.contender)
 
+    def at_rate(point_of: PointOf) -> Callable[[Scenario], Point | None]:
+        return lambda s: point_of(s, _position(s.read_rate, rates))
+
     mine = sorted((s for s in measured if s.endpoint == endpoint), key=order)
     several = len(contenders) > 1
     ident = f"{prefix}slow-readers-{endpoint}"
@@ -137,7 +149,7 @@ def _figure(
             subtitle=f"median with [min, p95] whiskers, {words}",
             x=x,
             y=Axis("pooled connection held per request (log scale)", log=True, unit="s"),
-            series=_series(view, contenders, endpoint, mine, rates, _connection_point),
+            series=route_series(view, contenders, endpoint, mine, at_rate(_connection_point)),
         ),
         LineChart(
             ident=f"{ident}-memory",
@@ -145,7 +157,7 @@ def _figure(
             subtitle=f"median peak growth ÷ concurrency, [min, p95] whiskers, {words}",
             x=x,
             y=Axis("peak memory growth per open stream (MB)", start=0.0),
-            series=_series(view, contenders, endpoint, mine, rates, _memory_point),
+            series=route_series(view, contenders, endpoint, mine, at_rate(memory_per_stream_point)),
         ),
     )
     headers = (
@@ -200,42 +212,6 @@ PointOf = Callable[[Scenario, float], Point | None]
 def _connection_point(scenario: Scenario, x: float) -> Point | None:
     held = held_per_request(scenario)
     return None if held is None else stats_point(x, held, scenario)
-
-
-def _memory_point(scenario: Scenario, x: float) -> Point | None:
-    growth = scenario.server.peak_memory_growth_bytes
-    if growth is None:
-        return None
-    # Megabytes per open stream, its spread with it.
-    return scale_points((stats_point(x, growth, scenario),), 1e-6 / scenario.concurrency)[0]
-
-
-def _series(
-    view: View,
-    contenders: Sequence[str],
-    endpoint: str,
-    scenarios: Sequence[Scenario],
-    rates: Sequence[float | None],
-    point_of: PointOf,
-) -> tuple[Series, ...]:
-    """One line per contender and source, a point per rate where the figure was measured."""
-    found = []
-    for contender in contenders:
-        for source in SOURCES:
-            mine = [s for s in scenarios if (s.contender, s.source) == (contender, source)]
-            points = sorted(
-                (
-                    point
-                    for s in mine
-                    if (point := point_of(s, _position(s.read_rate, rates))) is not None
-                ),
-                key=lambda point: point.x,
-            )
-            if points:
-                name = f"{contender} {source}" if len(contenders) > 1 else f"{endpoint}/{source}"
-                dash = line_style(endpoint, source)
-                found.append(Series(name, tuple(points), view.colour(contender), dash))
-    return tuple(found)
 
 
 def _row(scenario: Scenario, several: bool) -> tuple[str, ...]:
