@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import json
 import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -22,6 +21,7 @@ from compare.load.processes import open_processes
 from compare.verify import expected_body
 
 from .conftest import REFERENCE_PAIR
+from .rawhttp import raw_server
 from .servers import ServerPool
 
 # The reference pair's id in each test's parameters keeps these tests in the worker that already
@@ -96,8 +96,7 @@ async def test_every_client_fails_a_request_the_same_way(
     assert closed.error.endswith("after 0 bytes")
 
 
-@contextlib.asynccontextmanager
-async def endless_writer(written: list[int]) -> AsyncIterator[str]:
+def endless_writer(written: list[int]) -> contextlib.AbstractAsyncContextManager[str]:
     """A 200 whose chunked body never ends, from a socket with a small send buffer; `written[0]`
     counts the bytes the kernel took from it."""
     piece = b"x" * 16_384
@@ -106,23 +105,14 @@ async def endless_writer(written: list[int]) -> AsyncIterator[str]:
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16_384)
         writer.transport.set_write_buffer_limits(high=0)
-        try:
-            await reader.readuntil(b"\r\n\r\n")
-            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-            while True:
-                writer.write(frame)
-                await writer.drain()
-                written[0] += len(piece)
-        except ConnectionError:
-            pass
-        finally:
-            writer.close()
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        while True:
+            writer.write(frame)
+            await writer.drain()
+            written[0] += len(piece)
 
-    server = await asyncio.start_server(answer, "127.0.0.1", 0)
-    try:
-        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    finally:
-        server.close()
+    return raw_server(answer)
 
 
 @pytest.mark.timeout(30)
@@ -162,30 +152,20 @@ async def test_a_paced_read_takes_at_least_its_bytes_over_its_rate(client_name: 
     assert took >= 0.99 * len(body) / rate, f"{len(body):,} bytes in {took:.3f} s at 1 MB/s"
 
 
-@contextlib.asynccontextmanager
-async def whole_body(body: bytes) -> AsyncIterator[str]:
+def whole_body(body: bytes) -> contextlib.AbstractAsyncContextManager[str]:
     """A 200 with `body` in 16 KiB chunks, as fast as the socket takes them."""
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await reader.readuntil(b"\r\n\r\n")
-            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-            for start in range(0, len(body), 16_384):
-                piece = body[start : start + 16_384]
-                writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
-            writer.write(b"0\r\n\r\n")
-            await writer.drain()
-            await reader.read()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for start in range(0, len(body), 16_384):
+            piece = body[start : start + 16_384]
+            writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        await reader.read()
 
-    server = await asyncio.start_server(answer, "127.0.0.1", 0)
-    try:
-        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    finally:
-        server.close()
+    return raw_server(answer)
 
 
 @pytest.mark.timeout(30)
