@@ -211,9 +211,8 @@ class Decoder:
                 data = bytes(self._unit.unused_data)
                 self._unit = None
                 self._units_ended += 1
-        except (zlib.error, ValueError, RuntimeError) as error:
-            raise DecodeError(f"not a valid {self.coding} body: {error}") from None
-        except Exception as error:  # zstandard.ZstdError is neither of the above
+        # zlib.error, ValueError and zstandard.ZstdError share no base below Exception.
+        except Exception as error:
             raise DecodeError(f"not a valid {self.coding} body: {error}") from None
         return bytes(out)
 
